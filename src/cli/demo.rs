@@ -1,0 +1,214 @@
+//! Deterministic synthetic data that looks like a real Ezhou pool: valid credit codes, the
+//! districts and development zones, several departments, a realistic tier mix.
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, NaiveDate};
+
+use crate::core::encode::sha256;
+use crate::core::model::{Inspector, InspectorId, Object, ObjectId, ObjectStatus, uscc_check_char};
+use crate::core::rng::Stream;
+
+/// (name, administrative division code used in credit codes)
+pub const REGIONS: [(&str, &str); 5] = [
+    ("鄂城区", "420704"),
+    ("华容区", "420703"),
+    ("梁子湖区", "420702"),
+    ("葛店经济技术开发区", "420771"),
+    ("临空经济区", "420772"),
+];
+const INDUSTRIES: [&str; 8] = ["食品销售", "餐饮服务", "药品零售", "特种设备使用", "工业产品生产", "批发零售", "商务服务", "建材销售"];
+pub const LEAD_DEPARTMENT: &str = "市场监管局";
+const OTHER_DEPARTMENTS: [&str; 3] = ["卫生健康委", "应急管理局", "生态环境局"];
+const SPECIALTIES: [&str; 6] = ["食品", "药品", "特种设备", "计量", "价格", "广告"];
+const NAME_WORDS: [&str; 16] = ["长江", "凤凰", "吴都", "江南", "洋澜", "楚天", "鸿达", "恒信", "瑞丰", "金桥", "华容", "梁湖", "葛山", "红莲", "沙窝", "临空"];
+const SUFFIXES: [&str; 6] = ["商贸有限公司", "食品有限公司", "餐饮店", "大药房", "机械制造有限公司", "建材经营部"];
+const SURNAMES: [&str; 12] = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙"];
+const GIVEN: [&str; 12] = ["伟", "芳", "敏", "静", "强", "磊", "洋", "勇", "军", "杰", "娟", "涛"];
+
+fn pick<'a, T>(s: &mut Stream, items: &'a [T]) -> &'a T {
+    &items[s.below(items.len() as u64) as usize]
+}
+
+/// Percent chance.
+fn chance(s: &mut Stream, percent: u64) -> bool {
+    s.below(100) < percent
+}
+
+/// A valid code, unique per `serial`: the 9-character organisation part is `serial` scrambled by
+/// a multiplication that is a bijection modulo 31^9.
+fn credit_code(serial: u64, division: &str) -> String {
+    const ALPHA: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const SPACE: u64 = 31u64.pow(9);
+    let mut v = ((serial % SPACE) as u128 * 7_777_777_777 % SPACE as u128) as u64;
+    let mut code = format!("91{division}");
+    for _ in 0..9 {
+        code.push(ALPHA[(v % 31) as usize] as char);
+        v /= 31;
+    }
+    let check = uscc_check_char(code.as_bytes());
+    code.push(check);
+    code
+}
+
+/// The tier and, for the CSV, the penalty record it derives from (domain.md rule).
+fn tier(s: &mut Stream) -> (&'static str, u32, bool) {
+    match s.below(1000) {
+        0..800 => ("good", 0, false),
+        800..900 => ("notice", 1, false),
+        900..950 => ("watch", 2, false),
+        950..980 => ("warning", 3, false),
+        980..990 => ("focus", 4 + s.below(3) as u32, false),
+        _ => ("focus", s.below(2) as u32, true),
+    }
+}
+
+pub struct DemoObject {
+    pub object: Object,
+    pub penalties_12m: u32,
+    pub blacklisted: bool,
+}
+
+pub fn objects(n: u64, inspectors: u64, seed: u64, draw_date: NaiveDate) -> Vec<DemoObject> {
+    let mut s = Stream::from_key(sha256(format!("double-random demo objects {seed}").as_bytes()));
+    let mut out = Vec::with_capacity(n as usize);
+    for serial in 0..n {
+        let (region, division) = *pick(&mut s, &REGIONS);
+        let kind = match s.below(100) {
+            0..85 => "enterprise",
+            85..97 => "individual_business",
+            _ => "product",
+        };
+        let id = if kind == "product" { format!("P{serial:09}") } else { credit_code(serial, division) };
+        let (tier, penalties_12m, blacklisted) = tier(&mut s);
+        let status = match s.below(100) {
+            0..96 => ObjectStatus::Active,
+            96..98 => ObjectStatus::Closed,
+            98 => ObjectStatus::Deregistered,
+            _ => ObjectStatus::Revoked,
+        };
+        let (last_inspected, last_inspectors) = if chance(&mut s, 20) && inspectors >= 2 {
+            let d = draw_date - Days::new(30 + s.below(700));
+            let a = s.below(inspectors);
+            let b = (a + 1 + s.below(inspectors - 1)) % inspectors;
+            (Some(d), vec![inspector_id(a), inspector_id(b)])
+        } else {
+            (None, Vec::new())
+        };
+        let name = if kind == "product" {
+            format!("{}牌{}", pick(&mut s, &NAME_WORDS), pick(&mut s, &["食用油", "电动车", "儿童玩具", "压力锅"]))
+        } else {
+            format!("鄂州市{}{}{}", pick(&mut s, &NAME_WORDS), pick(&mut s, &NAME_WORDS), pick(&mut s, &SUFFIXES))
+        };
+        out.push(DemoObject {
+            object: Object {
+                id: ObjectId::parse(&id).expect("generated ids are valid"),
+                name,
+                kind: kind.into(),
+                region: region.into(),
+                industry: (*pick(&mut s, &INDUSTRIES)).into(),
+                tier: tier.into(),
+                status,
+                last_inspected,
+                last_inspectors,
+                attributes: BTreeMap::new(),
+            },
+            penalties_12m,
+            blacklisted,
+        });
+    }
+    out
+}
+
+fn inspector_id(i: u64) -> InspectorId {
+    InspectorId::parse(&format!("ZF{:06}", i + 1)).expect("valid id")
+}
+
+pub fn inspectors(n: u64, objects: &[DemoObject], seed: u64, draw_date: NaiveDate) -> Vec<Inspector> {
+    let mut s = Stream::from_key(sha256(format!("double-random demo inspectors {seed}").as_bytes()));
+    (0..n)
+        .map(|i| {
+            let mut departments = vec![LEAD_DEPARTMENT.to_owned()];
+            if chance(&mut s, 30) {
+                departments = vec![(*pick(&mut s, &OTHER_DEPARTMENTS)).to_owned()];
+            }
+            if chance(&mut s, 10) {
+                departments.push(LEAD_DEPARTMENT.to_owned());
+            }
+            let mut specialties = vec![(*pick(&mut s, &SPECIALTIES)).to_owned()];
+            if chance(&mut s, 40) {
+                specialties.push((*pick(&mut s, &SPECIALTIES)).to_owned());
+            }
+            // About 3% hold a certificate that has expired by the draw date.
+            let expiry = if chance(&mut s, 3) {
+                draw_date - Days::new(1 + s.below(300))
+            } else {
+                draw_date + Days::new(30 + s.below(1100))
+            };
+            let conflicts = if chance(&mut s, 2) && !objects.is_empty() {
+                vec![objects[s.below(objects.len() as u64) as usize].object.id.clone()]
+            } else {
+                Vec::new()
+            };
+            Inspector {
+                id: inspector_id(i),
+                name: format!("{}{}{}", pick(&mut s, &SURNAMES), pick(&mut s, &GIVEN), pick(&mut s, &GIVEN)),
+                departments,
+                region: REGIONS[s.below(REGIONS.len() as u64) as usize].0.into(),
+                specialties,
+                certificate_no: format!("4207{:08}", s.below(100_000_000)),
+                certificate_expiry: expiry,
+                conflicts,
+                max_load: None,
+            }
+        })
+        .collect()
+}
+
+pub fn policy_toml(draw_date: NaiveDate) -> String {
+    format!(
+        r#"# Draw policy (double-random/v1). Tiers run from lowest to highest risk.
+draw_date = "{draw_date}"
+# ratio: a sampling ratio per tier; count: a fixed number per tier; weighted: `total` with a weight per tier.
+mode = "ratio"
+# How a ratio becomes a count: "up" (never fewer than the ratio), "down" or "nearest".
+rounding = "up"
+# "penalty" (good, notice, watch, warning, focus; 鄂州政办发〔2021〕29号) or "abcd" (SAMR A–D).
+tier_scheme = "penalty"
+
+[[tiers]]
+name = "good"
+ratio = "3%"
+[[tiers]]
+name = "notice"
+ratio = "5%"
+[[tiers]]
+name = "watch"
+ratio = "10%"
+[[tiers]]
+name = "warning"
+ratio = "20%"
+[[tiers]]
+name = "focus"
+ratio = "50%"
+
+# Directed tasks narrow the pool; empty lists mean everything.
+[scope]
+kinds = ["enterprise", "individual_business"]
+
+# Objects inspected in the last year stay in the pool at half their tier's ratio.
+[cooldown]
+days = 365
+action = "downweight"
+percent = 50
+
+[inspectors]
+per_object = 2
+# Lead department first; a joint task lists the participating departments after it.
+departments = ["{LEAD_DEPARTMENT}"]
+# "any", "same" (the object's own region) or "cross" (another region).
+region_rule = "any"
+exclude_previous = true
+"#
+    )
+}

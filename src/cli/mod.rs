@@ -1,0 +1,402 @@
+//! The offline command-line tool: the effects (files, OS randomness, clock for benchmarks)
+//! around the pure core.
+
+pub mod bench;
+pub mod demo;
+pub mod input;
+pub mod output;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+
+use crate::core::bundle::{self, DrawInputs, EnterpriseProof, FullBundle, PublicBundle, Report};
+use crate::core::draw::ReplacementRequest;
+use crate::core::model::{InspectorId, ObjectId, Snapshot};
+use crate::core::policy::format_ratio;
+use crate::core::rfc3797;
+use crate::core::secret::{SaltKey, Secret};
+
+#[derive(Parser)]
+#[command(name = "double-random", version, about = "Verifiable random inspection draws (双随机、一公开)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Generate demo data, draw, verify, and print the summary (the main job on built-in data).
+    Demo {
+        #[arg(long, default_value = "demo-out")]
+        out_dir: PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        objects: u64,
+        #[arg(long, default_value_t = 120)]
+        inspectors: u64,
+    },
+    /// Write deterministic synthetic objects.csv, inspectors.csv and policy.toml.
+    DemoData {
+        #[arg(long)]
+        objects: u64,
+        #[arg(long)]
+        inspectors: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out_dir: PathBuf,
+        #[arg(long, default_value = "2026-12-01")]
+        draw_date: NaiveDate,
+    },
+    /// Commit to the pool, derive the seed, draw, and write the full (auditor) bundle.
+    Draw {
+        #[arg(long)]
+        objects: PathBuf,
+        #[arg(long)]
+        inspectors: PathBuf,
+        #[arg(long)]
+        policy: PathBuf,
+        #[arg(long)]
+        task_id: String,
+        /// The draw secret (at least 16 bytes, hex); its SHA-256 is committed.
+        #[arg(long)]
+        secret_hex: String,
+        /// Public entropy value (hex); repeat for several sources, in the announced order.
+        #[arg(long = "entropy-hex", required = true)]
+        entropy_hex: Vec<String>,
+        /// What the entropy is, as announced with the commitment.
+        #[arg(long, default_value = "witness: values entered with --entropy-hex")]
+        entropy_source: String,
+        /// Key of the private leaf salts (32 bytes, hex). Default: fresh from the OS.
+        #[arg(long)]
+        salt_hex: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        public_out: Option<PathBuf>,
+    },
+    /// Recompute everything a full bundle, public bundle or enterprise proof allows.
+    Verify {
+        file: PathBuf,
+        /// With an enterprise proof: the public bundle to check it against.
+        #[arg(long)]
+        public: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// An enterprise's proof of its outcome (in the pool or not, stratum, ticket, cutoff).
+    Prove {
+        #[arg(long)]
+        bundle: PathBuf,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace a drawn object found ineligible, or an inspector who must recuse (补抽).
+    Replace {
+        #[arg(long)]
+        bundle: PathBuf,
+        #[arg(long)]
+        object: String,
+        /// Recuse this inspector from the object instead of replacing the object.
+        #[arg(long)]
+        inspector: Option<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        public_out: Option<PathBuf>,
+    },
+    /// RFC 3797 selection: one line per pick (position, 1-based index in the names file, name).
+    Rfc3797 {
+        #[arg(long)]
+        seeds: PathBuf,
+        #[arg(long)]
+        names: PathBuf,
+        #[arg(long)]
+        count: usize,
+    },
+    /// Measure the core on synthetic data: commit, draw, verify, peak memory.
+    Bench {
+        #[arg(long, default_value_t = 1_000_000)]
+        objects: u64,
+        #[arg(long, default_value_t = 100_000)]
+        inspectors: u64,
+    },
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Demo { out_dir, objects, inspectors } => demo(&out_dir, objects, inspectors),
+        Command::DemoData { objects, inspectors, seed, out_dir, draw_date } => {
+            demo_data(&out_dir, objects, inspectors, seed, draw_date)?;
+            println!("wrote objects.csv, inspectors.csv, policy.toml to {}", out_dir.display());
+            Ok(0)
+        }
+        Command::Draw {
+            objects,
+            inspectors,
+            policy,
+            task_id,
+            secret_hex,
+            entropy_hex,
+            entropy_source,
+            salt_hex,
+            out,
+            public_out,
+        } => {
+            let entropy = entropy_hex
+                .iter()
+                .enumerate()
+                .map(|(i, h)| decode_hex(h).with_context(|| format!("--entropy-hex #{}", i + 1)))
+                .collect::<Result<Vec<_>>>()?;
+            let secret = Secret::new(decode_hex(&secret_hex).context("--secret-hex")?).map_err(anyhow::Error::msg).context("--secret-hex")?;
+            let salt_key = match salt_hex {
+                Some(h) => SaltKey(decode_hex(&h)?.try_into().map_err(|_| anyhow::anyhow!("--salt-hex: expected 32 bytes"))?),
+                None => {
+                    let mut k = [0u8; 32];
+                    getrandom::fill(&mut k).map_err(|e| anyhow::anyhow!("OS randomness: {e}"))?;
+                    SaltKey(k)
+                }
+            };
+            let policy = input::read_policy(&policy)?;
+            let snapshot = Snapshot::new(input::read_objects(&objects, &policy)?, input::read_inspectors(&inspectors)?)?;
+            let inputs = DrawInputs { task_id, policy, snapshot, salt_key, secret, entropy_source, entropy, replacements: Vec::new() };
+            let (full, pool) = FullBundle::create(inputs)?;
+            let public = public_out.as_ref().map(|_| PublicBundle::from_full(&full, &pool));
+            output::write_json_compact(&out, &full)?;
+            if let (Some(path), Some(public)) = (&public_out, &public) {
+                output::write_json(path, public)?;
+            }
+            print_summary(&full);
+            Ok(0)
+        }
+        Command::Verify { file, public, json } => {
+            let report = verify_file(&file, public.as_deref())?;
+            print_report(&report, json)?;
+            Ok(if report.valid { 0 } else { 1 })
+        }
+        Command::Prove { bundle, id, out } => {
+            let full = read_full(&bundle)?;
+            let id = ObjectId::parse(&id).context("--id")?;
+            let pool = crate::core::pool::CommittedPool::build(&full.snapshot, &full.policy, &full.salt_key)?;
+            let proof = bundle::prove(&full, &pool, &id);
+            output::write_json(&out, &proof)?;
+            println!("{id}: {:?} — {}", proof.outcome, proof.explanation);
+            Ok(0)
+        }
+        Command::Replace { bundle, object, inspector, reason, out, public_out } => {
+            let full = read_full(&bundle)?;
+            let object = ObjectId::parse(&object).context("--object")?;
+            let request = match inspector {
+                None => ReplacementRequest::Object { object, reason },
+                Some(i) => ReplacementRequest::Inspector { object, inspector: InspectorId::parse(&i).context("--inspector")?, reason },
+            };
+            let (next, pool) = full.with_replacements(&[request])?;
+            let record = next.result.replacements.last().expect("one appended");
+            println!("replacement: {} (team {})", record.replacement, join(&record.inspectors));
+            let public = public_out.as_ref().map(|_| PublicBundle::from_full(&next, &pool));
+            output::write_json_compact(&out, &next)?;
+            if let (Some(path), Some(public)) = (&public_out, &public) {
+                output::write_json(path, public)?;
+            }
+            Ok(0)
+        }
+        Command::Rfc3797 { seeds, names, count } => {
+            let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+            let sources = rfc3797::parse_seeds(&read(&seeds)?).with_context(|| seeds.display().to_string())?;
+            let names_text = read(&names)?;
+            let names: Vec<&str> = names_text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let key = rfc3797::key_string(&sources);
+            let picks = rfc3797::select(&key, names.len(), count)?;
+            let mut out = std::io::stdout().lock();
+            for (pos, idx) in picks.iter().enumerate() {
+                writeln!(out, "{}\t{}\t{}", pos + 1, idx, names[idx - 1])?;
+            }
+            Ok(0)
+        }
+        Command::Bench { objects, inspectors } => {
+            bench::run(objects, inspectors);
+            Ok(0)
+        }
+    }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn decode_hex(s: &str) -> Result<Vec<u8>> {
+    hex::decode(s.trim()).map_err(|e| anyhow::anyhow!("not hex: {e}"))
+}
+
+fn read_json_file(path: &Path) -> Result<(serde_json::Value, Vec<u8>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    #[derive(serde::Deserialize)]
+    struct Head {
+        format: String,
+    }
+    // Only the "format" field is needed to pick the type; the rest is parsed once, typed.
+    let head: Head = serde_json::from_slice(&bytes).with_context(|| format!("{}: not a double-random JSON file", path.display()))?;
+    Ok((serde_json::Value::String(head.format), bytes))
+}
+
+fn read_full(path: &Path) -> Result<FullBundle> {
+    let (format, bytes) = read_json_file(path)?;
+    if format != bundle::FULL_FORMAT {
+        bail!("{}: expected a full bundle ({}), found {format}", path.display(), bundle::FULL_FORMAT);
+    }
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: malformed full bundle", path.display()))
+}
+
+pub fn verify_file(path: &Path, public: Option<&Path>) -> Result<Report> {
+    let (format, bytes) = read_json_file(path)?;
+    let ctx = || format!("{}: malformed {format}", path.display());
+    Ok(match format.as_str().unwrap_or_default() {
+        bundle::FULL_FORMAT => bundle::verify_full(&serde_json::from_slice::<FullBundle>(&bytes).with_context(ctx)?),
+        bundle::PUBLIC_FORMAT => bundle::verify_public(&serde_json::from_slice::<PublicBundle>(&bytes).with_context(ctx)?),
+        bundle::PROOF_FORMAT => {
+            let proof: EnterpriseProof = serde_json::from_slice(&bytes).with_context(ctx)?;
+            let public = match public {
+                Some(p) => {
+                    let b = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+                    Some(serde_json::from_slice::<PublicBundle>(&b).with_context(|| format!("{}: not a public bundle", p.display()))?)
+                }
+                None => None,
+            };
+            bundle::verify_proof(&proof, public.as_ref())
+        }
+        other => bail!("{}: unknown format {other:?}", path.display()),
+    })
+}
+
+fn print_report(r: &Report, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    for c in &r.checks {
+        println!("ok   {c}");
+    }
+    match &r.mismatch {
+        None => println!("VALID {}: every check passed", r.kind),
+        Some(m) => {
+            println!("FAIL {}: first mismatch at {}", r.kind, m.field);
+            println!("     expected: {}", m.expected);
+            println!("     found:    {}", m.found);
+        }
+    }
+    if let Some(o) = r.outcome {
+        println!("outcome: {o:?}");
+    }
+    if let Some(d) = &r.result_digest {
+        println!("result digest: {d}");
+    }
+    Ok(())
+}
+
+fn print_summary(b: &FullBundle) {
+    println!("task {}  protocol {}", b.task_id, b.commitment.protocol);
+    println!("commitment {}", hex::encode(b.commitment_hash));
+    println!("seed       {}", hex::encode(b.result.seed));
+    println!("{:<18} {:>10} {:>8} {:>9}", "stratum", "population", "drawn", "ratio");
+    for s in &b.result.strata {
+        if s.population == 0 {
+            continue;
+        }
+        let label = crate::core::pool::stratum_label(&s.tier, s.cooled);
+        let bp = (s.sample as u128 * 10_000 / s.population as u128) as u32;
+        println!("{label:<18} {:>10} {:>8} {:>9}", s.population, s.sample, format_ratio(bp));
+    }
+    println!("excluded {} objects (closed, out of scope, cooldown)", b.commitment.excluded.count);
+    println!("{} objects to inspect, {} inspectors each", b.result.final_assignments.len(), b.policy.inspectors.per_object);
+    println!("result digest {}", hex::encode(b.result_digest));
+}
+
+fn demo_data(dir: &Path, objects: u64, inspectors: u64, seed: u64, draw_date: NaiveDate) -> Result<()> {
+    let objs = demo::objects(objects, inspectors, seed, draw_date);
+    let ins = demo::inspectors(inspectors, &objs, seed, draw_date);
+    output::write_atomic(&dir.join("objects.csv"), |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record(["id", "name", "kind", "region", "industry", "status", "penalties_12m", "blacklisted", "last_inspected", "last_inspectors"])?;
+        for d in &objs {
+            let o = &d.object;
+            csv.write_record([
+                o.id.as_str(),
+                &o.name,
+                &o.kind,
+                &o.region,
+                &o.industry,
+                o.status.as_str(),
+                &d.penalties_12m.to_string(),
+                if d.blacklisted { "yes" } else { "no" },
+                &o.last_inspected.map(|d| d.to_string()).unwrap_or_default(),
+                &join(&o.last_inspectors).replace(", ", ";"),
+            ])?;
+        }
+        csv.flush()?;
+        Ok(())
+    })?;
+    output::write_atomic(&dir.join("inspectors.csv"), |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record(["id", "name", "departments", "region", "specialties", "certificate_no", "certificate_expiry", "conflicts"])?;
+        for i in &ins {
+            csv.write_record([
+                i.id.as_str(),
+                &i.name,
+                &i.departments.join(";"),
+                &i.region,
+                &i.specialties.join(";"),
+                &i.certificate_no,
+                &i.certificate_expiry.to_string(),
+                &join(&i.conflicts).replace(", ", ";"),
+            ])?;
+        }
+        csv.flush()?;
+        Ok(())
+    })?;
+    output::write_atomic(&dir.join("policy.toml"), |w| Ok(w.write_all(demo::policy_toml(draw_date).as_bytes())?))
+}
+
+fn demo(dir: &Path, objects: u64, inspectors: u64) -> Result<i32> {
+    demo_data(dir, objects, inspectors, 1, "2026-12-01".parse().expect("date"))?;
+    let policy = input::read_policy(&dir.join("policy.toml"))?;
+    let snapshot = Snapshot::new(input::read_objects(&dir.join("objects.csv"), &policy)?, input::read_inspectors(&dir.join("inspectors.csv"))?)?;
+    // Fixed demo values so the demo is reproducible; a real draw takes a fresh secret and public entropy.
+    let inputs = DrawInputs {
+        task_id: "demo-2026-12".into(),
+        policy,
+        snapshot,
+        salt_key: SaltKey(crate::core::encode::sha256(b"demo salt key")),
+        secret: Secret::new(crate::core::encode::sha256(b"demo secret").to_vec()).map_err(anyhow::Error::msg)?,
+        entropy_source: "demo: fixed entropy (a real draw announces a lottery draw or drand round)".into(),
+        entropy: vec![b"demo entropy".to_vec()],
+        replacements: Vec::new(),
+    };
+    let (full, pool) = FullBundle::create(inputs)?;
+    let public = PublicBundle::from_full(&full, &pool);
+    output::write_json_compact(&dir.join("bundle.json"), &full)?;
+    output::write_json(&dir.join("public.json"), &public)?;
+    print_summary(&full);
+    let mut valid = true;
+    for name in ["bundle.json", "public.json"] {
+        let report = verify_file(&dir.join(name), None)?;
+        println!("verify {name}: {}", if report.valid { "VALID" } else { "INVALID" });
+        valid &= report.valid;
+    }
+    let some_drawn = full.result.final_assignments.first().map(|a| a.object.clone());
+    if let Some(id) = some_drawn {
+        let proof = bundle::prove(&full, &pool, &id);
+        output::write_json(&dir.join("proof.json"), &proof)?;
+        let report = verify_file(&dir.join("proof.json"), Some(&dir.join("public.json")))?;
+        println!("verify proof.json for {id} against public.json: {}", if report.valid { "VALID" } else { "INVALID" });
+        valid &= report.valid;
+    }
+    println!("files in {}", dir.display());
+    Ok(if valid { 0 } else { 1 })
+}

@@ -1,0 +1,363 @@
+//! The pool: validated identifiers, object and inspector records, and the frozen snapshot.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::CoreError;
+use super::encode::Encoder;
+
+macro_rules! id_type {
+    ($name:ident, $what:literal) => {
+        #[doc = concat!("A validated ", $what, " id: 1 to 128 bytes, no control characters, no surrounding spaces.")]
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, CoreError> {
+                validate_id(s).map(|()| Self(s.to_owned())).map_err(|reason| CoreError::BadId {
+                    kind: $what,
+                    id: s.chars().take(64).collect(),
+                    reason,
+                })
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = CoreError;
+            fn try_from(s: String) -> Result<Self, CoreError> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+id_type!(ObjectId, "object");
+id_type!(InspectorId, "inspector");
+
+fn validate_id(s: &str) -> Result<(), &'static str> {
+    if s.is_empty() {
+        return Err("empty");
+    }
+    if s.len() > 128 {
+        return Err("longer than 128 bytes");
+    }
+    if s.trim() != s {
+        return Err("leading or trailing whitespace");
+    }
+    if s.chars().any(char::is_control) {
+        return Err("control character");
+    }
+    Ok(())
+}
+
+/// Alphabet of the unified social credit code (GB 32100-2015): digits and letters without I, O, S, V, Z.
+const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/// Checks an 18-character unified social credit code, including its check character.
+pub fn check_uscc(code: &str) -> Result<(), String> {
+    let b = code.as_bytes();
+    if b.len() != 18 {
+        return Err(format!("must be 18 characters, got {}", code.chars().count()));
+    }
+    let value = |c: u8| USCC_ALPHABET.iter().position(|&a| a == c);
+    let mut sum = 0usize;
+    let mut weight = 1usize;
+    for (i, &c) in b[..17].iter().enumerate() {
+        let v = value(c).ok_or_else(|| {
+            format!("character {} {:?} is not in the code alphabet", i + 1, c as char)
+        })?;
+        sum += v * weight;
+        weight = weight * 3 % 31;
+    }
+    let expected = USCC_ALPHABET[(31 - sum % 31) % 31];
+    if b[17] != expected {
+        return Err(format!(
+            "check character is {:?}, expected {:?}",
+            b[17] as char, expected as char
+        ));
+    }
+    Ok(())
+}
+
+/// The check character that completes a 17-character USCC prefix (for synthetic data).
+pub fn uscc_check_char(prefix17: &[u8]) -> char {
+    let mut sum = 0usize;
+    let mut weight = 1usize;
+    for &c in prefix17 {
+        let v = USCC_ALPHABET
+            .iter()
+            .position(|&a| a == c)
+            .expect("prefix uses the code alphabet");
+        sum += v * weight;
+        weight = weight * 3 % 31;
+    }
+    USCC_ALPHABET[(31 - sum % 31) % 31] as char
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectStatus {
+    Active,
+    Closed,
+    Deregistered,
+    Revoked,
+}
+
+impl ObjectStatus {
+    pub const ALL: [ObjectStatus; 4] = [Self::Active, Self::Closed, Self::Deregistered, Self::Revoked];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Closed => "closed",
+            Self::Deregistered => "deregistered",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// English or Chinese names as officers write them.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim() {
+            "active" | "" | "存续" | "在营" | "开业" | "正常" => Self::Active,
+            "closed" | "停业" | "歇业" | "关闭" | "已关闭停业" => Self::Closed,
+            "deregistered" | "注销" | "已注销" => Self::Deregistered,
+            "revoked" | "吊销" | "被吊销" | "撤销" | "被撤销" => Self::Revoked,
+            _ => return None,
+        })
+    }
+}
+
+/// Kinds whose id must be a unified social credit code; products, projects and behaviours have free ids.
+pub const ENTITY_KINDS: [&str; 4] = [
+    "enterprise",
+    "individual_business",
+    "social_organisation",
+    "public_institution",
+];
+
+/// An inspection object (检查对象). `tier` is private: it is committed to but never published
+/// for an object that was not drawn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Object {
+    pub id: ObjectId,
+    pub name: String,
+    pub kind: String,
+    pub region: String,
+    pub industry: String,
+    pub tier: String,
+    pub status: ObjectStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_inspected: Option<NaiveDate>,
+    /// Inspectors of the previous inspection, sorted; they are not sent again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_inspectors: Vec<InspectorId>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The part of an object that may be published once it is drawn (draw-spec §3.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicObject {
+    pub id: ObjectId,
+    pub name: String,
+    pub kind: String,
+    pub region: String,
+    pub industry: String,
+    pub status: ObjectStatus,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_inspectors: Vec<InspectorId>,
+}
+
+impl PublicObject {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Encoder::new();
+        e.str(self.id.as_str())
+            .str(&self.name)
+            .str(&self.kind)
+            .str(&self.region)
+            .str(&self.industry)
+            .str(self.status.as_str())
+            .strs(&self.last_inspectors.iter().map(|i| i.as_str()).collect::<Vec<_>>());
+        e.into_bytes()
+    }
+}
+
+impl Object {
+    pub fn public_part(&self) -> PublicObject {
+        PublicObject {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            region: self.region.clone(),
+            industry: self.industry.clone(),
+            status: self.status,
+            last_inspectors: self.last_inspectors.clone(),
+        }
+    }
+
+    /// Private fields: tier, last inspection date, free attributes (sorted by key).
+    pub fn encode_private(&self) -> Vec<u8> {
+        let mut e = Encoder::new();
+        e.str(&self.tier)
+            .opt_str(self.last_inspected.map(|d| d.format("%Y-%m-%d").to_string()).as_deref())
+            .count(self.attributes.len());
+        for (k, v) in &self.attributes {
+            e.str(k).str(v);
+        }
+        e.into_bytes()
+    }
+
+    fn normalise(&mut self) {
+        self.last_inspectors.sort();
+        self.last_inspectors.dedup();
+    }
+}
+
+/// An inspector (执法检查人员). Everything here is public: inspectors are named on results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inspector {
+    pub id: InspectorId,
+    pub name: String,
+    /// Sorted, without duplicates.
+    pub departments: Vec<String>,
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub specialties: Vec<String>,
+    pub certificate_no: String,
+    pub certificate_expiry: NaiveDate,
+    /// Objects this inspector declared a conflict of interest with (回避), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<ObjectId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_load: Option<u32>,
+}
+
+impl Inspector {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Encoder::new();
+        e.str(self.id.as_str())
+            .str(&self.name)
+            .strs(&self.departments)
+            .str(&self.region)
+            .strs(&self.specialties)
+            .str(&self.certificate_no)
+            .str(&self.certificate_expiry.format("%Y-%m-%d").to_string())
+            .strs(&self.conflicts.iter().map(|i| i.as_str()).collect::<Vec<_>>());
+        match self.max_load {
+            None => e.u8(0),
+            Some(m) => e.u8(1).u32(m),
+        };
+        e.into_bytes()
+    }
+
+    fn normalise(&mut self) {
+        for list in [&mut self.departments, &mut self.specialties] {
+            list.sort();
+            list.dedup();
+        }
+        self.conflicts.sort();
+        self.conflicts.dedup();
+    }
+}
+
+/// A frozen pool: records sorted by id, ids unique, list fields sorted. Built only through
+/// [`Snapshot::new`], so every holder can rely on the canonical order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    objects: Vec<Object>,
+    inspectors: Vec<Inspector>,
+}
+
+impl Snapshot {
+    pub fn new(mut objects: Vec<Object>, mut inspectors: Vec<Inspector>) -> Result<Self, CoreError> {
+        objects.iter_mut().for_each(Object::normalise);
+        inspectors.iter_mut().for_each(Inspector::normalise);
+        objects.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        inspectors.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        if let Some(w) = objects.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(CoreError::DuplicateId { kind: "object", id: w[0].id.to_string() });
+        }
+        if let Some(w) = inspectors.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(CoreError::DuplicateId { kind: "inspector", id: w[0].id.to_string() });
+        }
+        Ok(Self { objects, inspectors })
+    }
+
+    pub fn objects(&self) -> &[Object] {
+        &self.objects
+    }
+
+    pub fn inspectors(&self) -> &[Inspector] {
+        &self.inspectors
+    }
+
+    pub fn object_index(&self, id: &ObjectId) -> Option<usize> {
+        self.objects.binary_search_by(|o| o.id.cmp(id)).ok()
+    }
+
+    pub fn inspector_index(&self, id: &InspectorId) -> Option<usize> {
+        self.inspectors.binary_search_by(|o| o.id.cmp(id)).ok()
+    }
+}
+
+impl<'de> Deserialize<'de> for Snapshot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            objects: Vec<Object>,
+            inspectors: Vec<Inspector>,
+        }
+        let raw = Raw::deserialize(d)?;
+        Snapshot::new(raw.objects, raw.inspectors).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_credit_codes_pass_and_altered_ones_fail() {
+        for code in ["914403001922038216", "9144030071526726XG", "91330100799655058B"] {
+            assert_eq!(check_uscc(code), Ok(()), "{code}");
+            assert_eq!(uscc_check_char(&code.as_bytes()[..17]), code.chars().last().unwrap());
+        }
+        assert!(check_uscc("914403001922038217").unwrap_err().contains("check character"));
+        assert!(check_uscc("91440300192203821").unwrap_err().contains("18 characters"));
+        assert!(check_uscc("9144030019220382I6").unwrap_err().contains("alphabet"));
+    }
+
+    #[test]
+    fn ids_reject_blank_and_padded() {
+        assert!(ObjectId::parse("").is_err());
+        assert!(ObjectId::parse(" a").is_err());
+        assert!(InspectorId::parse("a\nb").is_err());
+        assert_eq!(ObjectId::parse("P-1").unwrap().as_str(), "P-1");
+    }
+}

@@ -1,0 +1,292 @@
+//! From snapshot + policy to the committed pool: eligibility, strata, salted leaves, Merkle
+//! roots, and the commitment that is published before any randomness exists (draw-spec §3, §4, §7).
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::encode::{Encoder, Hash, hex32, sha256};
+use super::merkle::{self, Tree};
+use super::model::{Object, ObjectId, ObjectStatus, Snapshot};
+use super::policy::{CooldownAction, Policy};
+use super::{CoreError, PROTOCOL};
+
+/// Why an object of the snapshot is not in any stratum. Recorded in its (private) leaf, so an
+/// enterprise can be shown why it could not be drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exclusion {
+    Status(ObjectStatus),
+    Kind,
+    Region,
+    Industry,
+    Cooldown,
+}
+
+impl Exclusion {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Status(ObjectStatus::Active) => unreachable!("active objects are not excluded for status"),
+            Self::Status(ObjectStatus::Closed) => "status:closed",
+            Self::Status(ObjectStatus::Deregistered) => "status:deregistered",
+            Self::Status(ObjectStatus::Revoked) => "status:revoked",
+            Self::Kind => "scope:kind",
+            Self::Region => "scope:region",
+            Self::Industry => "scope:industry",
+            Self::Cooldown => "cooldown",
+        }
+    }
+}
+
+/// Where one object stands before the draw: excluded, or in a stratum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    Excluded(Exclusion),
+    Stratum(usize),
+}
+
+/// A stratum: one tier, split in two when recently inspected objects are down-weighted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stratum {
+    pub tier: usize,
+    pub cooled: bool,
+    /// Indices into the snapshot's objects, ascending (so in id order).
+    pub members: Vec<u32>,
+}
+
+pub fn stratum_label(tier: &str, cooled: bool) -> String {
+    if cooled { format!("{tier}+cooldown") } else { tier.to_owned() }
+}
+
+/// Decides each object's placement. Fails only on a tier the policy does not define.
+pub fn place(snapshot: &Snapshot, policy: &Policy) -> Result<Vec<Placement>, CoreError> {
+    let downweight = matches!(&policy.cooldown, Some(c) if c.action == CooldownAction::Downweight);
+    let in_scope = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
+    snapshot
+        .objects()
+        .iter()
+        .map(|o| {
+            let tier = policy.tier_index(&o.tier).ok_or_else(|| CoreError::UnknownTier {
+                object: o.id.to_string(),
+                tier: o.tier.clone(),
+                known: policy.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
+            })?;
+            let s = &policy.scope;
+            let excluded = if o.status != ObjectStatus::Active {
+                Some(Exclusion::Status(o.status))
+            } else if !in_scope(&s.kinds, &o.kind) {
+                Some(Exclusion::Kind)
+            } else if !in_scope(&s.regions, &o.region) {
+                Some(Exclusion::Region)
+            } else if !in_scope(&s.industries, &o.industry) {
+                Some(Exclusion::Industry)
+            } else {
+                None
+            };
+            let cooled = policy.cooldown.as_ref().is_some_and(|c| recently_inspected(o, policy, c.days));
+            Ok(match excluded {
+                Some(e) => Placement::Excluded(e),
+                None if cooled && !downweight => Placement::Excluded(Exclusion::Cooldown),
+                None => Placement::Stratum(tier * 2 + usize::from(cooled)),
+            })
+        })
+        .collect()
+}
+
+/// Inspected fewer than `days` days before the draw date (or, oddly, after it).
+fn recently_inspected(o: &Object, policy: &Policy, days: u32) -> bool {
+    o.last_inspected
+        .is_some_and(|d| policy.draw_date.signed_duration_since(d).num_days() < i64::from(days))
+}
+
+/// Groups placements into strata: index `2·tier + cooled`, so the order is the policy's tier order.
+pub fn strata(policy: &Policy, placements: &[Placement]) -> Vec<Stratum> {
+    let mut strata: Vec<Stratum> = (0..policy.tiers.len() * 2)
+        .map(|i| Stratum { tier: i / 2, cooled: i % 2 == 1, members: Vec::new() })
+        .collect();
+    for (i, p) in placements.iter().enumerate() {
+        if let Placement::Stratum(s) = p {
+            strata[*s].members.push(i as u32);
+        }
+    }
+    strata
+}
+
+/// Per-object salt: SHA-256(SALT_LABEL ‖ salt key ‖ lp(id)). The salt key is never published, so
+/// a leaf's neighbours in a proof reveal nothing about other objects.
+pub fn salt(salt_key: &Hash, id: &ObjectId) -> Hash {
+    let mut h = Sha256::new();
+    h.update(sha256(b"double-random/v1 salt"));
+    h.update(salt_key);
+    h.update((id.as_str().len() as u32).to_be_bytes());
+    h.update(id.as_str());
+    h.finalize().into()
+}
+
+/// The data of a stratum leaf (or, with a reason, of an excluded leaf): salt ‖ SHA-256(public
+/// part) ‖ SHA-256(private part) [‖ lp(reason)].
+pub fn leaf_data(salt: &Hash, public_digest: &Hash, private_digest: &Hash, reason: Option<&str>) -> Vec<u8> {
+    let mut e = Encoder::new();
+    e.hash(salt).hash(public_digest).hash(private_digest);
+    if let Some(r) = reason {
+        e.str(r);
+    }
+    e.into_bytes()
+}
+
+pub fn object_leaf(salt_key: &Hash, o: &Object, reason: Option<&str>) -> Hash {
+    let data = leaf_data(
+        &salt(salt_key, &o.id),
+        &sha256(&o.public_part().encode()),
+        &sha256(&o.encode_private()),
+        reason,
+    );
+    merkle::leaf_hash(&data)
+}
+
+pub fn id_leaf(id: &ObjectId) -> Hash {
+    let mut e = Encoder::new();
+    e.str(id.as_str());
+    merkle::leaf_hash(e.as_bytes())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeHead {
+    pub count: u64,
+    #[serde(with = "hex32")]
+    pub root: Hash,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StratumHead {
+    pub tier: String,
+    pub cooled: bool,
+    pub count: u64,
+    #[serde(with = "hex32")]
+    pub root: Hash,
+}
+
+/// What is published before the randomness exists. Its hash binds the seed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitment {
+    pub protocol: String,
+    pub task_id: String,
+    #[serde(with = "hex32")]
+    pub policy_hash: Hash,
+    pub strata: Vec<StratumHead>,
+    pub excluded: TreeHead,
+    /// Every object id of the snapshot, sorted: proves an id was, or was not, in the pool.
+    pub ids: TreeHead,
+    pub inspectors: TreeHead,
+    #[serde(with = "hex32")]
+    pub secret_hash: Hash,
+    /// The public randomness announced in advance (a lottery draw, a drand round, …).
+    pub entropy_source: String,
+}
+
+impl Commitment {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Encoder::with_domain("double-random/v1 commitment");
+        e.str(&self.protocol).str(&self.task_id).hash(&self.policy_hash).count(self.strata.len());
+        for s in &self.strata {
+            e.str(&s.tier).bool(s.cooled).u64(s.count).hash(&s.root);
+        }
+        for t in [&self.excluded, &self.ids, &self.inspectors] {
+            e.u64(t.count).hash(&t.root);
+        }
+        e.hash(&self.secret_hash).str(&self.entropy_source);
+        e.into_bytes()
+    }
+
+    pub fn hash(&self) -> Hash {
+        sha256(&self.encode())
+    }
+}
+
+/// The pool after placement, with everything the commitment needs.
+pub struct CommittedPool {
+    pub placements: Vec<Placement>,
+    pub strata: Vec<Stratum>,
+    pub heads: Vec<StratumHead>,
+    pub excluded: TreeHead,
+    pub ids: TreeHead,
+    pub inspectors: TreeHead,
+}
+
+impl CommittedPool {
+    pub fn build(snapshot: &Snapshot, policy: &Policy, salt_key: &Hash) -> Result<Self, CoreError> {
+        let placements = place(snapshot, policy)?;
+        let strata = strata(policy, &placements);
+        let objects = snapshot.objects();
+        let heads = strata
+            .iter()
+            .map(|s| StratumHead {
+                tier: policy.tiers[s.tier].name.clone(),
+                cooled: s.cooled,
+                count: s.members.len() as u64,
+                root: merkle::root(&stratum_leaves(snapshot, s, salt_key)),
+            })
+            .collect();
+        let excluded_leaves: Vec<Hash> = placements
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, p)| match p {
+                Placement::Excluded(e) => Some(object_leaf(salt_key, &objects[i], Some(e.code()))),
+                Placement::Stratum(_) => None,
+            })
+            .collect();
+        let id_leaves: Vec<Hash> = objects.par_iter().map(|o| id_leaf(&o.id)).collect();
+        let inspector_leaves: Vec<Hash> =
+            snapshot.inspectors().par_iter().map(|i| merkle::leaf_hash(&i.encode())).collect();
+        Ok(Self {
+            heads,
+            excluded: TreeHead { count: excluded_leaves.len() as u64, root: merkle::root(&excluded_leaves) },
+            ids: TreeHead { count: id_leaves.len() as u64, root: merkle::root(&id_leaves) },
+            inspectors: TreeHead {
+                count: inspector_leaves.len() as u64,
+                root: merkle::root(&inspector_leaves),
+            },
+            placements,
+            strata,
+        })
+    }
+
+    pub fn commitment(&self, task_id: &str, policy: &Policy, secret_hash: Hash, entropy_source: &str) -> Commitment {
+        Commitment {
+            protocol: PROTOCOL.into(),
+            task_id: task_id.into(),
+            policy_hash: policy.hash(),
+            strata: self.heads.clone(),
+            excluded: self.excluded.clone(),
+            ids: self.ids.clone(),
+            inspectors: self.inspectors.clone(),
+            secret_hash,
+            entropy_source: entropy_source.into(),
+        }
+    }
+}
+
+pub fn stratum_leaves(snapshot: &Snapshot, s: &Stratum, salt_key: &Hash) -> Vec<Hash> {
+    let objects = snapshot.objects();
+    s.members.par_iter().map(|&i| object_leaf(salt_key, &objects[i as usize], None)).collect()
+}
+
+pub fn stratum_tree(snapshot: &Snapshot, s: &Stratum, salt_key: &Hash) -> Tree {
+    Tree::new(stratum_leaves(snapshot, s, salt_key))
+}
+
+pub fn excluded_tree(snapshot: &Snapshot, placements: &[Placement], salt_key: &Hash) -> (Tree, Vec<u32>) {
+    let objects = snapshot.objects();
+    let (idx, leaves): (Vec<u32>, Vec<Hash>) = placements
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| match p {
+            Placement::Excluded(e) => Some((i as u32, object_leaf(salt_key, &objects[i], Some(e.code())))),
+            Placement::Stratum(_) => None,
+        })
+        .unzip();
+    (Tree::new(leaves), idx)
+}
+
+pub fn id_tree(snapshot: &Snapshot) -> Tree {
+    Tree::new(snapshot.objects().par_iter().map(|o| id_leaf(&o.id)).collect())
+}
