@@ -13,9 +13,9 @@ use crate::core::policy::{Policy, TierScheme};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("{file}:{line}: field {field}: {message}")]
+    #[error("{file}: line {line}, field {field}: {message}", file = file.display())]
     Field { file: PathBuf, line: u64, field: String, message: String },
-    #[error("{file}: {message}")]
+    #[error("{file}: {message}", file = file.display())]
     File { file: PathBuf, message: String },
 }
 
@@ -121,6 +121,21 @@ fn records(file: &Path, mut reader: csv::Reader<Box<dyn Read>>, mut each: impl F
     }
 }
 
+/// Duplicate ids are reported with both lines; `lines[i]` is the line of row `i`.
+fn check_duplicates<'a>(file: &Path, lines: &[u64], id: impl Fn(usize) -> &'a str) -> Result<(), InputError> {
+    let mut order: Vec<u32> = (0..lines.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| id(a as usize).cmp(id(b as usize)).then(a.cmp(&b)));
+    match order.windows(2).find(|w| id(w[0] as usize) == id(w[1] as usize)) {
+        Some(w) => Err(InputError::Field {
+            file: file.to_owned(),
+            line: lines[w[1] as usize],
+            field: "id".into(),
+            message: format!("duplicate id {} (first at line {})", id(w[0] as usize), lines[w[0] as usize]),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn split_list(s: &str) -> Vec<String> {
     s.split([';', '；', '|', '、'])
         .map(str::trim)
@@ -190,7 +205,9 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
         return Err(file_err(file, "line 1: needs a tier column, or penalties_12m (and blacklisted) to derive it"));
     }
     let mut out = Vec::new();
+    let mut lines = Vec::new();
     records(file, reader, |line, rec| {
+        lines.push(line);
         let err = |field: &str, message: String| InputError::Field { file: file.to_owned(), line, field: field.into(), message };
         let raw_id = cols.get(rec, "id");
         let id = ObjectId::parse(raw_id).map_err(|e| err("id", e.to_string()))?;
@@ -253,6 +270,7 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
         });
         Ok(())
     })?;
+    check_duplicates(file, &lines, |i| out[i].id.as_str())?;
     Ok(out)
 }
 
@@ -261,7 +279,9 @@ pub fn read_inspectors(file: &Path) -> Result<Vec<Inspector>, InputError> {
     let headers = reader.headers().map_err(|e| file_err(file, e.to_string()))?.clone();
     let cols = Columns::new(file, &headers, INSPECTOR_COLUMNS, &["id", "name", "departments", "certificate_no", "certificate_expiry"])?;
     let mut out = Vec::new();
+    let mut lines = Vec::new();
     records(file, reader, |line, rec| {
+        lines.push(line);
         let err = |field: &str, message: String| InputError::Field { file: file.to_owned(), line, field: field.into(), message };
         let id = InspectorId::parse(cols.get(rec, "id")).map_err(|e| err("id", e.to_string()))?;
         let nonempty = |field: &str| {
@@ -291,6 +311,7 @@ pub fn read_inspectors(file: &Path) -> Result<Vec<Inspector>, InputError> {
         });
         Ok(())
     })?;
+    check_duplicates(file, &lines, |i| out[i].id.as_str())?;
     Ok(out)
 }
 

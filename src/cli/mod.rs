@@ -184,7 +184,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Prove { bundle, id, out } => {
             let full = read_full(&bundle)?;
             let id = ObjectId::parse(&id).context("--id")?;
-            let pool = crate::core::pool::CommittedPool::build(&full.snapshot, &full.policy, &full.salt_key)?;
+            let pool = crate::core::pool::CommittedPool::build(&full.snapshot, &full.policy, &full.salt_key.0)?;
             let proof = bundle::prove(&full, &pool, &id);
             output::write_json(&out, &proof)?;
             println!("{id}: {:?} — {}", proof.outcome, proof.explanation);

@@ -69,8 +69,7 @@ pub struct FullBundle {
     pub secret: Vec<u8>,
     pub entropy: Vec<HexBytes>,
     /// Private: never put in a public bundle.
-    #[serde(with = "hex32")]
-    pub salt_key: Hash,
+    pub salt_key: SaltKey,
     pub result: DrawResult,
     #[serde(with = "hex32")]
     pub result_digest: Hash,
@@ -109,7 +108,7 @@ impl FullBundle {
             commitment_hash,
             secret: inputs.secret.expose().to_vec(),
             entropy: inputs.entropy.into_iter().map(HexBytes).collect(),
-            salt_key: inputs.salt_key.0,
+            salt_key: inputs.salt_key,
             result,
             result_digest,
             snapshot: inputs.snapshot,
@@ -133,7 +132,7 @@ impl FullBundle {
             task_id: self.task_id.clone(),
             policy: self.policy.clone(),
             snapshot: self.snapshot.clone(),
-            salt_key: SaltKey(self.salt_key),
+            salt_key: self.salt_key.clone(),
             secret: Secret::new(self.secret.clone()).map_err(CoreError::Input)?,
             entropy_source: self.commitment.entropy_source.clone(),
             entropy: self.entropy(),
@@ -201,13 +200,13 @@ impl PublicBundle {
                 let Placement::Stratum(s) = pool.placements[idx] else { unreachable!("drawn objects are in a stratum") };
                 let members = &pool.strata[s].members;
                 let leaf = members.binary_search(&(idx as u32)).expect("member of its stratum");
-                let tree = trees.entry(s).or_insert_with(|| pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key));
+                let tree = trees.entry(s).or_insert_with(|| pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0));
                 let o = &snapshot.objects()[idx];
                 DrawnObject {
                     stratum: s as u32,
                     leaf_index: leaf as u64,
                     object: o.public_part(),
-                    salt: pool::salt(&full.salt_key, &o.id),
+                    salt: pool::salt(&full.salt_key.0, &o.id),
                     private_digest: super::encode::sha256(&o.encode_private()),
                     ticket: draw::ticket(&seed, &o.id),
                     proof: hashes(tree.proof(leaf)),
@@ -390,16 +389,16 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
         }
         Some(idx) => match pool.placements[idx] {
             Placement::Excluded(e) => {
-                let (tree, members) = pool::excluded_tree(snapshot, &pool.placements, &full.salt_key);
+                let (tree, members) = pool::excluded_tree(snapshot, &pool.placements, &full.salt_key.0);
                 let leaf = members.binary_search(&(idx as u32)).expect("excluded member");
-                proof.membership = Some(membership(TreeKind::Excluded, leaf, &tree, &objects[idx], &full.salt_key, Some(e.code())));
+                proof.membership = Some(membership(TreeKind::Excluded, leaf, &tree, &objects[idx], &full.salt_key.0, Some(e.code())));
                 proof.outcome = Outcome::Excluded;
                 proof.explanation = format!("{id} was in the pool but not eligible for this task: {}", e.code());
             }
             Placement::Stratum(s) => {
-                let tree = pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key);
+                let tree = pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0);
                 let leaf = pool.strata[s].members.binary_search(&(idx as u32)).expect("stratum member");
-                proof.membership = Some(membership(TreeKind::Stratum, leaf, &tree, &objects[idx], &full.salt_key, None));
+                proof.membership = Some(membership(TreeKind::Stratum, leaf, &tree, &objects[idx], &full.salt_key.0, None));
                 let claim = StratumClaim::of(s, &full.result.strata[s]);
                 let ticket = draw::ticket(&full.result.seed, id);
                 proof.outcome = outcome_of_ticket(&ticket, &claim);
@@ -558,7 +557,7 @@ pub fn verify_full(b: &FullBundle) -> Report {
     let mut c = Checker::new();
     c.eq("format", "format", FULL_FORMAT, b.format.as_str());
     let seed = check_seed(&mut c, &b.task_id, &b.commitment, &b.commitment_hash, &b.secret, &b.entropy);
-    let pool = match CommittedPool::build(&b.snapshot, &b.policy, &b.salt_key) {
+    let pool = match CommittedPool::build(&b.snapshot, &b.policy, &b.salt_key.0) {
         Ok(p) => p,
         Err(e) => {
             c.fail("snapshot", "a snapshot the policy accepts", e.to_string());

@@ -386,6 +386,10 @@ impl Policy {
                 Rounding::Nearest => 2,
             })
             .u64(self.total)
+            .u8(match self.tier_scheme {
+                TierScheme::Penalty => 0,
+                TierScheme::Abcd => 1,
+            })
             .count(self.tiers.len());
         for t in &self.tiers {
             e.str(&t.name).u32(t.ratio_bp).u64(t.count).u64(t.weight).u64(t.min);

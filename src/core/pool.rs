@@ -203,6 +203,7 @@ impl Commitment {
 }
 
 /// The pool after placement, with everything the commitment needs.
+#[derive(Debug)]
 pub struct CommittedPool {
     pub placements: Vec<Placement>,
     pub strata: Vec<Stratum>,

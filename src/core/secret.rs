@@ -31,8 +31,9 @@ impl fmt::Debug for Secret {
 }
 
 /// Key of the per-object leaf salts. Never published: it keeps non-drawn objects' tiers private.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SaltKey(pub Hash);
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SaltKey(#[serde(with = "super::encode::hex32")] pub Hash);
 
 impl fmt::Debug for SaltKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

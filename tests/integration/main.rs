@@ -1,0 +1,9 @@
+//! One integration-test crate: the CLI spawned as a process, frozen vectors, properties,
+//! statistics, and matching rules through the library API.
+
+mod cli;
+mod matching;
+mod properties;
+mod statistics;
+mod support;
+mod vectors;
