@@ -1,1 +1,68 @@
-pub fn run(_o: u64, _i: u64) {}
+//! `double-random bench`: the core's speed and memory on synthetic data (not a test: figures).
+
+use std::time::Instant;
+
+use crate::core::bundle::{self, DrawInputs, FullBundle, PublicBundle};
+use crate::core::encode::sha256;
+use crate::core::model::Snapshot;
+use crate::core::policy::Policy;
+use crate::core::pool::CommittedPool;
+use crate::core::secret::{SaltKey, Secret};
+use crate::core::{draw, PROTOCOL};
+
+use super::demo;
+
+/// Peak resident memory of this process so far (Linux VmHWM), in MiB.
+fn peak_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024)
+}
+
+fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    println!("{name:<34} {:>8.3} s   peak {:>6} MiB", start.elapsed().as_secs_f64(), peak_mib().unwrap_or(0));
+    out
+}
+
+pub fn run(objects: u64, inspectors: u64) {
+    let date = "2026-12-01".parse().expect("date");
+    println!("{PROTOCOL} bench: {objects} objects, {inspectors} inspectors, {} threads", rayon::current_num_threads());
+    let snapshot = step("generate synthetic pool", || {
+        let objs = demo::objects(objects, inspectors, 1, date);
+        let ins = demo::inspectors(inspectors, &objs, 1, date);
+        Snapshot::new(objs.into_iter().map(|d| d.object).collect(), ins).expect("unique ids")
+    });
+    let policy = Policy::from_toml(&demo::policy_toml(date)).expect("demo policy");
+    let salt_key = SaltKey(sha256(b"bench salt"));
+    let secret = Secret::new(sha256(b"bench secret").to_vec()).expect("32 bytes");
+    let pool = step("commit (place, leaves, 4 kinds of root)", || {
+        CommittedPool::build(&snapshot, &policy, &salt_key.0).expect("pool")
+    });
+    let commitment = pool.commitment("bench", &policy, draw::secret_hash(secret.expose()), "bench");
+    let seed = draw::derive_seed(&commitment, secret.expose(), &[b"bench".to_vec()]);
+    let result = step("draw (tickets, selection, matching)", || {
+        draw::run(&snapshot, &policy, &pool, &seed, &[]).expect("draw")
+    });
+    let drawn: usize = result.final_assignments.len();
+    println!("  drawn {drawn} objects, {} inspector slots", drawn * policy.inspectors.per_object as usize);
+    drop((pool, result));
+    let inputs = DrawInputs {
+        task_id: "bench".into(),
+        policy,
+        snapshot,
+        salt_key,
+        secret,
+        entropy_source: "bench".into(),
+        entropy: vec![b"bench".to_vec()],
+        replacements: Vec::new(),
+    };
+    let (full, pool) = step("commit + draw (FullBundle::create)", || FullBundle::create(inputs).expect("bundle"));
+    let report = step("full verify (recompute everything)", || bundle::verify_full(&full));
+    assert!(report.valid, "bench bundle must verify: {:?}", report.mismatch);
+    let public = step("public bundle (proofs for drawn)", || PublicBundle::from_full(&full, &pool));
+    let report = step("public verify", || bundle::verify_public(&public));
+    assert!(report.valid, "public bundle must verify: {:?}", report.mismatch);
+    println!("peak resident memory: {} MiB", peak_mib().unwrap_or(0));
+}

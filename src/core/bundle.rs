@@ -207,7 +207,7 @@ impl PublicBundle {
                     leaf_index: leaf as u64,
                     object: o.public_part(),
                     salt: pool::salt(&full.salt_key.0, &o.id),
-                    private_digest: super::encode::sha256(&o.encode_private()),
+                    private_digest: o.private_digest(),
                     ticket: draw::ticket(&seed, &o.id),
                     proof: hashes(tree.proof(leaf)),
                 }
@@ -340,7 +340,7 @@ fn membership(tree: TreeKind, index: usize, t: &Tree, o: &Object, salt_key: &Has
         leaf_index: index as u64,
         object: o.public_part(),
         salt: pool::salt(salt_key, &o.id),
-        private_digest: super::encode::sha256(&o.encode_private()),
+        private_digest: o.private_digest(),
         reason: reason.map(str::to_owned),
         proof: hashes(t.proof(index)),
     }

@@ -2,6 +2,7 @@
 //! tickets, inspector matching, and replacements replayed from the same seed.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -42,8 +43,9 @@ pub fn ticket(seed: &Hash, id: &ObjectId) -> Hash {
 }
 
 fn ticket_hasher(seed: &Hash) -> Sha256 {
+    static LABEL: LazyLock<Hash> = LazyLock::new(|| sha256(b"double-random/v1 ticket"));
     let mut h = Sha256::new();
-    h.update(sha256(b"double-random/v1 ticket"));
+    h.update(*LABEL);
     h.update(seed);
     h
 }

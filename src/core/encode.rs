@@ -15,6 +15,10 @@ impl Encoder {
         Self::default()
     }
 
+    pub fn with_capacity(n: usize) -> Self {
+        Self { buf: Vec::with_capacity(n) }
+    }
+
     /// Starts with a length-prefixed domain label, so no two kinds of message share an encoding.
     pub fn with_domain(domain: &str) -> Self {
         let mut e = Self::new();

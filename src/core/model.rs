@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::CoreError;
-use super::encode::Encoder;
+use super::encode::{Encoder, Hash, sha256};
 
 macro_rules! id_type {
     ($name:ident, $what:literal) => {
@@ -196,16 +196,46 @@ pub struct PublicObject {
 
 impl PublicObject {
     pub fn encode(&self) -> Vec<u8> {
-        let mut e = Encoder::new();
-        e.str(self.id.as_str())
-            .str(&self.name)
-            .str(&self.kind)
-            .str(&self.region)
-            .str(&self.industry)
-            .str(self.status.as_str())
-            .strs(&self.last_inspectors.iter().map(|i| i.as_str()).collect::<Vec<_>>());
-        e.into_bytes()
+        encode_public(&self.id, &self.name, &self.kind, &self.region, &self.industry, self.status, &self.last_inspectors)
     }
+}
+
+/// lp(id) ‖ lp(name) ‖ lp(kind) ‖ lp(region) ‖ lp(industry) ‖ lp(status) ‖ list(last inspectors).
+fn encode_public(
+    id: &ObjectId,
+    name: &str,
+    kind: &str,
+    region: &str,
+    industry: &str,
+    status: ObjectStatus,
+    last_inspectors: &[InspectorId],
+) -> Vec<u8> {
+    let mut e = Encoder::with_capacity(64 + name.len() + region.len() + industry.len());
+    e.str(id.as_str()).str(name).str(kind).str(region).str(industry).str(status.as_str());
+    e.count(last_inspectors.len());
+    for i in last_inspectors {
+        e.str(i.as_str());
+    }
+    e.into_bytes()
+}
+
+/// A date as the 10 ASCII bytes YYYY-MM-DD, without going through a formatter.
+pub fn date_bytes(d: NaiveDate) -> [u8; 10] {
+    use chrono::Datelike;
+    let (y, m, day) = (d.year().clamp(0, 9999) as u32, d.month(), d.day());
+    let digit = |v: u32| b'0' + v as u8;
+    [
+        digit(y / 1000),
+        digit(y / 100 % 10),
+        digit(y / 10 % 10),
+        digit(y % 10),
+        b'-',
+        digit(m / 10),
+        digit(m % 10),
+        b'-',
+        digit(day / 10),
+        digit(day % 10),
+    ]
 }
 
 impl Object {
@@ -221,16 +251,28 @@ impl Object {
         }
     }
 
-    /// Private fields: tier, last inspection date, free attributes (sorted by key).
+    /// SHA-256 of the public part's encoding, without copying the record.
+    pub fn public_digest(&self) -> Hash {
+        sha256(&encode_public(&self.id, &self.name, &self.kind, &self.region, &self.industry, self.status, &self.last_inspectors))
+    }
+
+    /// Private fields: lp(tier) ‖ optional lp(last inspection date) ‖ attributes sorted by key.
     pub fn encode_private(&self) -> Vec<u8> {
-        let mut e = Encoder::new();
-        e.str(&self.tier)
-            .opt_str(self.last_inspected.map(|d| d.format("%Y-%m-%d").to_string()).as_deref())
-            .count(self.attributes.len());
+        let mut e = Encoder::with_capacity(32);
+        e.str(&self.tier);
+        match self.last_inspected {
+            None => e.u8(0),
+            Some(d) => e.u8(1).bytes(&date_bytes(d)),
+        };
+        e.count(self.attributes.len());
         for (k, v) in &self.attributes {
             e.str(k).str(v);
         }
         e.into_bytes()
+    }
+
+    pub fn private_digest(&self) -> Hash {
+        sha256(&self.encode_private())
     }
 
     fn normalise(&mut self) {
@@ -267,7 +309,7 @@ impl Inspector {
             .str(&self.region)
             .strs(&self.specialties)
             .str(&self.certificate_no)
-            .str(&self.certificate_expiry.format("%Y-%m-%d").to_string())
+            .bytes(&date_bytes(self.certificate_expiry))
             .strs(&self.conflicts.iter().map(|i| i.as_str()).collect::<Vec<_>>());
         match self.max_load {
             None => e.u8(0),

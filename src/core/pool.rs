@@ -1,6 +1,8 @@
 //! From snapshot + policy to the committed pool: eligibility, strata, salted leaves, Merkle
 //! roots, and the commitment that is published before any randomness exists (draw-spec §3, §4, §7).
 
+use std::sync::LazyLock;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -114,12 +116,21 @@ pub fn strata(policy: &Policy, placements: &[Placement]) -> Vec<Stratum> {
 /// Per-object salt: SHA-256(SALT_LABEL ‖ salt key ‖ lp(id)). The salt key is never published, so
 /// a leaf's neighbours in a proof reveal nothing about other objects.
 pub fn salt(salt_key: &Hash, id: &ObjectId) -> Hash {
+    salt_with(&salt_prefix(salt_key), id)
+}
+
+/// The hasher state after the first block (label hash ‖ salt key), shared by every salt.
+fn salt_prefix(salt_key: &Hash) -> Sha256 {
+    static LABEL: LazyLock<Hash> = LazyLock::new(|| sha256(b"double-random/v1 salt"));
     let mut h = Sha256::new();
-    h.update(sha256(b"double-random/v1 salt"));
+    h.update(*LABEL);
     h.update(salt_key);
-    h.update((id.as_str().len() as u32).to_be_bytes());
-    h.update(id.as_str());
-    h.finalize().into()
+    h
+}
+
+fn salt_with(prefix: &Sha256, id: &ObjectId) -> Hash {
+    let id = id.as_str();
+    prefix.clone().chain_update((id.len() as u32).to_be_bytes()).chain_update(id).finalize().into()
 }
 
 /// The data of a stratum leaf (or, with a reason, of an excluded leaf): salt ‖ SHA-256(public
@@ -133,13 +144,8 @@ pub fn leaf_data(salt: &Hash, public_digest: &Hash, private_digest: &Hash, reaso
     e.into_bytes()
 }
 
-pub fn object_leaf(salt_key: &Hash, o: &Object, reason: Option<&str>) -> Hash {
-    let data = leaf_data(
-        &salt(salt_key, &o.id),
-        &sha256(&o.public_part().encode()),
-        &sha256(&o.encode_private()),
-        reason,
-    );
+fn object_leaf(salt_prefix: &Sha256, o: &Object, reason: Option<&str>) -> Hash {
+    let data = leaf_data(&salt_with(salt_prefix, &o.id), &o.public_digest(), &o.private_digest(), reason);
     merkle::leaf_hash(&data)
 }
 
@@ -218,6 +224,7 @@ impl CommittedPool {
         let placements = place(snapshot, policy)?;
         let strata = strata(policy, &placements);
         let objects = snapshot.objects();
+        let salt_prefix = salt_prefix(salt_key);
         let heads = strata
             .iter()
             .map(|s| StratumHead {
@@ -231,7 +238,7 @@ impl CommittedPool {
             .par_iter()
             .enumerate()
             .filter_map(|(i, p)| match p {
-                Placement::Excluded(e) => Some(object_leaf(salt_key, &objects[i], Some(e.code()))),
+                Placement::Excluded(e) => Some(object_leaf(&salt_prefix, &objects[i], Some(e.code()))),
                 Placement::Stratum(_) => None,
             })
             .collect();
@@ -268,7 +275,8 @@ impl CommittedPool {
 
 pub fn stratum_leaves(snapshot: &Snapshot, s: &Stratum, salt_key: &Hash) -> Vec<Hash> {
     let objects = snapshot.objects();
-    s.members.par_iter().map(|&i| object_leaf(salt_key, &objects[i as usize], None)).collect()
+    let prefix = salt_prefix(salt_key);
+    s.members.par_iter().map(|&i| object_leaf(&prefix, &objects[i as usize], None)).collect()
 }
 
 pub fn stratum_tree(snapshot: &Snapshot, s: &Stratum, salt_key: &Hash) -> Tree {
@@ -277,11 +285,12 @@ pub fn stratum_tree(snapshot: &Snapshot, s: &Stratum, salt_key: &Hash) -> Tree {
 
 pub fn excluded_tree(snapshot: &Snapshot, placements: &[Placement], salt_key: &Hash) -> (Tree, Vec<u32>) {
     let objects = snapshot.objects();
+    let prefix = salt_prefix(salt_key);
     let (idx, leaves): (Vec<u32>, Vec<Hash>) = placements
         .iter()
         .enumerate()
         .filter_map(|(i, p)| match p {
-            Placement::Excluded(e) => Some((i as u32, object_leaf(salt_key, &objects[i], Some(e.code())))),
+            Placement::Excluded(e) => Some((i as u32, object_leaf(&prefix, &objects[i], Some(e.code())))),
             Placement::Stratum(_) => None,
         })
         .unzip();

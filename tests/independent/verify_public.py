@@ -101,8 +101,8 @@ def hx32(v, field) -> bytes:
         b = bytes.fromhex(v)
     except ValueError:
         raise Mismatch(field, "32-byte hex string", v)
-    if len(b) != 32 or v != v.lower():
-        raise Mismatch(field, "32-byte lowercase hex string", v)
+    if len(b) != 32:
+        raise Mismatch(field, "32-byte hex string", v)
     return b
 
 
@@ -136,10 +136,13 @@ def check_int(v, field, bits):
 
 
 def parse_date(v, field) -> datetime.date:
-    if not isinstance(v, str) or len(v) != 10 or v[4] != "-" or v[7] != "-":
+    """§2: "YYYY-MM-DD" (the reference reader also takes an unpadded month or day)."""
+    parts = v.split("-") if isinstance(v, str) else []
+    if len(parts) != 3 or len(parts[0]) != 4 or not all(1 <= len(x) <= 2 for x in parts[1:]) \
+            or not all(x.isascii() and x.isdigit() for x in parts):
         raise Mismatch(field, "YYYY-MM-DD", repr(v))
     try:
-        return datetime.date(int(v[:4]), int(v[5:7]), int(v[8:]))
+        return datetime.date(int(parts[0]), int(parts[1]), int(parts[2]))
     except ValueError:
         raise Mismatch(field, "YYYY-MM-DD", v)
 
@@ -178,7 +181,6 @@ def sorted_unique(items):
 
 
 def norm_public_object(o, field):
-    no_unknown(o, {"id", "name", "kind", "region", "industry", "status", "last_inspectors"}, field)
     r = {
         "id": check_id(need(o, "id", field, str), f"{field}.id"),
         "name": need(o, "name", field, str),
@@ -205,8 +207,6 @@ def encode_public(o, key="last_inspectors_raw") -> bytes:
 
 
 def norm_inspector(i, field):
-    no_unknown(i, {"id", "name", "departments", "region", "specialties", "certificate_no",
-                   "certificate_expiry", "conflicts", "max_load"}, field)
     deps = need(i, "departments", field, list)
     r = {
         "id": check_id(need(i, "id", field, str), f"{field}.id"),
@@ -297,7 +297,8 @@ def parse_ratio(s, field) -> int:
     num = t[:-1].strip()
     int_part, _, frac = num.partition(".")
     isdig = lambda d: d != "" and all("0" <= c <= "9" for c in d)
-    if not isdig(int_part) or ("." in num and not isdig(frac)) or len(frac) > 2:
+    # §5.1: a "." may be followed by 0, 1 or 2 digits ("5.%" is 5%).
+    if not isdig(int_part) or (frac != "" and not isdig(frac)) or len(frac) > 2:
         raise Mismatch(field, "a percentage with at most two decimals", s)
     bp = int(int_part) * 100 + int((frac + "00")[:2])
     if bp > 10_000:
@@ -307,6 +308,7 @@ def parse_ratio(s, field) -> int:
 
 def parse_policy(p):
     f = "policy"
+    # §5.1: unknown fields are an error everywhere in the policy (and only there).
     no_unknown(p, {"draw_date", "mode", "rounding", "total", "tier_scheme", "tiers", "scope", "cooldown", "inspectors"}, f)
     pol = {}
     pol["draw_date"] = parse_date(need(p, "draw_date", f), "policy.draw_date")
@@ -519,9 +521,7 @@ def ticket(seed: bytes, oid: str) -> bytes:
 
 def parse_commitment(c):
     f = "commitment"
-    no_unknown(c, {"protocol", "task_id", "policy_hash", "strata", "excluded", "ids", "inspectors",
-                   "secret_hash", "entropy_source"}, f)
-    head = lambda h, hf: (check_int(need(h, "count", hf), f"{hf}.count", 64), hx32(need(h, "root", hf), f"{hf}.root"))
+    head = lambda h, hf: {"count": check_int(need(h, "count", hf), f"{hf}.count", 64), "root": hx32(need(h, "root", hf), f"{hf}.root")}
     strata = []
     for i, s in enumerate(need(c, "strata", f, list)):
         sf = f"commitment.strata[{i}]"
@@ -547,7 +547,7 @@ def encode_commitment(c) -> bytes:
     for s in c["strata"]:
         e.str(s["tier"]).bool(s["cooled"]).u64(s["count"]).hash(s["root"])
     for k in ("excluded", "ids", "inspectors"):
-        e.u64(c[k][0]).hash(c[k][1])
+        e.u64(c[k]["count"]).hash(c[k]["root"])
     e.hash(c["secret_hash"]).str(c["entropy_source"])
     return bytes(e.b)
 
@@ -737,11 +737,9 @@ def replay_teams(pol, inspectors, objects_by_id, seed, order, requests, replacem
 
 def parse_result(r):
     f = "result"
-    no_unknown(r, {"seed", "strata", "assignments", "replacements", "final_assignments"}, f)
     strata = []
     for i, s in enumerate(need(r, "strata", f, list)):
         sf = f"result.strata[{i}]"
-        no_unknown(s, {"tier", "cooled", "population", "sample", "cutoff", "extended_cutoff", "selected"}, sf)
         strata.append({
             "tier": need(s, "tier", sf, str), "cooled": need(s, "cooled", sf, bool),
             "population": check_int(need(s, "population", sf), f"{sf}.population", 64),
@@ -755,7 +753,6 @@ def parse_result(r):
         out = []
         for i, a in enumerate(need(r, key, f, list)):
             af = f"result.{key}[{i}]"
-            no_unknown(a, {"object", "inspectors"}, af)
             out.append({"object": check_id(need(a, "object", af, str), f"{af}.object"),
                         "inspectors": [check_id(x, f"{af}.inspectors") for x in need(a, "inspectors", af, list)]})
         return out
@@ -763,15 +760,12 @@ def parse_result(r):
     reps = []
     for i, x in enumerate(need(r, "replacements", f, list)):
         xf = f"result.replacements[{i}]"
-        no_unknown(x, {"request", "replacement", "inspectors"}, xf)
         q = need(x, "request", xf, dict)
         kind = need(q, "kind", f"{xf}.request", str)
         if kind == "object":
-            no_unknown(q, {"kind", "object", "reason"}, f"{xf}.request")
             req = {"kind": "object", "object": check_id(need(q, "object", f"{xf}.request", str), f"{xf}.request.object"),
                    "reason": need(q, "reason", f"{xf}.request", str)}
         elif kind == "inspector":
-            no_unknown(q, {"kind", "object", "inspector", "reason"}, f"{xf}.request")
             req = {"kind": "inspector", "object": check_id(need(q, "object", f"{xf}.request", str), f"{xf}.request.object"),
                    "inspector": check_id(need(q, "inspector", f"{xf}.request", str), f"{xf}.request.inspector"),
                    "reason": need(q, "reason", f"{xf}.request", str)}
@@ -823,17 +817,40 @@ class Checker:
 
     def eq(self, what, field, expected, found):
         if expected != found:
-            show = lambda v: v.hex() if isinstance(v, bytes) else v
-            raise Mismatch(field, show(expected), show(found))
+            raise first_difference(field, expected, found)
         if what:
             self.checks.append(what)
+
+
+def plain(v):
+    """A JSON-printable form of a value (hashes as hex)."""
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: plain(x) for k, x in v.items()}
+    return v
+
+
+def first_difference(path, expected, found) -> Mismatch:
+    """The path of the first place two values differ, and the two values there."""
+    if isinstance(expected, dict) and isinstance(found, dict):
+        for k in list(expected) + [k for k in found if k not in expected]:
+            if expected.get(k) != found.get(k):
+                return first_difference(f"{path}.{k}", expected.get(k), found.get(k))
+    if isinstance(expected, (list, tuple)) and isinstance(found, (list, tuple)):
+        for i, (a, b) in enumerate(zip(expected, found)):
+            if a != b:
+                return first_difference(f"{path}[{i}]", a, b)
+        if len(expected) != len(found):
+            return Mismatch(f"{path}.length", len(expected), len(found))
+    return Mismatch(path, plain(expected), plain(found))
 
 
 def verify(b, out):
     c = Checker()
     out["checks"] = c.checks
-    no_unknown(b, {"format", "task_id", "policy", "commitment", "commitment_hash", "secret", "entropy",
-                   "result", "result_digest", "drawn", "inspectors"}, "bundle")
     # 1-2
     c.eq("format", "format", PUBLIC_FORMAT, need(b, "format", ""))
     task_id = check_id(need(b, "task_id", "", str), "task_id")
@@ -843,6 +860,9 @@ def verify(b, out):
     entropy = [hxbytes(v, f"entropy[{i}]") for i, v in enumerate(need(b, "entropy", "", list))]
     result = parse_result(need(b, "result", "", dict))
     published_digest = hx32(need(b, "result_digest", ""), "result_digest")
+    # Computed first so that it is reported even when an earlier check fails.
+    digest = sha256(encode_result(result, commitment_hash))
+    out["result_digest"] = digest.hex()
     com_enc = encode_commitment(com)
     c.eq("protocol", "commitment.protocol", PROTOCOL, com["protocol"])
     c.eq("task id", "commitment.task_id", task_id, com["task_id"])
@@ -855,14 +875,11 @@ def verify(b, out):
     seed = derive_seed(com, com_enc, secret, entropy)
     c.eq("seed", "result.seed", seed, result["seed"])
     # 5
-    digest = sha256(encode_result(result, commitment_hash))
-    out["result_digest"] = digest.hex()
     c.eq("result digest", "result_digest", digest, published_digest)
     # 6
     drawn = []
     for i, d in enumerate(need(b, "drawn", "", list)):
         df = f"drawn[{i}]"
-        no_unknown(d, {"stratum", "leaf_index", "object", "salt", "private_digest", "ticket", "proof"}, df)
         drawn.append({"stratum": check_int(need(d, "stratum", df), f"{df}.stratum", 32),
                       "leaf_index": check_int(need(d, "leaf_index", df), f"{df}.leaf_index", 64),
                       "object": norm_public_object(need(d, "object", df, dict), f"{df}.object"),
@@ -882,7 +899,7 @@ def verify(b, out):
         by_id[d["object"]["id"]] = d
     leaves = [leaf_hash(encode_inspector(i)) for i in inspectors]
     c.eq("inspector list matches the committed inspector tree", "commitment.inspectors",
-         (len(leaves), mth(leaves)), com["inspectors"])
+         {"count": len(leaves), "root": mth(leaves)}, com["inspectors"])
     # 7
     heads = [(s["tier"], s["cooled"], s["count"]) for s in com["strata"]]
     got = [(s["tier"], s["cooled"], s["population"]) for s in result["strata"]]
@@ -962,7 +979,7 @@ def verify(b, out):
         if s["cooled"] and not downweight and s["count"] != 0:
             raise Mismatch(f"commitment.strata[{k}].count", "0 (no down-weighted cooldown)", str(s["count"]))
     c.eq("ids tree counts every committed object once", "commitment.ids.count",
-         com["excluded"][0] + sum(s["count"] for s in com["strata"]), com["ids"][0])
+         com["excluded"]["count"] + sum(s["count"] for s in com["strata"]), com["ids"]["count"])
     sc = pol["scope"]
     for i, d in enumerate(drawn):
         o = d["object"]
@@ -985,9 +1002,9 @@ def main(argv):
         verify(bundle, out)
         out["valid"] = True
     except Mismatch as m:
-        out["first_mismatch"] = {"field": m.field, "expected": m.expected, "found": m.found}
-    except (ValueError, OSError) as e:
-        out["first_mismatch"] = {"field": "(file)", "expected": "a readable public bundle", "found": str(e)}
+        out["first_mismatch"] = {"field": m.field, "expected": plain(m.expected), "found": plain(m.found)}
+    except (ValueError, OSError, KeyError, TypeError, AttributeError) as e:
+        out["first_mismatch"] = {"field": "(file)", "expected": "a well-formed public bundle", "found": f"{type(e).__name__}: {e}"}
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return 0 if out["valid"] else 1
 
