@@ -8,7 +8,7 @@ use crate::core::model::Snapshot;
 use crate::core::policy::Policy;
 use crate::core::pool::CommittedPool;
 use crate::core::secret::{SaltKey, Secret};
-use crate::core::{draw, PROTOCOL};
+use crate::core::{PROTOCOL, draw};
 
 use super::demo;
 
@@ -22,13 +22,20 @@ fn peak_mib() -> Option<u64> {
 fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let out = f();
-    println!("{name:<34} {:>8.3} s   peak {:>6} MiB", start.elapsed().as_secs_f64(), peak_mib().unwrap_or(0));
+    println!(
+        "{name:<34} {:>8.3} s   peak {:>6} MiB",
+        start.elapsed().as_secs_f64(),
+        peak_mib().unwrap_or(0)
+    );
     out
 }
 
 pub fn run(objects: u64, inspectors: u64) {
     let date = "2026-12-01".parse().expect("date");
-    println!("{PROTOCOL} bench: {objects} objects, {inspectors} inspectors, {} threads", rayon::current_num_threads());
+    println!(
+        "{PROTOCOL} bench: {objects} objects, {inspectors} inspectors, {} threads",
+        rayon::current_num_threads()
+    );
     let snapshot = step("generate synthetic pool", || {
         let objs = demo::objects(objects, inspectors, 1, date);
         let ins = demo::inspectors(inspectors, &objs, 1, date);
@@ -40,13 +47,31 @@ pub fn run(objects: u64, inspectors: u64) {
     let pool = step("commit (place, leaves, 4 kinds of root)", || {
         CommittedPool::build(&snapshot, &policy, &salt_key.0).expect("pool")
     });
-    let commitment = pool.commitment("bench", &policy, draw::secret_hash(secret.expose()), "bench");
+    let commitment = pool.commitment(
+        "bench",
+        &policy,
+        draw::secret_hash(secret.expose()),
+        "bench",
+    );
     let seed = draw::derive_seed(&commitment, secret.expose(), &[b"bench".to_vec()]);
+    let (_, order) = step("  selection (tickets, cutoffs)", || {
+        draw::select(&snapshot, &policy, &pool, &seed)
+    });
+    let order: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
+    step("  matching", || {
+        draw::assign_teams(&snapshot, &policy, &seed, &order, &[], &mut |_, _| {
+            unreachable!("no replacements")
+        })
+        .expect("matching")
+    });
     let result = step("draw (tickets, selection, matching)", || {
         draw::run(&snapshot, &policy, &pool, &seed, &[]).expect("draw")
     });
     let drawn: usize = result.final_assignments.len();
-    println!("  drawn {drawn} objects, {} inspector slots", drawn * policy.inspectors.per_object as usize);
+    println!(
+        "  drawn {drawn} objects, {} inspector slots",
+        drawn * policy.inspectors.per_object as usize
+    );
     drop((pool, result));
     let inputs = DrawInputs {
         task_id: "bench".into(),
@@ -58,11 +83,25 @@ pub fn run(objects: u64, inspectors: u64) {
         entropy: vec![b"bench".to_vec()],
         replacements: Vec::new(),
     };
-    let (full, pool) = step("commit + draw (FullBundle::create)", || FullBundle::create(inputs).expect("bundle"));
-    let report = step("full verify (recompute everything)", || bundle::verify_full(&full));
-    assert!(report.valid, "bench bundle must verify: {:?}", report.mismatch);
-    let public = step("public bundle (proofs for drawn)", || PublicBundle::from_full(&full, &pool));
+    let (full, pool) = step("commit + draw (FullBundle::create)", || {
+        FullBundle::create(inputs).expect("bundle")
+    });
+    let report = step("full verify (recompute everything)", || {
+        bundle::verify_full(&full)
+    });
+    assert!(
+        report.valid,
+        "bench bundle must verify: {:?}",
+        report.mismatch
+    );
+    let public = step("public bundle (proofs for drawn)", || {
+        PublicBundle::from_full(&full, &pool)
+    });
     let report = step("public verify", || bundle::verify_public(&public));
-    assert!(report.valid, "public bundle must verify: {:?}", report.mismatch);
+    assert!(
+        report.valid,
+        "public bundle must verify: {:?}",
+        report.mismatch
+    );
     println!("peak resident memory: {} MiB", peak_mib().unwrap_or(0));
 }

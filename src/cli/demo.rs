@@ -17,14 +17,37 @@ pub const REGIONS: [(&str, &str); 5] = [
     ("葛店经济技术开发区", "420771"),
     ("临空经济区", "420772"),
 ];
-const INDUSTRIES: [&str; 8] = ["食品销售", "餐饮服务", "药品零售", "特种设备使用", "工业产品生产", "批发零售", "商务服务", "建材销售"];
+const INDUSTRIES: [&str; 8] = [
+    "食品销售",
+    "餐饮服务",
+    "药品零售",
+    "特种设备使用",
+    "工业产品生产",
+    "批发零售",
+    "商务服务",
+    "建材销售",
+];
 pub const LEAD_DEPARTMENT: &str = "市场监管局";
 const OTHER_DEPARTMENTS: [&str; 3] = ["卫生健康委", "应急管理局", "生态环境局"];
 const SPECIALTIES: [&str; 6] = ["食品", "药品", "特种设备", "计量", "价格", "广告"];
-const NAME_WORDS: [&str; 16] = ["长江", "凤凰", "吴都", "江南", "洋澜", "楚天", "鸿达", "恒信", "瑞丰", "金桥", "华容", "梁湖", "葛山", "红莲", "沙窝", "临空"];
-const SUFFIXES: [&str; 6] = ["商贸有限公司", "食品有限公司", "餐饮店", "大药房", "机械制造有限公司", "建材经营部"];
-const SURNAMES: [&str; 12] = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙"];
-const GIVEN: [&str; 12] = ["伟", "芳", "敏", "静", "强", "磊", "洋", "勇", "军", "杰", "娟", "涛"];
+const NAME_WORDS: [&str; 16] = [
+    "长江", "凤凰", "吴都", "江南", "洋澜", "楚天", "鸿达", "恒信", "瑞丰", "金桥", "华容", "梁湖",
+    "葛山", "红莲", "沙窝", "临空",
+];
+const SUFFIXES: [&str; 6] = [
+    "商贸有限公司",
+    "食品有限公司",
+    "餐饮店",
+    "大药房",
+    "机械制造有限公司",
+    "建材经营部",
+];
+const SURNAMES: [&str; 12] = [
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙",
+];
+const GIVEN: [&str; 12] = [
+    "伟", "芳", "敏", "静", "强", "磊", "洋", "勇", "军", "杰", "娟", "涛",
+];
 
 fn pick<'a, T>(s: &mut Stream, items: &'a [T]) -> &'a T {
     &items[s.below(items.len() as u64) as usize]
@@ -70,7 +93,9 @@ pub struct DemoObject {
 }
 
 pub fn objects(n: u64, inspectors: u64, seed: u64, draw_date: NaiveDate) -> Vec<DemoObject> {
-    let mut s = Stream::from_key(sha256(format!("double-random demo objects {seed}").as_bytes()));
+    let mut s = Stream::from_key(sha256(
+        format!("double-random demo objects {seed}").as_bytes(),
+    ));
     let mut out = Vec::with_capacity(n as usize);
     for serial in 0..n {
         let (region, division) = *pick(&mut s, &REGIONS);
@@ -79,7 +104,11 @@ pub fn objects(n: u64, inspectors: u64, seed: u64, draw_date: NaiveDate) -> Vec<
             85..97 => "individual_business",
             _ => "product",
         };
-        let id = if kind == "product" { format!("P{serial:09}") } else { credit_code(serial, division) };
+        let id = if kind == "product" {
+            format!("P{serial:09}")
+        } else {
+            credit_code(serial, division)
+        };
         let (tier, penalties_12m, blacklisted) = tier(&mut s);
         let status = match s.below(100) {
             0..96 => ObjectStatus::Active,
@@ -96,9 +125,18 @@ pub fn objects(n: u64, inspectors: u64, seed: u64, draw_date: NaiveDate) -> Vec<
             (None, Vec::new())
         };
         let name = if kind == "product" {
-            format!("{}牌{}", pick(&mut s, &NAME_WORDS), pick(&mut s, &["食用油", "电动车", "儿童玩具", "压力锅"]))
+            format!(
+                "{}牌{}",
+                pick(&mut s, &NAME_WORDS),
+                pick(&mut s, &["食用油", "电动车", "儿童玩具", "压力锅"])
+            )
         } else {
-            format!("鄂州市{}{}{}", pick(&mut s, &NAME_WORDS), pick(&mut s, &NAME_WORDS), pick(&mut s, &SUFFIXES))
+            format!(
+                "鄂州市{}{}{}",
+                pick(&mut s, &NAME_WORDS),
+                pick(&mut s, &NAME_WORDS),
+                pick(&mut s, &SUFFIXES)
+            )
         };
         out.push(DemoObject {
             object: Object {
@@ -124,8 +162,15 @@ fn inspector_id(i: u64) -> InspectorId {
     InspectorId::parse(&format!("ZF{:06}", i + 1)).expect("valid id")
 }
 
-pub fn inspectors(n: u64, objects: &[DemoObject], seed: u64, draw_date: NaiveDate) -> Vec<Inspector> {
-    let mut s = Stream::from_key(sha256(format!("double-random demo inspectors {seed}").as_bytes()));
+pub fn inspectors(
+    n: u64,
+    objects: &[DemoObject],
+    seed: u64,
+    draw_date: NaiveDate,
+) -> Vec<Inspector> {
+    let mut s = Stream::from_key(sha256(
+        format!("double-random demo inspectors {seed}").as_bytes(),
+    ));
     (0..n)
         .map(|i| {
             let mut departments = vec![LEAD_DEPARTMENT.to_owned()];
@@ -146,13 +191,23 @@ pub fn inspectors(n: u64, objects: &[DemoObject], seed: u64, draw_date: NaiveDat
                 draw_date + Days::new(30 + s.below(1100))
             };
             let conflicts = if chance(&mut s, 2) && !objects.is_empty() {
-                vec![objects[s.below(objects.len() as u64) as usize].object.id.clone()]
+                vec![
+                    objects[s.below(objects.len() as u64) as usize]
+                        .object
+                        .id
+                        .clone(),
+                ]
             } else {
                 Vec::new()
             };
             Inspector {
                 id: inspector_id(i),
-                name: format!("{}{}{}", pick(&mut s, &SURNAMES), pick(&mut s, &GIVEN), pick(&mut s, &GIVEN)),
+                name: format!(
+                    "{}{}{}",
+                    pick(&mut s, &SURNAMES),
+                    pick(&mut s, &GIVEN),
+                    pick(&mut s, &GIVEN)
+                ),
                 departments,
                 region: REGIONS[s.below(REGIONS.len() as u64) as usize].0.into(),
                 specialties,

@@ -8,34 +8,69 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::core::model::{ENTITY_KINDS, Inspector, InspectorId, Object, ObjectId, ObjectStatus, check_uscc};
+use crate::core::model::{
+    ENTITY_KINDS, Inspector, InspectorId, Label, Object, ObjectId, ObjectStatus, check_uscc,
+};
 use crate::core::policy::{Policy, TierScheme};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("{file}: line {line}, field {field}: {message}", file = file.display())]
-    Field { file: PathBuf, line: u64, field: String, message: String },
+    Field {
+        file: PathBuf,
+        line: u64,
+        field: String,
+        message: String,
+    },
     #[error("{file}: {message}", file = file.display())]
     File { file: PathBuf, message: String },
 }
 
 fn file_err(file: &Path, message: impl Into<String>) -> InputError {
-    InputError::File { file: file.to_owned(), message: message.into() }
+    InputError::File {
+        file: file.to_owned(),
+        message: message.into(),
+    }
 }
 
 /// Header aliases: the canonical name first.
 const OBJECT_COLUMNS: &[&[&str]] = &[
-    &["id", "uscc", "code", "统一社会信用代码", "信用代码", "对象编号", "编号"],
+    &[
+        "id",
+        "uscc",
+        "code",
+        "统一社会信用代码",
+        "信用代码",
+        "对象编号",
+        "编号",
+    ],
     &["name", "名称", "企业名称", "对象名称"],
     &["kind", "type", "类型", "对象类型", "主体类型"],
     &["region", "区域", "所属区域", "辖区", "属地"],
     &["industry", "行业", "所属行业"],
-    &["tier", "credit_tier", "信用等级", "风险等级", "风险分类", "信用风险分类"],
+    &[
+        "tier",
+        "credit_tier",
+        "信用等级",
+        "风险等级",
+        "风险分类",
+        "信用风险分类",
+    ],
     &["status", "状态", "登记状态", "经营状态"],
     &["last_inspected", "上次检查日期", "最近检查日期"],
     &["last_inspectors", "上次检查人员"],
-    &["penalties_12m", "近一年行政处罚次数", "行政处罚次数", "处罚次数"],
-    &["blacklisted", "失信联合惩戒", "列入失信联合惩戒名单", "严重失信"],
+    &[
+        "penalties_12m",
+        "近一年行政处罚次数",
+        "行政处罚次数",
+        "处罚次数",
+    ],
+    &[
+        "blacklisted",
+        "失信联合惩戒",
+        "列入失信联合惩戒名单",
+        "严重失信",
+    ],
 ];
 
 const INSPECTOR_COLUMNS: &[&[&str]] = &[
@@ -45,7 +80,12 @@ const INSPECTOR_COLUMNS: &[&[&str]] = &[
     &["region", "区域", "所属区域", "辖区"],
     &["specialties", "specialty", "专业", "专长", "专业领域"],
     &["certificate_no", "执法证号", "执法证编号", "执法证件号"],
-    &["certificate_expiry", "执法证有效期", "有效期至", "证件有效期"],
+    &[
+        "certificate_expiry",
+        "执法证有效期",
+        "有效期至",
+        "证件有效期",
+    ],
     &["conflicts", "回避对象", "利害关系对象"],
     &["max_load", "最大任务数", "任务上限"],
 ];
@@ -57,32 +97,61 @@ struct Columns {
 }
 
 impl Columns {
-    fn new(file: &Path, headers: &csv::StringRecord, known: &[&[&'static str]], required: &[&str]) -> Result<Self, InputError> {
+    fn new(
+        file: &Path,
+        headers: &csv::StringRecord,
+        known: &[&[&'static str]],
+        required: &[&str],
+    ) -> Result<Self, InputError> {
         let mut index = BTreeMap::new();
         let mut extra = Vec::new();
         for (i, h) in headers.iter().enumerate() {
             let h = h.trim();
-            match known.iter().find(|aliases| aliases.iter().any(|a| a.eq_ignore_ascii_case(h))) {
+            match known
+                .iter()
+                .find(|aliases| aliases.iter().any(|a| a.eq_ignore_ascii_case(h)))
+            {
                 Some(aliases) => {
                     if index.insert(aliases[0], i).is_some() {
-                        return Err(file_err(file, format!("line 1: column {h:?} is given twice (as {})", aliases[0])));
+                        return Err(file_err(
+                            file,
+                            format!("line 1: column {h:?} is given twice (as {})", aliases[0]),
+                        ));
                     }
                 }
-                None if h.is_empty() => return Err(file_err(file, format!("line 1: column {} has no header", i + 1))),
+                None if h.is_empty() => {
+                    return Err(file_err(
+                        file,
+                        format!("line 1: column {} has no header", i + 1),
+                    ));
+                }
                 None => extra.push((i, h.to_owned())),
             }
         }
         for r in required {
             if !index.contains_key(r) {
-                let aliases = known.iter().find(|a| a[0] == *r).expect("required column is known");
-                return Err(file_err(file, format!("line 1: missing column {r} (any of: {})", aliases.join(", "))));
+                let aliases = known
+                    .iter()
+                    .find(|a| a[0] == *r)
+                    .expect("required column is known");
+                return Err(file_err(
+                    file,
+                    format!(
+                        "line 1: missing column {r} (any of: {})",
+                        aliases.join(", ")
+                    ),
+                ));
             }
         }
         Ok(Self { index, extra })
     }
 
     fn get<'r>(&self, rec: &'r csv::StringRecord, name: &str) -> &'r str {
-        self.index.get(name).and_then(|&i| rec.get(i)).map(str::trim).unwrap_or("")
+        self.index
+            .get(name)
+            .and_then(|&i| rec.get(i))
+            .map(str::trim)
+            .unwrap_or("")
     }
 }
 
@@ -94,10 +163,16 @@ fn open_csv(file: &Path) -> Result<csv::Reader<Box<dyn Read>>, InputError> {
     if head.starts_with(b"\xEF\xBB\xBF") {
         r.consume(3);
     }
-    Ok(csv::ReaderBuilder::new().has_headers(true).from_reader(Box::new(r)))
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(Box::new(r)))
 }
 
-fn records(file: &Path, mut reader: csv::Reader<Box<dyn Read>>, mut each: impl FnMut(u64, &csv::StringRecord) -> Result<(), InputError>) -> Result<(), InputError> {
+fn records(
+    file: &Path,
+    mut reader: csv::Reader<Box<dyn Read>>,
+    mut each: impl FnMut(u64, &csv::StringRecord) -> Result<(), InputError>,
+) -> Result<(), InputError> {
     let mut rec = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut rec) {
@@ -109,28 +184,48 @@ fn records(file: &Path, mut reader: csv::Reader<Box<dyn Read>>, mut each: impl F
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 let message = match e.kind() {
-                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => {
                         format!("row has {len} fields, the header has {expected_len}")
                     }
-                    csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 (save the file as UTF-8)".into(),
+                    csv::ErrorKind::Utf8 { .. } => {
+                        "not valid UTF-8 (save the file as UTF-8)".into()
+                    }
                     _ => e.to_string(),
                 };
-                return Err(InputError::Field { file: file.to_owned(), line, field: "(row)".into(), message });
+                return Err(InputError::Field {
+                    file: file.to_owned(),
+                    line,
+                    field: "(row)".into(),
+                    message,
+                });
             }
         }
     }
 }
 
 /// Duplicate ids are reported with both lines; `lines[i]` is the line of row `i`.
-fn check_duplicates<'a>(file: &Path, lines: &[u64], id: impl Fn(usize) -> &'a str) -> Result<(), InputError> {
+fn check_duplicates<'a>(
+    file: &Path,
+    lines: &[u64],
+    id: impl Fn(usize) -> &'a str,
+) -> Result<(), InputError> {
     let mut order: Vec<u32> = (0..lines.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| id(a as usize).cmp(id(b as usize)).then(a.cmp(&b)));
-    match order.windows(2).find(|w| id(w[0] as usize) == id(w[1] as usize)) {
+    match order
+        .windows(2)
+        .find(|w| id(w[0] as usize) == id(w[1] as usize))
+    {
         Some(w) => Err(InputError::Field {
             file: file.to_owned(),
             line: lines[w[1] as usize],
             field: "id".into(),
-            message: format!("duplicate id {} (first at line {})", id(w[0] as usize), lines[w[0] as usize]),
+            message: format!(
+                "duplicate id {} (first at line {})",
+                id(w[0] as usize),
+                lines[w[0] as usize]
+            ),
         }),
         None => Ok(()),
     }
@@ -145,9 +240,12 @@ fn split_list(s: &str) -> Vec<String> {
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    use chrono::Datelike;
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(s, "%Y/%m/%d"))
-        .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"))
+        .ok()
+        .filter(|d| (1900..=9999).contains(&d.year()))
+        .ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD, years 1900 to 9999)"))
 }
 
 fn parse_kind(s: &str) -> Option<&'static str> {
@@ -197,23 +295,40 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputError> {
     let mut reader = open_csv(file)?;
-    let headers = reader.headers().map_err(|e| file_err(file, e.to_string()))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| file_err(file, e.to_string()))?
+        .clone();
     let cols = Columns::new(file, &headers, OBJECT_COLUMNS, &["id", "name"])?;
     let has_tier = cols.index.contains_key("tier");
     let has_penalties = cols.index.contains_key("penalties_12m");
     if !has_tier && !has_penalties {
-        return Err(file_err(file, "line 1: needs a tier column, or penalties_12m (and blacklisted) to derive it"));
+        return Err(file_err(
+            file,
+            "line 1: needs a tier column, or penalties_12m (and blacklisted) to derive it",
+        ));
     }
     let mut out = Vec::new();
     let mut lines = Vec::new();
     records(file, reader, |line, rec| {
         lines.push(line);
-        let err = |field: &str, message: String| InputError::Field { file: file.to_owned(), line, field: field.into(), message };
+        let err = |field: &str, message: String| InputError::Field {
+            file: file.to_owned(),
+            line,
+            field: field.into(),
+            message,
+        };
         let raw_id = cols.get(rec, "id");
         let id = ObjectId::parse(raw_id).map_err(|e| err("id", e.to_string()))?;
-        let kind = parse_kind(cols.get(rec, "kind")).ok_or_else(|| err("kind", format!("unknown kind {:?}", cols.get(rec, "kind"))))?;
+        let kind = parse_kind(cols.get(rec, "kind"))
+            .ok_or_else(|| err("kind", format!("unknown kind {:?}", cols.get(rec, "kind"))))?;
         if ENTITY_KINDS.contains(&kind) {
-            check_uscc(raw_id).map_err(|e| err("id", format!("{raw_id:?} is not a valid unified social credit code: {e}")))?;
+            check_uscc(raw_id).map_err(|e| {
+                err(
+                    "id",
+                    format!("{raw_id:?} is not a valid unified social credit code: {e}"),
+                )
+            })?;
         }
         let name = cols.get(rec, "name");
         if name.is_empty() {
@@ -222,10 +337,18 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
         let tier = match cols.get(rec, "tier") {
             "" if has_penalties => {
                 let p = cols.get(rec, "penalties_12m");
-                let n: u32 = if p.is_empty() { 0 } else { p.parse().map_err(|_| err("penalties_12m", format!("{p:?} is not a whole number")))? };
+                let n: u32 = if p.is_empty() {
+                    0
+                } else {
+                    p.parse()
+                        .map_err(|_| err("penalties_12m", format!("{p:?} is not a whole number")))?
+                };
                 let b = cols.get(rec, "blacklisted");
-                let b = parse_bool(b).ok_or_else(|| err("blacklisted", format!("{b:?} is not yes/no")))?;
-                if policy.tier_scheme != TierScheme::Penalty || policy.tier_index(tier_from_penalties(n, b)).is_none() {
+                let b = parse_bool(b)
+                    .ok_or_else(|| err("blacklisted", format!("{b:?} is not yes/no")))?;
+                if policy.tier_scheme != TierScheme::Penalty
+                    || policy.tier_index(tier_from_penalties(n, b)).is_none()
+                {
                     return Err(err("tier", "deriving the tier from penalties needs the policy's penalty tiers (good, notice, watch, warning, focus)".into()));
                 }
                 tier_from_penalties(n, b).to_owned()
@@ -235,13 +358,20 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
                 let t = tier_alias(t);
                 if policy.tier_index(t).is_none() {
                     let known: Vec<&str> = policy.tiers.iter().map(|t| t.name.as_str()).collect();
-                    return Err(err("tier", format!("unknown tier {t:?} (the policy defines {})", known.join(", "))));
+                    return Err(err(
+                        "tier",
+                        format!(
+                            "unknown tier {t:?} (the policy defines {})",
+                            known.join(", ")
+                        ),
+                    ));
                 }
                 t.to_owned()
             }
         };
         let status_raw = cols.get(rec, "status");
-        let status = ObjectStatus::parse(status_raw).ok_or_else(|| err("status", format!("unknown status {status_raw:?}")))?;
+        let status = ObjectStatus::parse(status_raw)
+            .ok_or_else(|| err("status", format!("unknown status {status_raw:?}")))?;
         let last_inspected = match cols.get(rec, "last_inspected") {
             "" => None,
             d => Some(parse_date(d).map_err(|e| err("last_inspected", e))?),
@@ -259,10 +389,10 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
         out.push(Object {
             id,
             name: name.to_owned(),
-            kind: kind.to_owned(),
-            region: cols.get(rec, "region").to_owned(),
-            industry: cols.get(rec, "industry").to_owned(),
-            tier,
+            kind: Label::new(kind),
+            region: Label::new(cols.get(rec, "region")),
+            industry: Label::new(cols.get(rec, "industry")),
+            tier: Label::new(&tier),
             status,
             last_inspected,
             last_inspectors,
@@ -276,27 +406,56 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
 
 pub fn read_inspectors(file: &Path) -> Result<Vec<Inspector>, InputError> {
     let mut reader = open_csv(file)?;
-    let headers = reader.headers().map_err(|e| file_err(file, e.to_string()))?.clone();
-    let cols = Columns::new(file, &headers, INSPECTOR_COLUMNS, &["id", "name", "departments", "certificate_no", "certificate_expiry"])?;
+    let headers = reader
+        .headers()
+        .map_err(|e| file_err(file, e.to_string()))?
+        .clone();
+    let cols = Columns::new(
+        file,
+        &headers,
+        INSPECTOR_COLUMNS,
+        &[
+            "id",
+            "name",
+            "departments",
+            "certificate_no",
+            "certificate_expiry",
+        ],
+    )?;
     let mut out = Vec::new();
     let mut lines = Vec::new();
     records(file, reader, |line, rec| {
         lines.push(line);
-        let err = |field: &str, message: String| InputError::Field { file: file.to_owned(), line, field: field.into(), message };
+        let err = |field: &str, message: String| InputError::Field {
+            file: file.to_owned(),
+            line,
+            field: field.into(),
+            message,
+        };
         let id = InspectorId::parse(cols.get(rec, "id")).map_err(|e| err("id", e.to_string()))?;
         let nonempty = |field: &str| {
             let v = cols.get(rec, field);
-            if v.is_empty() { Err(err(field, "is empty".into())) } else { Ok(v.to_owned()) }
+            if v.is_empty() {
+                Err(err(field, "is empty".into()))
+            } else {
+                Ok(v.to_owned())
+            }
         };
         let departments = split_list(&nonempty("departments")?);
-        let expiry = parse_date(&nonempty("certificate_expiry")?).map_err(|e| err("certificate_expiry", e))?;
+        let expiry = parse_date(&nonempty("certificate_expiry")?)
+            .map_err(|e| err("certificate_expiry", e))?;
         let conflicts = split_list(cols.get(rec, "conflicts"))
             .iter()
             .map(|s| ObjectId::parse(s).map_err(|e| err("conflicts", e.to_string())))
             .collect::<Result<_, _>>()?;
         let max_load = match cols.get(rec, "max_load") {
             "" => None,
-            m => Some(m.parse::<u32>().map_err(|_| err("max_load", format!("{m:?} is not a whole number")))?),
+            m => Some(m.parse::<u32>().ok().filter(|&v| v > 0).ok_or_else(|| {
+                err(
+                    "max_load",
+                    format!("{m:?} is not a whole number of at least 1"),
+                )
+            })?),
         };
         out.push(Inspector {
             id,

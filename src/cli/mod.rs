@@ -21,7 +21,11 @@ use crate::core::rfc3797;
 use crate::core::secret::{SaltKey, Secret};
 
 #[derive(Parser)]
-#[command(name = "double-random", version, about = "Verifiable random inspection draws (双随机、一公开)")]
+#[command(
+    name = "double-random",
+    version,
+    about = "Verifiable random inspection draws (双随机、一公开)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -132,10 +136,23 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Demo { out_dir, objects, inspectors } => demo(&out_dir, objects, inspectors),
-        Command::DemoData { objects, inspectors, seed, out_dir, draw_date } => {
+        Command::Demo {
+            out_dir,
+            objects,
+            inspectors,
+        } => demo(&out_dir, objects, inspectors),
+        Command::DemoData {
+            objects,
+            inspectors,
+            seed,
+            out_dir,
+            draw_date,
+        } => {
             demo_data(&out_dir, objects, inspectors, seed, draw_date)?;
-            println!("wrote objects.csv, inspectors.csv, policy.toml to {}", out_dir.display());
+            println!(
+                "wrote objects.csv, inspectors.csv, policy.toml to {}",
+                out_dir.display()
+            );
             Ok(0)
         }
         Command::Draw {
@@ -155,9 +172,15 @@ pub fn run(cli: Cli) -> Result<i32> {
                 .enumerate()
                 .map(|(i, h)| decode_hex(h).with_context(|| format!("--entropy-hex #{}", i + 1)))
                 .collect::<Result<Vec<_>>>()?;
-            let secret = Secret::new(decode_hex(&secret_hex).context("--secret-hex")?).map_err(anyhow::Error::msg).context("--secret-hex")?;
+            let secret = Secret::new(decode_hex(&secret_hex).context("--secret-hex")?)
+                .map_err(anyhow::Error::msg)
+                .context("--secret-hex")?;
             let salt_key = match salt_hex {
-                Some(h) => SaltKey(decode_hex(&h)?.try_into().map_err(|_| anyhow::anyhow!("--salt-hex: expected 32 bytes"))?),
+                Some(h) => SaltKey(
+                    decode_hex(&h)?
+                        .try_into()
+                        .map_err(|_| anyhow::anyhow!("--salt-hex: expected 32 bytes"))?,
+                ),
                 None => {
                     let mut k = [0u8; 32];
                     getrandom::fill(&mut k).map_err(|e| anyhow::anyhow!("OS randomness: {e}"))?;
@@ -165,10 +188,24 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
             };
             let policy = input::read_policy(&policy)?;
-            let snapshot = Snapshot::new(input::read_objects(&objects, &policy)?, input::read_inspectors(&inspectors)?)?;
-            let inputs = DrawInputs { task_id, policy, snapshot, salt_key, secret, entropy_source, entropy, replacements: Vec::new() };
+            let snapshot = Snapshot::new(
+                input::read_objects(&objects, &policy)?,
+                input::read_inspectors(&inspectors)?,
+            )?;
+            let inputs = DrawInputs {
+                task_id,
+                policy,
+                snapshot,
+                salt_key,
+                secret,
+                entropy_source,
+                entropy,
+                replacements: Vec::new(),
+            };
             let (full, pool) = FullBundle::create(inputs)?;
-            let public = public_out.as_ref().map(|_| PublicBundle::from_full(&full, &pool));
+            let public = public_out
+                .as_ref()
+                .map(|_| PublicBundle::from_full(&full, &pool));
             output::write_json_compact(&out, &full)?;
             if let (Some(path), Some(public)) = (&public_out, &public) {
                 output::write_json(path, public)?;
@@ -184,34 +221,67 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Prove { bundle, id, out } => {
             let full = read_full(&bundle)?;
             let id = ObjectId::parse(&id).context("--id")?;
-            let pool = crate::core::pool::CommittedPool::build(&full.snapshot, &full.policy, &full.salt_key.0)?;
+            let pool = crate::core::pool::CommittedPool::build(
+                &full.snapshot,
+                &full.policy,
+                &full.salt_key.0,
+            )?;
             let proof = bundle::prove(&full, &pool, &id);
             output::write_json(&out, &proof)?;
             println!("{id}: {:?} — {}", proof.outcome, proof.explanation);
             Ok(0)
         }
-        Command::Replace { bundle, object, inspector, reason, out, public_out } => {
+        Command::Replace {
+            bundle,
+            object,
+            inspector,
+            reason,
+            out,
+            public_out,
+        } => {
             let full = read_full(&bundle)?;
             let object = ObjectId::parse(&object).context("--object")?;
             let request = match inspector {
                 None => ReplacementRequest::Object { object, reason },
-                Some(i) => ReplacementRequest::Inspector { object, inspector: InspectorId::parse(&i).context("--inspector")?, reason },
+                Some(i) => ReplacementRequest::Inspector {
+                    object,
+                    inspector: InspectorId::parse(&i).context("--inspector")?,
+                    reason,
+                },
             };
             let (next, pool) = full.with_replacements(&[request])?;
             let record = next.result.replacements.last().expect("one appended");
-            println!("replacement: {} (team {})", record.replacement, join(&record.inspectors));
-            let public = public_out.as_ref().map(|_| PublicBundle::from_full(&next, &pool));
+            println!(
+                "replacement: {} (team {})",
+                record.replacement,
+                join(&record.inspectors)
+            );
+            let public = public_out
+                .as_ref()
+                .map(|_| PublicBundle::from_full(&next, &pool));
             output::write_json_compact(&out, &next)?;
             if let (Some(path), Some(public)) = (&public_out, &public) {
                 output::write_json(path, public)?;
             }
             Ok(0)
         }
-        Command::Rfc3797 { seeds, names, count } => {
-            let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
-            let sources = rfc3797::parse_seeds(&read(&seeds)?).with_context(|| seeds.display().to_string())?;
+        Command::Rfc3797 {
+            seeds,
+            names,
+            count,
+        } => {
+            let read = |p: &Path| {
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+            };
+            let sources = rfc3797::parse_seeds(&read(&seeds)?)
+                .with_context(|| seeds.display().to_string())?;
             let names_text = read(&names)?;
-            let names: Vec<&str> = names_text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let names_text = names_text.strip_prefix('\u{feff}').unwrap_or(&names_text);
+            let names: Vec<&str> = names_text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
             let key = rfc3797::key_string(&sources);
             let picks = rfc3797::select(&key, names.len(), count)?;
             let mut out = std::io::stdout().lock();
@@ -220,7 +290,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Bench { objects, inspectors } => {
+        Command::Bench {
+            objects,
+            inspectors,
+        } => {
             bench::run(objects, inspectors);
             Ok(0)
         }
@@ -228,7 +301,11 @@ pub fn run(cli: Cli) -> Result<i32> {
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn decode_hex(s: &str) -> Result<Vec<u8>> {
@@ -242,30 +319,43 @@ fn read_json_file(path: &Path) -> Result<(serde_json::Value, Vec<u8>)> {
         format: String,
     }
     // Only the "format" field is needed to pick the type; the rest is parsed once, typed.
-    let head: Head = serde_json::from_slice(&bytes).with_context(|| format!("{}: not a double-random JSON file", path.display()))?;
+    let head: Head = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a double-random JSON file", path.display()))?;
     Ok((serde_json::Value::String(head.format), bytes))
 }
 
 fn read_full(path: &Path) -> Result<FullBundle> {
     let (format, bytes) = read_json_file(path)?;
     if format != bundle::FULL_FORMAT {
-        bail!("{}: expected a full bundle ({}), found {format}", path.display(), bundle::FULL_FORMAT);
+        bail!(
+            "{}: expected a full bundle ({}), found {format}",
+            path.display(),
+            bundle::FULL_FORMAT
+        );
     }
-    serde_json::from_slice(&bytes).with_context(|| format!("{}: malformed full bundle", path.display()))
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: malformed full bundle", path.display()))
 }
 
 pub fn verify_file(path: &Path, public: Option<&Path>) -> Result<Report> {
     let (format, bytes) = read_json_file(path)?;
     let ctx = || format!("{}: malformed {format}", path.display());
     Ok(match format.as_str().unwrap_or_default() {
-        bundle::FULL_FORMAT => bundle::verify_full(&serde_json::from_slice::<FullBundle>(&bytes).with_context(ctx)?),
-        bundle::PUBLIC_FORMAT => bundle::verify_public(&serde_json::from_slice::<PublicBundle>(&bytes).with_context(ctx)?),
+        bundle::FULL_FORMAT => {
+            bundle::verify_full(&serde_json::from_slice::<FullBundle>(&bytes).with_context(ctx)?)
+        }
+        bundle::PUBLIC_FORMAT => bundle::verify_public(
+            &serde_json::from_slice::<PublicBundle>(&bytes).with_context(ctx)?,
+        ),
         bundle::PROOF_FORMAT => {
             let proof: EnterpriseProof = serde_json::from_slice(&bytes).with_context(ctx)?;
             let public = match public {
                 Some(p) => {
                     let b = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-                    Some(serde_json::from_slice::<PublicBundle>(&b).with_context(|| format!("{}: not a public bundle", p.display()))?)
+                    Some(
+                        serde_json::from_slice::<PublicBundle>(&b)
+                            .with_context(|| format!("{}: not a public bundle", p.display()))?,
+                    )
                 }
                 None => None,
             };
@@ -304,26 +394,58 @@ fn print_summary(b: &FullBundle) {
     println!("task {}  protocol {}", b.task_id, b.commitment.protocol);
     println!("commitment {}", hex::encode(b.commitment_hash));
     println!("seed       {}", hex::encode(b.result.seed));
-    println!("{:<18} {:>10} {:>8} {:>9}", "stratum", "population", "drawn", "ratio");
+    println!(
+        "{:<18} {:>10} {:>8} {:>9}",
+        "stratum", "population", "drawn", "ratio"
+    );
     for s in &b.result.strata {
         if s.population == 0 {
             continue;
         }
         let label = crate::core::pool::stratum_label(&s.tier, s.cooled);
         let bp = (s.sample as u128 * 10_000 / s.population as u128) as u32;
-        println!("{label:<18} {:>10} {:>8} {:>9}", s.population, s.sample, format_ratio(bp));
+        println!(
+            "{label:<18} {:>10} {:>8} {:>9}",
+            s.population,
+            s.sample,
+            format_ratio(bp)
+        );
     }
-    println!("excluded {} objects (closed, out of scope, cooldown)", b.commitment.excluded.count);
-    println!("{} objects to inspect, {} inspectors each", b.result.final_assignments.len(), b.policy.inspectors.per_object);
+    println!(
+        "excluded {} objects (closed, out of scope, cooldown)",
+        b.commitment.excluded.count
+    );
+    println!(
+        "{} objects to inspect, {} inspectors each",
+        b.result.final_assignments.len(),
+        b.policy.inspectors.per_object
+    );
     println!("result digest {}", hex::encode(b.result_digest));
 }
 
-fn demo_data(dir: &Path, objects: u64, inspectors: u64, seed: u64, draw_date: NaiveDate) -> Result<()> {
+fn demo_data(
+    dir: &Path,
+    objects: u64,
+    inspectors: u64,
+    seed: u64,
+    draw_date: NaiveDate,
+) -> Result<()> {
     let objs = demo::objects(objects, inspectors, seed, draw_date);
     let ins = demo::inspectors(inspectors, &objs, seed, draw_date);
     output::write_atomic(&dir.join("objects.csv"), |w| {
         let mut csv = csv::Writer::from_writer(w);
-        csv.write_record(["id", "name", "kind", "region", "industry", "status", "penalties_12m", "blacklisted", "last_inspected", "last_inspectors"])?;
+        csv.write_record([
+            "id",
+            "name",
+            "kind",
+            "region",
+            "industry",
+            "status",
+            "penalties_12m",
+            "blacklisted",
+            "last_inspected",
+            "last_inspectors",
+        ])?;
         for d in &objs {
             let o = &d.object;
             csv.write_record([
@@ -344,7 +466,16 @@ fn demo_data(dir: &Path, objects: u64, inspectors: u64, seed: u64, draw_date: Na
     })?;
     output::write_atomic(&dir.join("inspectors.csv"), |w| {
         let mut csv = csv::Writer::from_writer(w);
-        csv.write_record(["id", "name", "departments", "region", "specialties", "certificate_no", "certificate_expiry", "conflicts"])?;
+        csv.write_record([
+            "id",
+            "name",
+            "departments",
+            "region",
+            "specialties",
+            "certificate_no",
+            "certificate_expiry",
+            "conflicts",
+        ])?;
         for i in &ins {
             csv.write_record([
                 i.id.as_str(),
@@ -360,21 +491,34 @@ fn demo_data(dir: &Path, objects: u64, inspectors: u64, seed: u64, draw_date: Na
         csv.flush()?;
         Ok(())
     })?;
-    output::write_atomic(&dir.join("policy.toml"), |w| Ok(w.write_all(demo::policy_toml(draw_date).as_bytes())?))
+    output::write_atomic(&dir.join("policy.toml"), |w| {
+        Ok(w.write_all(demo::policy_toml(draw_date).as_bytes())?)
+    })
 }
 
 fn demo(dir: &Path, objects: u64, inspectors: u64) -> Result<i32> {
-    demo_data(dir, objects, inspectors, 1, "2026-12-01".parse().expect("date"))?;
+    demo_data(
+        dir,
+        objects,
+        inspectors,
+        1,
+        "2026-12-01".parse().expect("date"),
+    )?;
     let policy = input::read_policy(&dir.join("policy.toml"))?;
-    let snapshot = Snapshot::new(input::read_objects(&dir.join("objects.csv"), &policy)?, input::read_inspectors(&dir.join("inspectors.csv"))?)?;
+    let snapshot = Snapshot::new(
+        input::read_objects(&dir.join("objects.csv"), &policy)?,
+        input::read_inspectors(&dir.join("inspectors.csv"))?,
+    )?;
     // Fixed demo values so the demo is reproducible; a real draw takes a fresh secret and public entropy.
     let inputs = DrawInputs {
         task_id: "demo-2026-12".into(),
         policy,
         snapshot,
         salt_key: SaltKey(crate::core::encode::sha256(b"demo salt key")),
-        secret: Secret::new(crate::core::encode::sha256(b"demo secret").to_vec()).map_err(anyhow::Error::msg)?,
-        entropy_source: "demo: fixed entropy (a real draw announces a lottery draw or drand round)".into(),
+        secret: Secret::new(crate::core::encode::sha256(b"demo secret").to_vec())
+            .map_err(anyhow::Error::msg)?,
+        entropy_source: "demo: fixed entropy (a real draw announces a lottery draw or drand round)"
+            .into(),
         entropy: vec![b"demo entropy".to_vec()],
         replacements: Vec::new(),
     };
@@ -386,15 +530,25 @@ fn demo(dir: &Path, objects: u64, inspectors: u64) -> Result<i32> {
     let mut valid = true;
     for name in ["bundle.json", "public.json"] {
         let report = verify_file(&dir.join(name), None)?;
-        println!("verify {name}: {}", if report.valid { "VALID" } else { "INVALID" });
+        println!(
+            "verify {name}: {}",
+            if report.valid { "VALID" } else { "INVALID" }
+        );
         valid &= report.valid;
     }
-    let some_drawn = full.result.final_assignments.first().map(|a| a.object.clone());
+    let some_drawn = full
+        .result
+        .final_assignments
+        .first()
+        .map(|a| a.object.clone());
     if let Some(id) = some_drawn {
         let proof = bundle::prove(&full, &pool, &id);
         output::write_json(&dir.join("proof.json"), &proof)?;
         let report = verify_file(&dir.join("proof.json"), Some(&dir.join("public.json")))?;
-        println!("verify proof.json for {id} against public.json: {}", if report.valid { "VALID" } else { "INVALID" });
+        println!(
+            "verify proof.json for {id} against public.json: {}",
+            if report.valid { "VALID" } else { "INVALID" }
+        );
         valid &= report.valid;
     }
     println!("files in {}", dir.display());

@@ -9,7 +9,10 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -23,8 +26,12 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
         fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {}", path.display()))?;
-        file.sync_all().with_context(|| format!("syncing {}", path.display()))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("writing {}", path.display()))?;
+        file.sync_all()
+            .with_context(|| format!("syncing {}", path.display()))?;
         fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
     })();
     if result.is_err() {

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::draw::{self, DrawResult, ReplacementRequest, StratumResult};
 use super::encode::{Hash, hex_bytes, hex32};
 use super::merkle::{self, Tree};
-use super::model::{Inspector, InspectorId, Object, ObjectId, PublicObject, Snapshot};
-use super::policy::Policy;
+use super::model::{Inspector, InspectorId, Label, Object, ObjectId, PublicObject, Snapshot};
+use super::policy::{CooldownAction, Policy};
 use super::pool::{self, Commitment, CommittedPool, Placement};
 use super::secret::{SaltKey, Secret};
 use super::{CoreError, PROTOCOL};
@@ -77,7 +77,11 @@ pub struct FullBundle {
 }
 
 fn check_task_id(task_id: &str) -> Result<(), CoreError> {
-    if task_id.is_empty() || task_id.len() > 128 || task_id.trim() != task_id || task_id.chars().any(char::is_control) {
+    if task_id.is_empty()
+        || task_id.len() > 128
+        || task_id.trim() != task_id
+        || task_id.chars().any(char::is_control)
+    {
         return Err(CoreError::Input(format!(
             "task id {task_id:?} must be 1 to 128 bytes without control characters or surrounding spaces"
         )));
@@ -98,7 +102,13 @@ impl FullBundle {
         );
         let commitment_hash = commitment.hash();
         let seed = draw::derive_seed(&commitment, inputs.secret.expose(), &inputs.entropy);
-        let result = draw::run(&inputs.snapshot, &inputs.policy, &pool, &seed, &inputs.replacements)?;
+        let result = draw::run(
+            &inputs.snapshot,
+            &inputs.policy,
+            &pool,
+            &seed,
+            &inputs.replacements,
+        )?;
         let result_digest = result.digest(&commitment_hash);
         let bundle = FullBundle {
             format: FULL_FORMAT.into(),
@@ -121,11 +131,18 @@ impl FullBundle {
     }
 
     pub fn replacement_requests(&self) -> Vec<ReplacementRequest> {
-        self.result.replacements.iter().map(|r| r.request.clone()).collect()
+        self.result
+            .replacements
+            .iter()
+            .map(|r| r.request.clone())
+            .collect()
     }
 
     /// Replays the draw with more replacement requests appended; earlier picks never change.
-    pub fn with_replacements(&self, more: &[ReplacementRequest]) -> Result<(Self, CommittedPool), CoreError> {
+    pub fn with_replacements(
+        &self,
+        more: &[ReplacementRequest],
+    ) -> Result<(Self, CommittedPool), CoreError> {
         let mut requests = self.replacement_requests();
         requests.extend_from_slice(more);
         FullBundle::create(DrawInputs {
@@ -141,15 +158,13 @@ impl FullBundle {
     }
 }
 
-/// One drawn object as published: its public record, the salt and private digest that complete
-/// its leaf, the proof of that leaf in its stratum's tree, and its ticket.
+/// One drawn object as published: its public record, the private digest that completes its
+/// leaf, the proof of that leaf in its stratum's tree, and its ticket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrawnObject {
     pub stratum: u32,
     pub leaf_index: u64,
     pub object: PublicObject,
-    #[serde(with = "hex32")]
-    pub salt: Hash,
     #[serde(with = "hex32")]
     pub private_digest: Hash,
     #[serde(with = "hex32")]
@@ -177,10 +192,16 @@ pub struct PublicBundle {
 }
 
 fn drawn_ids(result: &DrawResult) -> Vec<ObjectId> {
-    let mut ids: Vec<ObjectId> = result.strata.iter().flat_map(|s| s.selected.iter().cloned()).collect();
+    let mut ids: Vec<ObjectId> = result
+        .strata
+        .iter()
+        .flat_map(|s| s.selected.iter().cloned())
+        .collect();
     for r in &result.replacements {
         if let ReplacementRequest::Object { .. } = r.request {
-            ids.push(ObjectId::parse(&r.replacement).expect("replacement ids come from the snapshot"));
+            ids.push(
+                ObjectId::parse(&r.replacement).expect("replacement ids come from the snapshot"),
+            );
         }
     }
     ids.sort();
@@ -192,22 +213,30 @@ impl PublicBundle {
     pub fn from_full(full: &FullBundle, pool: &CommittedPool) -> Self {
         let snapshot = &full.snapshot;
         let seed = full.result.seed;
+        let prefix = pool::private_prefix(&full.salt_key.0);
         let mut trees: BTreeMap<usize, Tree> = BTreeMap::new();
         let drawn = drawn_ids(&full.result)
             .into_iter()
             .map(|id| {
-                let idx = snapshot.object_index(&id).expect("drawn objects are in the snapshot");
-                let Placement::Stratum(s) = pool.placements[idx] else { unreachable!("drawn objects are in a stratum") };
+                let idx = snapshot
+                    .object_index(&id)
+                    .expect("drawn objects are in the snapshot");
+                let Placement::Stratum(s) = pool.placements[idx] else {
+                    unreachable!("drawn objects are in a stratum")
+                };
                 let members = &pool.strata[s].members;
-                let leaf = members.binary_search(&(idx as u32)).expect("member of its stratum");
-                let tree = trees.entry(s).or_insert_with(|| pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0));
+                let leaf = members
+                    .binary_search(&(idx as u32))
+                    .expect("member of its stratum");
+                let tree = trees.entry(s).or_insert_with(|| {
+                    pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0)
+                });
                 let o = &snapshot.objects()[idx];
                 DrawnObject {
                     stratum: s as u32,
                     leaf_index: leaf as u64,
                     object: o.public_part(),
-                    salt: pool::salt(&full.salt_key.0, &o.id),
-                    private_digest: o.private_digest(),
+                    private_digest: pool::private_digest(&prefix, o),
                     ticket: draw::ticket(&seed, &o.id),
                     proof: hashes(tree.proof(leaf)),
                 }
@@ -253,8 +282,6 @@ pub struct Membership {
     pub tree: TreeKind,
     pub leaf_index: u64,
     pub object: PublicObject,
-    #[serde(with = "hex32")]
-    pub salt: Hash,
     #[serde(with = "hex32")]
     pub private_digest: Hash,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -334,13 +361,19 @@ pub struct EnterpriseProof {
     pub result_digest: Hash,
 }
 
-fn membership(tree: TreeKind, index: usize, t: &Tree, o: &Object, salt_key: &Hash, reason: Option<&str>) -> Membership {
+fn membership(
+    tree: TreeKind,
+    index: usize,
+    t: &Tree,
+    o: &Object,
+    salt_key: &Hash,
+    reason: Option<&str>,
+) -> Membership {
     Membership {
         tree,
         leaf_index: index as u64,
         object: o.public_part(),
-        salt: pool::salt(salt_key, &o.id),
-        private_digest: o.private_digest(),
+        private_digest: pool::private_digest(&pool::private_prefix(salt_key), o),
         reason: reason.map(str::to_owned),
         proof: hashes(t.proof(index)),
     }
@@ -380,48 +413,84 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
         None => {
             let at = objects.partition_point(|o| &o.id < id);
             let ids = pool::id_tree(snapshot);
-            let neighbour = |i: usize| Neighbour { leaf_index: i as u64, id: objects[i].id.clone(), proof: hashes(ids.proof(i)) };
+            let neighbour = |i: usize| Neighbour {
+                leaf_index: i as u64,
+                id: objects[i].id.clone(),
+                proof: hashes(ids.proof(i)),
+            };
             proof.absence = Some(Absence {
                 left: at.checked_sub(1).map(neighbour),
                 right: (at < objects.len()).then(|| neighbour(at)),
             });
-            proof.explanation = format!("{id} is not in the snapshot of {} objects this draw committed to", objects.len());
+            proof.explanation = format!(
+                "{id} is not in the snapshot of {} objects this draw committed to",
+                objects.len()
+            );
         }
-        Some(idx) => match pool.placements[idx] {
-            Placement::Excluded(e) => {
-                let (tree, members) = pool::excluded_tree(snapshot, &pool.placements, &full.salt_key.0);
-                let leaf = members.binary_search(&(idx as u32)).expect("excluded member");
-                proof.membership = Some(membership(TreeKind::Excluded, leaf, &tree, &objects[idx], &full.salt_key.0, Some(e.code())));
-                proof.outcome = Outcome::Excluded;
-                proof.explanation = format!("{id} was in the pool but not eligible for this task: {}", e.code());
-            }
-            Placement::Stratum(s) => {
-                let tree = pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0);
-                let leaf = pool.strata[s].members.binary_search(&(idx as u32)).expect("stratum member");
-                proof.membership = Some(membership(TreeKind::Stratum, leaf, &tree, &objects[idx], &full.salt_key.0, None));
-                let claim = StratumClaim::of(s, &full.result.strata[s]);
-                let ticket = draw::ticket(&full.result.seed, id);
-                proof.outcome = outcome_of_ticket(&ticket, &claim);
-                proof.replaced_reason = full.result.replacements.iter().find_map(|r| match &r.request {
-                    ReplacementRequest::Object { object, reason } if object == id => Some(reason.clone()),
-                    _ => None,
-                });
-                proof.inspectors = full
-                    .result
-                    .final_assignments
-                    .iter()
-                    .find(|a| &a.object == id)
-                    .map(|a| a.inspectors.clone())
-                    .unwrap_or_default();
-                proof.explanation = match proof.outcome {
+        Some(idx) => {
+            match pool.placements[idx] {
+                Placement::Excluded(e) => {
+                    let (tree, members) =
+                        pool::excluded_tree(snapshot, &pool.placements, &full.salt_key.0);
+                    let leaf = members
+                        .binary_search(&(idx as u32))
+                        .expect("excluded member");
+                    proof.membership = Some(membership(
+                        TreeKind::Excluded,
+                        leaf,
+                        &tree,
+                        &objects[idx],
+                        &full.salt_key.0,
+                        Some(e.code()),
+                    ));
+                    proof.outcome = Outcome::Excluded;
+                    proof.explanation = format!(
+                        "{id} was in the pool but not eligible for this task: {}",
+                        e.code()
+                    );
+                }
+                Placement::Stratum(s) => {
+                    let tree = pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0);
+                    let leaf = pool.strata[s]
+                        .members
+                        .binary_search(&(idx as u32))
+                        .expect("stratum member");
+                    proof.membership = Some(membership(
+                        TreeKind::Stratum,
+                        leaf,
+                        &tree,
+                        &objects[idx],
+                        &full.salt_key.0,
+                        None,
+                    ));
+                    let claim = StratumClaim::of(s, &full.result.strata[s]);
+                    let ticket = draw::ticket(&full.result.seed, id);
+                    proof.outcome = outcome_of_ticket(&ticket, &claim);
+                    proof.replaced_reason = full.result.replacements.iter().find_map(|r| match &r
+                        .request
+                    {
+                        ReplacementRequest::Object { object, reason } if object == id => {
+                            Some(reason.clone())
+                        }
+                        _ => None,
+                    });
+                    proof.inspectors = full
+                        .result
+                        .final_assignments
+                        .iter()
+                        .find(|a| &a.object == id)
+                        .map(|a| a.inspectors.clone())
+                        .unwrap_or_default();
+                    proof.explanation = match proof.outcome {
                     Outcome::Drawn => format!("drawn: its ticket is at or below the cutoff of its stratum ({} of {} drawn)", claim.sample, claim.population),
                     Outcome::DrawnAsReplacement => "drawn as a replacement: its ticket is the next after the cutoff of its stratum".into(),
                     _ => format!("not drawn: its ticket is above the cutoff of its stratum ({} of {} drawn)", claim.sample, claim.population),
                 };
-                proof.ticket = Some(HexHash(ticket));
-                proof.stratum = Some(claim);
+                    proof.ticket = Some(HexHash(ticket));
+                    proof.stratum = Some(claim);
+                }
             }
-        },
+        }
     }
     proof
 }
@@ -461,7 +530,11 @@ fn short(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    if s.chars().count() > 160 { format!("{}…", s.chars().take(160).collect::<String>()) } else { s }
+    if s.chars().count() > 160 {
+        format!("{}…", s.chars().take(160).collect::<String>())
+    } else {
+        s
+    }
 }
 
 /// The path of the first place two JSON values differ, and the two values there.
@@ -473,11 +546,25 @@ fn first_difference(path: String, expected: &Value, found: &Value) -> Mismatch {
                 match b.get(k) {
                     Some(vb) if vb == va => {}
                     Some(vb) => return first_difference(sub, va, vb),
-                    None => return Mismatch { field: sub, expected: short(va), found: "(missing)".into() },
+                    None => {
+                        return Mismatch {
+                            field: sub,
+                            expected: short(va),
+                            found: "(missing)".into(),
+                        };
+                    }
                 }
             }
-            let extra = b.keys().find(|k| !a.contains_key(*k)).cloned().unwrap_or_default();
-            Mismatch { field: format!("{path}.{extra}"), expected: "(absent)".into(), found: short(&b[&extra]) }
+            let extra = b
+                .keys()
+                .find(|k| !a.contains_key(*k))
+                .cloned()
+                .unwrap_or_default();
+            Mismatch {
+                field: format!("{path}.{extra}"),
+                expected: "(absent)".into(),
+                found: short(&b[&extra]),
+            }
         }
         (Value::Array(a), Value::Array(b)) => {
             for (i, (va, vb)) in a.iter().zip(b).enumerate() {
@@ -491,13 +578,20 @@ fn first_difference(path: String, expected: &Value, found: &Value) -> Mismatch {
                 found: b.len().to_string(),
             }
         }
-        _ => Mismatch { field: path, expected: short(expected), found: short(found) },
+        _ => Mismatch {
+            field: path,
+            expected: short(expected),
+            found: short(found),
+        },
     }
 }
 
 impl Checker {
     fn new() -> Self {
-        Self { checks: Vec::new(), mismatch: None }
+        Self {
+            checks: Vec::new(),
+            mismatch: None,
+        }
     }
 
     fn ok(&self) -> bool {
@@ -505,7 +599,13 @@ impl Checker {
     }
 
     /// Records `what` when `expected == found`, else the first differing field.
-    fn eq<T: PartialEq + Serialize + ?Sized>(&mut self, what: &str, field: &str, expected: &T, found: &T) -> bool {
+    fn eq<T: PartialEq + Serialize + ?Sized>(
+        &mut self,
+        what: &str,
+        field: &str,
+        expected: &T,
+        found: &T,
+    ) -> bool {
         if !self.ok() {
             return false;
         }
@@ -515,7 +615,10 @@ impl Checker {
             }
             return true;
         }
-        let (e, f) = (serde_json::to_value(expected).unwrap_or(Value::Null), serde_json::to_value(found).unwrap_or(Value::Null));
+        let (e, f) = (
+            serde_json::to_value(expected).unwrap_or(Value::Null),
+            serde_json::to_value(found).unwrap_or(Value::Null),
+        );
         self.mismatch = Some(first_difference(field.to_owned(), &e, &f));
         false
     }
@@ -526,12 +629,21 @@ impl Checker {
 
     fn fail(&mut self, field: &str, expected: impl Into<String>, found: impl Into<String>) -> bool {
         if self.ok() {
-            self.mismatch = Some(Mismatch { field: field.into(), expected: expected.into(), found: found.into() });
+            self.mismatch = Some(Mismatch {
+                field: field.into(),
+                expected: expected.into(),
+                found: found.into(),
+            });
         }
         false
     }
 
-    fn report(self, kind: &'static str, result_digest: Option<Hash>, outcome: Option<Outcome>) -> Report {
+    fn report(
+        self,
+        kind: &'static str,
+        result_digest: Option<Hash>,
+        outcome: Option<Outcome>,
+    ) -> Report {
         Report {
             kind,
             valid: self.mismatch.is_none(),
@@ -544,11 +656,45 @@ impl Checker {
 }
 
 /// Checks protocol, commitment hash, secret and seed: what every artefact carries.
-fn check_seed(c: &mut Checker, task_id: &str, commitment: &Commitment, commitment_hash: &Hash, secret: &[u8], entropy: &[HexBytes]) -> Hash {
-    c.eq("protocol is double-random/v1", "commitment.protocol", PROTOCOL, commitment.protocol.as_str());
-    c.eq("task id matches the commitment", "commitment.task_id", task_id, commitment.task_id.as_str());
-    c.hash("commitment hash", "commitment_hash", &commitment.hash(), commitment_hash);
-    c.hash("revealed secret matches the committed SHA-256", "secret", &commitment.secret_hash, &draw::secret_hash(secret));
+fn check_seed(
+    c: &mut Checker,
+    task_id: &str,
+    commitment: &Commitment,
+    commitment_hash: &Hash,
+    secret: &[u8],
+    entropy: &[HexBytes],
+) -> Hash {
+    c.eq(
+        "protocol is double-random/v1",
+        "commitment.protocol",
+        PROTOCOL,
+        commitment.protocol.as_str(),
+    );
+    c.eq(
+        "task id matches the commitment",
+        "commitment.task_id",
+        task_id,
+        commitment.task_id.as_str(),
+    );
+    c.hash(
+        "commitment hash",
+        "commitment_hash",
+        &commitment.hash(),
+        commitment_hash,
+    );
+    c.hash(
+        "revealed secret matches the committed SHA-256",
+        "secret",
+        &commitment.secret_hash,
+        &draw::secret_hash(secret),
+    );
+    if secret.len() < Secret::MIN_LEN {
+        c.fail(
+            "secret",
+            format!("at least {} bytes", Secret::MIN_LEN),
+            format!("{} bytes", secret.len()),
+        );
+    }
     let entropy: Vec<Vec<u8>> = entropy.iter().map(|e| e.0.clone()).collect();
     draw::derive_seed(commitment, secret, &entropy)
 }
@@ -556,7 +702,14 @@ fn check_seed(c: &mut Checker, task_id: &str, commitment: &Commitment, commitmen
 pub fn verify_full(b: &FullBundle) -> Report {
     let mut c = Checker::new();
     c.eq("format", "format", FULL_FORMAT, b.format.as_str());
-    let seed = check_seed(&mut c, &b.task_id, &b.commitment, &b.commitment_hash, &b.secret, &b.entropy);
+    let seed = check_seed(
+        &mut c,
+        &b.task_id,
+        &b.commitment,
+        &b.commitment_hash,
+        &b.secret,
+        &b.entropy,
+    );
     let pool = match CommittedPool::build(&b.snapshot, &b.policy, &b.salt_key.0) {
         Ok(p) => p,
         Err(e) => {
@@ -564,16 +717,52 @@ pub fn verify_full(b: &FullBundle) -> Report {
             return c.report("full bundle", None, None);
         }
     };
-    let expected = pool.commitment(&b.task_id, &b.policy, draw::secret_hash(&b.secret), &b.commitment.entropy_source);
-    c.eq("commitment recomputed from snapshot, policy and secret (roots, counts, policy hash)", "commitment", &expected, &b.commitment);
+    let expected = pool.commitment(
+        &b.task_id,
+        &b.policy,
+        draw::secret_hash(&b.secret),
+        &b.commitment.entropy_source,
+    );
+    c.eq(
+        "commitment recomputed from snapshot, policy and secret (roots, counts, policy hash)",
+        "commitment",
+        &expected,
+        &b.commitment,
+    );
     c.hash("seed", "result.seed", &seed, &b.result.seed);
     if c.ok() {
-        match draw::run(&b.snapshot, &b.policy, &pool, &seed, &b.replacement_requests()) {
+        match draw::run(
+            &b.snapshot,
+            &b.policy,
+            &pool,
+            &seed,
+            &b.replacement_requests(),
+        ) {
             Ok(result) => {
-                c.eq("draw recomputed: sample sizes, selection, cutoffs", "result.strata", &result.strata, &b.result.strata);
-                c.eq("inspector matching recomputed", "result.assignments", &result.assignments, &b.result.assignments);
-                c.eq("replacements replayed from the seed", "result.replacements", &result.replacements, &b.result.replacements);
-                c.eq("final teams", "result.final_assignments", &result.final_assignments, &b.result.final_assignments);
+                c.eq(
+                    "draw recomputed: sample sizes, selection, cutoffs",
+                    "result.strata",
+                    &result.strata,
+                    &b.result.strata,
+                );
+                c.eq(
+                    "inspector matching recomputed",
+                    "result.assignments",
+                    &result.assignments,
+                    &b.result.assignments,
+                );
+                c.eq(
+                    "replacements replayed from the seed",
+                    "result.replacements",
+                    &result.replacements,
+                    &b.result.replacements,
+                );
+                c.eq(
+                    "final teams",
+                    "result.final_assignments",
+                    &result.final_assignments,
+                    &b.result.final_assignments,
+                );
             }
             Err(e) => {
                 c.fail("result", "a draw", e.to_string());
@@ -593,7 +782,7 @@ fn public_object(p: &PublicObject) -> Object {
         kind: p.kind.clone(),
         region: p.region.clone(),
         industry: p.industry.clone(),
-        tier: String::new(),
+        tier: Label::new(""),
         status: p.status,
         last_inspected: None,
         last_inspectors: p.last_inspectors.clone(),
@@ -601,60 +790,195 @@ fn public_object(p: &PublicObject) -> Object {
     }
 }
 
-fn stratum_leaf(o: &PublicObject, salt: &Hash, private_digest: &Hash, reason: Option<&str>) -> Hash {
-    merkle::leaf_hash(&pool::leaf_data(salt, &super::encode::sha256(&o.encode()), private_digest, reason))
+fn object_leaf(o: &PublicObject, private_digest: &Hash, reason: Option<&str>) -> Hash {
+    pool::object_leaf(private_digest, |e| o.encode_to(e), reason)
 }
 
 pub fn verify_public(b: &PublicBundle) -> Report {
     let mut c = Checker::new();
     c.eq("format", "format", PUBLIC_FORMAT, b.format.as_str());
-    let seed = check_seed(&mut c, &b.task_id, &b.commitment, &b.commitment_hash, &b.secret, &b.entropy);
-    c.hash("policy hash", "commitment.policy_hash", &b.policy.hash(), &b.commitment.policy_hash);
+    let seed = check_seed(
+        &mut c,
+        &b.task_id,
+        &b.commitment,
+        &b.commitment_hash,
+        &b.secret,
+        &b.entropy,
+    );
+    c.hash(
+        "policy hash",
+        "commitment.policy_hash",
+        &b.policy.hash(),
+        &b.commitment.policy_hash,
+    );
     c.hash("seed", "result.seed", &seed, &b.result.seed);
     let digest = b.result.digest(&b.commitment_hash);
     c.hash("result digest", "result_digest", &digest, &b.result_digest);
-    let snapshot = match Snapshot::new(b.drawn.iter().map(|d| public_object(&d.object)).collect(), b.inspectors.clone()) {
+    let snapshot = match Snapshot::new(
+        b.drawn.iter().map(|d| public_object(&d.object)).collect(),
+        b.inspectors.clone(),
+    ) {
         Ok(s) => s,
         Err(e) => {
             c.fail("drawn/inspectors", "unique ids", e.to_string());
             return c.report("public bundle", Some(digest), None);
         }
     };
-    let leaves: Vec<Hash> = snapshot.inspectors().iter().map(|i| merkle::leaf_hash(&i.encode())).collect();
-    c.eq("inspector list matches the committed inspector root", "inspectors", &b.commitment.inspectors, &pool::TreeHead { count: leaves.len() as u64, root: merkle::root(&leaves) });
+    let leaves: Vec<Hash> = snapshot
+        .inspectors()
+        .iter()
+        .map(|i| merkle::leaf_hash(&i.encode()))
+        .collect();
+    c.eq(
+        "inspector list matches the committed inspector root",
+        "inspectors",
+        &b.commitment.inspectors,
+        &pool::TreeHead {
+            count: leaves.len() as u64,
+            root: merkle::root(&leaves),
+        },
+    );
 
-    // Strata: populations from the commitment, sample sizes recomputed from the policy.
+    // Strata: the policy's layout (two per tier), populations from the commitment, sample sizes
+    // recomputed from the policy.
+    let layout: Vec<(String, bool)> = (0..b.policy.tiers.len() * 2)
+        .map(|i| (b.policy.tiers[i / 2].name.clone(), i % 2 == 1))
+        .collect();
+    let heads: Vec<(String, bool)> = b
+        .commitment
+        .strata
+        .iter()
+        .map(|h| (h.tier.clone(), h.cooled))
+        .collect();
+    c.eq(
+        "strata follow the policy's tiers",
+        "commitment.strata",
+        &layout,
+        &heads,
+    );
+    let downweight =
+        matches!(&b.policy.cooldown, Some(cd) if cd.action == CooldownAction::Downweight);
+    if let Some((i, h)) = b
+        .commitment
+        .strata
+        .iter()
+        .enumerate()
+        .find(|(_, h)| h.cooled && !downweight && h.count > 0)
+    {
+        c.fail(
+            &format!("commitment.strata[{i}].count"),
+            "0 (the policy does not down-weight recently inspected objects)",
+            h.count.to_string(),
+        );
+    }
+    let eligible: u128 = b.commitment.strata.iter().map(|h| h.count as u128).sum();
+    c.eq(
+        "every committed id is in exactly one stratum or the excluded tree",
+        "commitment.ids.count",
+        &(eligible + b.commitment.excluded.count as u128),
+        &(b.commitment.ids.count as u128),
+    );
+    if eligible > u32::MAX as u128 {
+        c.fail(
+            "commitment.strata",
+            "at most 2^32 - 1 objects",
+            eligible.to_string(),
+        );
+    }
+    let got: Vec<(String, bool, u64)> = b
+        .result
+        .strata
+        .iter()
+        .map(|s| (s.tier.clone(), s.cooled, s.population))
+        .collect();
+    let heads: Vec<(String, bool, u64)> = b
+        .commitment
+        .strata
+        .iter()
+        .map(|h| (h.tier.clone(), h.cooled, h.count))
+        .collect();
+    c.eq(
+        "strata and populations match the commitment",
+        "result.strata",
+        &heads,
+        &got,
+    );
+    if !c.ok() {
+        return c.report("public bundle", Some(digest), None);
+    }
     let populations: Vec<(usize, bool, u64)> = b
         .commitment
         .strata
         .iter()
-        .map(|h| (b.policy.tier_index(&h.tier).unwrap_or(usize::MAX), h.cooled, h.count))
+        .enumerate()
+        .map(|(i, h)| (i / 2, h.cooled, h.count))
         .collect();
-    let heads: Vec<(String, bool, u64)> = b.commitment.strata.iter().map(|h| (h.tier.clone(), h.cooled, h.count)).collect();
-    let got: Vec<(String, bool, u64)> = b.result.strata.iter().map(|s| (s.tier.clone(), s.cooled, s.population)).collect();
-    c.eq("strata and populations match the commitment", "result.strata", &heads, &got);
-    if !c.ok() || populations.iter().any(|p| p.0 == usize::MAX) {
-        c.fail("commitment.strata", "tiers defined by the policy", "an unknown tier");
-        return c.report("public bundle", Some(digest), None);
-    }
     let sizes = draw::sample_sizes(&b.policy, &populations, &seed);
     let found: Vec<u64> = b.result.strata.iter().map(|s| s.sample).collect();
-    c.eq("sample size of every stratum recomputed from the policy", "result.strata[].sample", &sizes, &found);
+    c.eq(
+        "sample size of every stratum recomputed from the policy",
+        "result.strata[].sample",
+        &sizes,
+        &found,
+    );
+    let listed: Vec<u64> = b
+        .result
+        .strata
+        .iter()
+        .map(|s| s.selected.len() as u64)
+        .collect();
+    c.eq(
+        "each stratum lists exactly its sample size",
+        "result.strata[].selected.length",
+        &sizes,
+        &listed,
+    );
 
     // Every drawn object: leaf in its stratum's committed tree, ticket from the seed.
     let mut by_id: BTreeMap<&ObjectId, &DrawnObject> = BTreeMap::new();
     for (i, d) in b.drawn.iter().enumerate() {
         let field = format!("drawn[{i}]");
         let Some(head) = b.commitment.strata.get(d.stratum as usize) else {
-            c.fail(&format!("{field}.stratum"), "a committed stratum", d.stratum.to_string());
+            c.fail(
+                &format!("{field}.stratum"),
+                "a committed stratum",
+                d.stratum.to_string(),
+            );
             break;
         };
-        let leaf = stratum_leaf(&d.object, &d.salt, &d.private_digest, None);
-        if !merkle::verify_inclusion(d.leaf_index, head.count, &leaf, &unhex(&d.proof), &head.root) {
-            c.fail(&format!("{field}.proof"), format!("inclusion in stratum {} root {}", d.stratum, hex::encode(head.root)), format!("{} does not verify", d.object.id));
+        let leaf = object_leaf(&d.object, &d.private_digest, None);
+        if !merkle::verify_inclusion(
+            d.leaf_index,
+            head.count,
+            &leaf,
+            &unhex(&d.proof),
+            &head.root,
+        ) {
+            c.fail(
+                &format!("{field}.proof"),
+                format!(
+                    "inclusion in stratum {} root {}",
+                    d.stratum,
+                    hex::encode(head.root)
+                ),
+                format!("{} does not verify", d.object.id),
+            );
             break;
         }
-        if !c.hash("", &format!("{field}.ticket"), &draw::ticket(&seed, &d.object.id), &d.ticket) {
+        if !c.hash(
+            "",
+            &format!("{field}.ticket"),
+            &draw::ticket(&seed, &d.object.id),
+            &d.ticket,
+        ) {
+            break;
+        }
+        if let Some(why) = pool::public_exclusion(&b.policy, &d.object) {
+            c.fail(
+                &format!("{field}.object"),
+                "an active object within the policy's scope",
+                format!("{} is excluded: {}", d.object.id, why.code()),
+            );
             break;
         }
         by_id.insert(&d.object.id, d);
@@ -672,61 +996,130 @@ pub fn verify_public(b: &PublicBundle) -> Report {
         let mut prev: Option<(Hash, &ObjectId)> = None;
         for id in &s.selected {
             match by_id.get(id) {
-                Some(d) if d.stratum as usize == si && prev.is_none_or(|p| (p.0, p.1) < (d.ticket, id)) => {
+                Some(d)
+                    if d.stratum as usize == si
+                        && prev.is_none_or(|p| (p.0, p.1) < (d.ticket, id)) =>
+                {
                     prev = Some((d.ticket, id));
                     listed += 1;
                 }
                 _ => {
-                    c.fail(&format!("result.strata[{si}].selected"), "drawn objects of this stratum in ticket order, each with a proof", id.to_string());
+                    c.fail(
+                        &format!("result.strata[{si}].selected"),
+                        "drawn objects of this stratum in ticket order, each with a proof",
+                        id.to_string(),
+                    );
                     break;
                 }
             }
         }
-        c.eq("", &format!("result.strata[{si}].cutoff"), &prev.map(|p| hex::encode(p.0)), &s.cutoff.map(hex::encode));
+        c.eq(
+            "",
+            &format!("result.strata[{si}].cutoff"),
+            &prev.map(|p| hex::encode(p.0)),
+            &s.cutoff.map(hex::encode),
+        );
     }
     let mut taken: BTreeMap<u32, Hash> = BTreeMap::new();
     for (k, r) in b.result.replacements.iter().enumerate() {
         if !c.ok() {
             break;
         }
-        let ReplacementRequest::Object { object, .. } = &r.request else { continue };
-        let (Some(old), Some(new)) = (by_id.get(object), ObjectId::parse(&r.replacement).ok().and_then(|n| by_id.get(&n).copied())) else {
-            c.fail(&format!("result.replacements[{k}]"), "replaced and replacement objects with proofs", r.replacement.clone());
+        let ReplacementRequest::Object { object, .. } = &r.request else {
+            continue;
+        };
+        let (Some(old), Some(new)) = (
+            by_id.get(object),
+            ObjectId::parse(&r.replacement)
+                .ok()
+                .and_then(|n| by_id.get(&n).copied()),
+        ) else {
+            c.fail(
+                &format!("result.replacements[{k}]"),
+                "replaced and replacement objects with proofs",
+                r.replacement.clone(),
+            );
             break;
         };
-        let floor = taken.get(&old.stratum).copied().or(b.result.strata[old.stratum as usize].cutoff);
+        let floor = taken
+            .get(&old.stratum)
+            .copied()
+            .or(b.result.strata[old.stratum as usize].cutoff);
         if new.stratum != old.stratum || floor.is_some_and(|f| new.ticket <= f) {
-            c.fail(&format!("result.replacements[{k}].replacement"), "the next ticket after the cutoff, in the same stratum", r.replacement.clone());
+            c.fail(
+                &format!("result.replacements[{k}].replacement"),
+                "the next ticket after the cutoff, in the same stratum",
+                r.replacement.clone(),
+            );
             break;
         }
         taken.insert(old.stratum, new.ticket);
         listed += 1;
     }
     for (si, s) in b.result.strata.iter().enumerate() {
-        c.eq("", &format!("result.strata[{si}].extended_cutoff"), &taken.get(&(si as u32)).map(hex::encode), &s.extended_cutoff.map(hex::encode));
+        c.eq(
+            "",
+            &format!("result.strata[{si}].extended_cutoff"),
+            &taken.get(&(si as u32)).map(hex::encode),
+            &s.extended_cutoff.map(hex::encode),
+        );
     }
     c.eq("", "drawn.length", &listed, &b.drawn.len());
     if c.ok() {
-        c.checks.push("selection: tickets ascending to each cutoff; replacements beyond it, in order".into());
+        c.checks.push(
+            "selection: tickets ascending to each cutoff; replacements beyond it, in order".into(),
+        );
     }
 
     // Matching: replayed on the drawn objects' public records and the inspector list.
     if c.ok() {
-        let mut order: Vec<(Hash, &ObjectId)> = b.result.strata.iter().flat_map(|s| s.selected.iter()).map(|id| (by_id[id].ticket, id)).collect();
+        let mut order: Vec<(Hash, &ObjectId)> = b
+            .result
+            .strata
+            .iter()
+            .flat_map(|s| s.selected.iter())
+            .map(|id| (by_id[id].ticket, id))
+            .collect();
         order.sort();
-        let order: Vec<u32> = order.iter().map(|(_, id)| snapshot.object_index(id).expect("drawn") as u32).collect();
+        let order: Vec<u32> = order
+            .iter()
+            .map(|(_, id)| snapshot.object_index(id).expect("drawn") as u32)
+            .collect();
         let mut next = |k: usize, _replaced: u32| {
             snapshot
-                .object_index(&ObjectId::parse(&b.result.replacements[k].replacement).map_err(|e| CoreError::Input(e.to_string()))?)
+                .object_index(
+                    &ObjectId::parse(&b.result.replacements[k].replacement)
+                        .map_err(|e| CoreError::Input(e.to_string()))?,
+                )
                 .map(|i| i as u32)
                 .ok_or_else(|| CoreError::Input("replacement not in drawn list".into()))
         };
-        let requests: Vec<ReplacementRequest> = b.result.replacements.iter().map(|r| r.request.clone()).collect();
+        let requests: Vec<ReplacementRequest> = b
+            .result
+            .replacements
+            .iter()
+            .map(|r| r.request.clone())
+            .collect();
         match draw::assign_teams(&snapshot, &b.policy, &seed, &order, &requests, &mut next) {
             Ok(t) => {
-                c.eq("inspector matching recomputed", "result.assignments", &t.assignments, &b.result.assignments);
-                c.eq("replacements replayed from the seed", "result.replacements", &t.replacements, &b.result.replacements);
-                c.eq("final teams", "result.final_assignments", &t.final_assignments, &b.result.final_assignments);
+                c.eq(
+                    "inspector matching recomputed",
+                    "result.assignments",
+                    &t.assignments,
+                    &b.result.assignments,
+                );
+                c.eq(
+                    "replacements replayed from the seed",
+                    "result.replacements",
+                    &t.replacements,
+                    &b.result.replacements,
+                );
+                c.eq(
+                    "final teams",
+                    "result.final_assignments",
+                    &t.final_assignments,
+                    &b.result.final_assignments,
+                );
             }
             Err(e) => {
                 c.fail("result.assignments", "a matching", e.to_string());
@@ -740,41 +1133,89 @@ pub fn verify_public(b: &PublicBundle) -> Report {
 pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Report {
     let mut c = Checker::new();
     c.eq("format", "format", PROOF_FORMAT, p.format.as_str());
-    let seed = check_seed(&mut c, &p.task_id, &p.commitment, &p.commitment_hash, &p.secret, &p.entropy);
+    let seed = check_seed(
+        &mut c,
+        &p.task_id,
+        &p.commitment,
+        &p.commitment_hash,
+        &p.secret,
+        &p.entropy,
+    );
     let commit = &p.commitment;
     match (&p.membership, &p.absence) {
         (Some(m), None) => {
-            c.eq("the proof is about this object", "membership.object.id", &p.object_id, &m.object.id);
+            c.eq(
+                "the proof is about this object",
+                "membership.object.id",
+                &p.object_id,
+                &m.object.id,
+            );
             let (count, root, what) = match (m.tree, &p.stratum) {
                 (TreeKind::Stratum, Some(s)) => match commit.strata.get(s.index as usize) {
                     Some(h) => {
-                        c.eq("stratum matches the commitment", "stratum", &(h.tier.as_str(), h.cooled, h.count), &(s.tier.as_str(), s.cooled, s.population));
+                        c.eq(
+                            "stratum matches the commitment",
+                            "stratum",
+                            &(h.tier.as_str(), h.cooled, h.count),
+                            &(s.tier.as_str(), s.cooled, s.population),
+                        );
                         (h.count, h.root, "stratum")
                     }
                     None => (0, [0; 32], "stratum"),
                 },
-                (TreeKind::Excluded, None) => (commit.excluded.count, commit.excluded.root, "excluded"),
+                (TreeKind::Excluded, None) => {
+                    (commit.excluded.count, commit.excluded.root, "excluded")
+                }
                 _ => {
-                    c.fail("stratum", "a stratum exactly for a stratum membership", "inconsistent");
+                    c.fail(
+                        "stratum",
+                        "a stratum exactly for a stratum membership",
+                        "inconsistent",
+                    );
                     (0, [0; 32], "")
                 }
             };
-            let leaf = stratum_leaf(&m.object, &m.salt, &m.private_digest, m.reason.as_deref());
-            if c.ok() && !merkle::verify_inclusion(m.leaf_index, count, &leaf, &unhex(&m.proof), &root) {
-                c.fail("membership.proof", format!("inclusion in the committed {what} root {}", hex::encode(root)), "does not verify");
+            let leaf = object_leaf(&m.object, &m.private_digest, m.reason.as_deref());
+            if c.ok()
+                && !merkle::verify_inclusion(m.leaf_index, count, &leaf, &unhex(&m.proof), &root)
+            {
+                c.fail(
+                    "membership.proof",
+                    format!(
+                        "inclusion in the committed {what} root {}",
+                        hex::encode(root)
+                    ),
+                    "does not verify",
+                );
             }
             if c.ok() {
-                c.checks.push(format!("leaf included in the committed {what} tree"));
+                c.checks
+                    .push(format!("leaf included in the committed {what} tree"));
             }
             match (m.tree, &p.stratum) {
                 (TreeKind::Stratum, Some(s)) => {
                     let t = draw::ticket(&seed, &p.object_id);
-                    c.eq("ticket recomputed from the seed and the id", "ticket", &Some(HexHash(t)), &p.ticket);
-                    c.eq("outcome follows from the ticket and the cutoffs", "outcome", &outcome_of_ticket(&t, s), &p.outcome);
+                    c.eq(
+                        "ticket recomputed from the seed and the id",
+                        "ticket",
+                        &Some(HexHash(t)),
+                        &p.ticket,
+                    );
+                    c.eq(
+                        "outcome follows from the ticket and the cutoffs",
+                        "outcome",
+                        &outcome_of_ticket(&t, s),
+                        &p.outcome,
+                    );
                 }
                 _ => {
                     c.eq("outcome", "outcome", &Outcome::Excluded, &p.outcome);
-                    c.eq("exclusion reason is in the committed leaf", "membership.reason", &true, &m.reason.is_some());
+                    c.eq(
+                        "exclusion reason is in the committed leaf",
+                        "membership.reason",
+                        &true,
+                        &m.reason.is_some(),
+                    );
                 }
             }
         }
@@ -782,20 +1223,38 @@ pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Repor
             c.eq("outcome", "outcome", &Outcome::NotInPool, &p.outcome);
             let n = commit.ids.count;
             let side = |c: &mut Checker, nb: &Neighbour, field: &str| {
-                if !merkle::verify_inclusion(nb.leaf_index, n, &pool::id_leaf(&nb.id), &unhex(&nb.proof), &commit.ids.root) {
-                    c.fail(field, "inclusion in the committed id tree", "does not verify");
+                if !merkle::verify_inclusion(
+                    nb.leaf_index,
+                    n,
+                    &pool::id_leaf(&nb.id),
+                    &unhex(&nb.proof),
+                    &commit.ids.root,
+                ) {
+                    c.fail(
+                        field,
+                        "inclusion in the committed id tree",
+                        "does not verify",
+                    );
                 }
             };
             if let Some(l) = &a.left {
                 side(&mut c, l, "absence.left.proof");
                 if l.id >= p.object_id {
-                    c.fail("absence.left.id", format!("an id before {}", p.object_id), l.id.to_string());
+                    c.fail(
+                        "absence.left.id",
+                        format!("an id before {}", p.object_id),
+                        l.id.to_string(),
+                    );
                 }
             }
             if let Some(r) = &a.right {
                 side(&mut c, r, "absence.right.proof");
                 if r.id <= p.object_id {
-                    c.fail("absence.right.id", format!("an id after {}", p.object_id), r.id.to_string());
+                    c.fail(
+                        "absence.right.id",
+                        format!("an id after {}", p.object_id),
+                        r.id.to_string(),
+                    );
                 }
             }
             let adjacent = match (&a.left, &a.right) {
@@ -805,14 +1264,24 @@ pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Repor
                 (None, None) => n == 0,
             };
             if !adjacent {
-                c.fail("absence", "neighbouring leaves of the id tree", "leaves that are not adjacent");
+                c.fail(
+                    "absence",
+                    "neighbouring leaves of the id tree",
+                    "leaves that are not adjacent",
+                );
             }
             if c.ok() {
-                c.checks.push("not in the pool: its neighbours in the committed id tree are adjacent".into());
+                c.checks.push(
+                    "not in the pool: its neighbours in the committed id tree are adjacent".into(),
+                );
             }
         }
         _ => {
-            c.fail("membership", "either a membership or an absence proof", "neither or both");
+            c.fail(
+                "membership",
+                "either a membership or an absence proof",
+                "neither or both",
+            );
         }
     }
     if let Some(b) = public {
@@ -823,14 +1292,40 @@ pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Repor
         } else {
             c.checks.push("public bundle verified".into());
         }
-        c.hash("same commitment as the public bundle", "commitment_hash", &b.commitment_hash, &p.commitment_hash);
-        c.hash("same result as the public bundle", "result_digest", &b.result_digest, &p.result_digest);
+        c.hash(
+            "same commitment as the public bundle",
+            "commitment_hash",
+            &b.commitment_hash,
+            &p.commitment_hash,
+        );
+        c.hash(
+            "same result as the public bundle",
+            "result_digest",
+            &b.result_digest,
+            &p.result_digest,
+        );
         if let Some(s) = &p.stratum {
-            let published = b.result.strata.get(s.index as usize).map(|r| StratumClaim::of(s.index as usize, r));
-            c.eq("stratum cutoffs as published", "stratum", &published, &Some(s.clone()));
+            let published = b
+                .result
+                .strata
+                .get(s.index as usize)
+                .map(|r| StratumClaim::of(s.index as usize, r));
+            c.eq(
+                "stratum cutoffs as published",
+                "stratum",
+                &published,
+                &Some(s.clone()),
+            );
         }
-        let listed = b.result.strata.iter().any(|s| s.selected.contains(&p.object_id));
-        let replacement = b.result.replacements.iter().any(|r| matches!(r.request, ReplacementRequest::Object { .. }) && r.replacement == p.object_id.as_str());
+        let listed = b
+            .result
+            .strata
+            .iter()
+            .any(|s| s.selected.contains(&p.object_id));
+        let replacement = b.result.replacements.iter().any(|r| {
+            matches!(r.request, ReplacementRequest::Object { .. })
+                && r.replacement == p.object_id.as_str()
+        });
         let published = if listed {
             Some(Outcome::Drawn)
         } else if replacement {
@@ -838,10 +1333,27 @@ pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Repor
         } else {
             None
         };
-        let claimed = matches!(p.outcome, Outcome::Drawn | Outcome::DrawnAsReplacement).then_some(p.outcome);
-        c.eq("the published list agrees with the ticket", "outcome (published vs. ticket)", &published, &claimed);
-        let team = b.result.final_assignments.iter().find(|a| a.object == p.object_id).map(|a| a.inspectors.clone()).unwrap_or_default();
-        c.eq("inspectors as published", "inspectors", &team, &p.inspectors);
+        let claimed =
+            matches!(p.outcome, Outcome::Drawn | Outcome::DrawnAsReplacement).then_some(p.outcome);
+        c.eq(
+            "the published list agrees with the ticket",
+            "outcome (published vs. ticket)",
+            &published,
+            &claimed,
+        );
+        let team = b
+            .result
+            .final_assignments
+            .iter()
+            .find(|a| a.object == p.object_id)
+            .map(|a| a.inspectors.clone())
+            .unwrap_or_default();
+        c.eq(
+            "inspectors as published",
+            "inspectors",
+            &team,
+            &p.inspectors,
+        );
     }
     c.report("enterprise proof", Some(p.result_digest), Some(p.outcome))
 }

@@ -39,7 +39,11 @@ pub fn derive_seed(commitment: &Commitment, secret: &[u8], entropy: &[Vec<u8>]) 
 /// An object's ticket: SHA-256(SHA-256("double-random/v1 ticket") ‖ seed ‖ lp(id)). The first
 /// 64 bytes fill one SHA-256 block, so each ticket costs a single block after the shared prefix.
 pub fn ticket(seed: &Hash, id: &ObjectId) -> Hash {
-    ticket_hasher(seed).chain_update((id.as_str().len() as u32).to_be_bytes()).chain_update(id.as_str()).finalize().into()
+    ticket_hasher(seed)
+        .chain_update((id.as_str().len() as u32).to_be_bytes())
+        .chain_update(id.as_str())
+        .finalize()
+        .into()
 }
 
 fn ticket_hasher(seed: &Hash) -> Sha256 {
@@ -75,19 +79,29 @@ pub fn sample_sizes(policy: &Policy, strata: &[(usize, bool, u64)], seed: &Hash)
                 tier.max.map_or(n, |m| n.min(m)).min(n_pop)
             })
             .collect(),
-        Mode::Count => strata.iter().map(|&(tier, _, n_pop)| policy.tiers[tier].count.min(n_pop)).collect(),
+        Mode::Count => strata
+            .iter()
+            .map(|&(tier, _, n_pop)| policy.tiers[tier].count.min(n_pop))
+            .collect(),
         Mode::Weighted => {
             // Successive sampling at stratum level: each step picks a stratum with probability
             // weight · remaining / Σ weight · remaining; which member follows from the tickets.
-            let weights: Vec<u128> =
-                strata.iter().map(|&(tier, cooled, _)| policy.tiers[tier].weight as u128 * scale(cooled)).collect();
+            let weights: Vec<u128> = strata
+                .iter()
+                .map(|&(tier, cooled, _)| policy.tiers[tier].weight as u128 * scale(cooled))
+                .collect();
             let mut remaining: Vec<u64> = strata.iter().map(|s| s.2).collect();
             let mut sizes = vec![0u64; strata.len()];
             let total = policy.total.min(remaining.iter().sum());
             let mut stream = Stream::new(seed, "strata", 0);
             for _ in 0..total {
-                let mass: u128 = weights.iter().zip(&remaining).map(|(w, r)| w * *r as u128).sum();
-                let mut x = stream.below(u64::try_from(mass).expect("weights bounded by policy")) as u128;
+                let mass: u128 = weights
+                    .iter()
+                    .zip(&remaining)
+                    .map(|(w, r)| w * *r as u128)
+                    .sum();
+                let mut x =
+                    stream.below(u64::try_from(mass).expect("weights bounded by policy")) as u128;
                 let s = (0..strata.len())
                     .find(|&i| {
                         let m = weights[i] * remaining[i] as u128;
@@ -136,7 +150,11 @@ pub enum ReplacementRequest {
     /// A drawn object proved ineligible (closed, moved out, …).
     Object { object: ObjectId, reason: String },
     /// An inspector must recuse from one object.
-    Inspector { object: ObjectId, inspector: InspectorId, reason: String },
+    Inspector {
+        object: ObjectId,
+        inspector: InspectorId,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,9 +182,14 @@ impl DrawResult {
     /// Canonical encoding (draw-spec §11); its SHA-256 is the `result_digest`.
     pub fn encode(&self, commitment_hash: &Hash) -> Vec<u8> {
         let mut e = Encoder::with_domain("double-random/v1 result");
-        e.hash(commitment_hash).hash(&self.seed).count(self.strata.len());
+        e.hash(commitment_hash)
+            .hash(&self.seed)
+            .count(self.strata.len());
         for s in &self.strata {
-            e.str(&s.tier).bool(s.cooled).u64(s.population).u64(s.sample);
+            e.str(&s.tier)
+                .bool(s.cooled)
+                .u64(s.population)
+                .u64(s.sample);
             for c in [&s.cutoff, &s.extended_cutoff] {
                 match c {
                     None => e.u8(0),
@@ -178,19 +201,37 @@ impl DrawResult {
         let teams = |e: &mut Encoder, list: &[Assignment]| {
             e.count(list.len());
             for a in list {
-                e.str(a.object.as_str()).strs(&a.inspectors.iter().map(InspectorId::as_str).collect::<Vec<_>>());
+                e.str(a.object.as_str()).strs(
+                    &a.inspectors
+                        .iter()
+                        .map(InspectorId::as_str)
+                        .collect::<Vec<_>>(),
+                );
             }
         };
         teams(&mut e, &self.assignments);
         e.count(self.replacements.len());
         for r in &self.replacements {
             match &r.request {
-                ReplacementRequest::Object { object, reason } => e.u8(0).str(object.as_str()).str("").str(reason),
-                ReplacementRequest::Inspector { object, inspector, reason } => {
-                    e.u8(1).str(object.as_str()).str(inspector.as_str()).str(reason)
+                ReplacementRequest::Object { object, reason } => {
+                    e.u8(0).str(object.as_str()).str("").str(reason)
                 }
+                ReplacementRequest::Inspector {
+                    object,
+                    inspector,
+                    reason,
+                } => e
+                    .u8(1)
+                    .str(object.as_str())
+                    .str(inspector.as_str())
+                    .str(reason),
             };
-            e.str(&r.replacement).strs(&r.inspectors.iter().map(InspectorId::as_str).collect::<Vec<_>>());
+            e.str(&r.replacement).strs(
+                &r.inspectors
+                    .iter()
+                    .map(InspectorId::as_str)
+                    .collect::<Vec<_>>(),
+            );
         }
         teams(&mut e, &self.final_assignments);
         e.into_bytes()
@@ -210,7 +251,10 @@ fn sorted_tickets(snapshot: &Snapshot, s: &Stratum, seed: &Hash, take: usize) ->
         .par_iter()
         .map(|&i| {
             let id = objects[i as usize].id.as_str();
-            let h = prefix.clone().chain_update((id.len() as u32).to_be_bytes()).chain_update(id);
+            let h = prefix
+                .clone()
+                .chain_update((id.len() as u32).to_be_bytes())
+                .chain_update(id);
             (h.finalize().into(), i)
         })
         .collect();
@@ -226,10 +270,18 @@ fn sorted_tickets(snapshot: &Snapshot, s: &Stratum, seed: &Hash, take: usize) ->
 
 /// Selection (draw-spec §8): each stratum's `sample` smallest tickets. Returns the stratum
 /// results and every drawn object as (ticket, object index), in ticket order.
-pub fn select(snapshot: &Snapshot, policy: &Policy, pool: &CommittedPool, seed: &Hash) -> (Vec<StratumResult>, Vec<(Hash, u32)>) {
+pub fn select(
+    snapshot: &Snapshot,
+    policy: &Policy,
+    pool: &CommittedPool,
+    seed: &Hash,
+) -> (Vec<StratumResult>, Vec<(Hash, u32)>) {
     let objects = snapshot.objects();
-    let populations: Vec<(usize, bool, u64)> =
-        pool.strata.iter().map(|s| (s.tier, s.cooled, s.members.len() as u64)).collect();
+    let populations: Vec<(usize, bool, u64)> = pool
+        .strata
+        .iter()
+        .map(|s| (s.tier, s.cooled, s.members.len() as u64))
+        .collect();
     let sizes = sample_sizes(policy, &populations, seed);
     let mut strata = Vec::with_capacity(pool.strata.len());
     let mut order: Vec<(Hash, u32)> = Vec::new();
@@ -242,7 +294,10 @@ pub fn select(snapshot: &Snapshot, policy: &Policy, pool: &CommittedPool, seed: 
             sample: n,
             cutoff: picked.last().map(|p| p.0),
             extended_cutoff: None,
-            selected: picked.iter().map(|p| objects[p.1 as usize].id.clone()).collect(),
+            selected: picked
+                .iter()
+                .map(|p| objects[p.1 as usize].id.clone())
+                .collect(),
         });
         order.extend(picked);
     }
@@ -280,9 +335,15 @@ pub fn assign_teams(
     }
     let to_assignment = |obj: u32, team: &[u32]| Assignment {
         object: objects[obj as usize].id.clone(),
-        inspectors: team.iter().map(|&i| inspectors[i as usize].id.clone()).collect(),
+        inspectors: team
+            .iter()
+            .map(|&i| inspectors[i as usize].id.clone())
+            .collect(),
     };
-    let assignments = sequence.iter().map(|o| to_assignment(*o, &teams[o])).collect();
+    let assignments = sequence
+        .iter()
+        .map(|o| to_assignment(*o, &teams[o]))
+        .collect();
 
     let mut replacements = Vec::with_capacity(requests.len());
     for (k, req) in requests.iter().enumerate() {
@@ -296,9 +357,8 @@ pub fn assign_teams(
         };
         let mut stream = Stream::new(seed, "replacement", k as u32);
         let (object, reason) = match req {
-            ReplacementRequest::Object { object, reason } | ReplacementRequest::Inspector { object, reason, .. } => {
-                (object, reason)
-            }
+            ReplacementRequest::Object { object, reason }
+            | ReplacementRequest::Inspector { object, reason, .. } => (object, reason),
         };
         if reason.trim().is_empty() {
             return Err(fail("a replacement needs a recorded reason".into()));
@@ -310,7 +370,9 @@ pub fn assign_teams(
                 for i in teams.remove(&obj).expect("drawn") {
                     matcher.release(i);
                 }
-                let team = matcher.assign(new, &mut stream).map_err(|e| fail(e.to_string()))?;
+                let team = matcher
+                    .assign(new, &mut stream)
+                    .map_err(|e| fail(e.to_string()))?;
                 let record = ReplacementRecord {
                     request: req.clone(),
                     replacement: objects[new as usize].id.to_string(),
@@ -325,10 +387,21 @@ pub fn assign_teams(
                 let slot = snapshot
                     .inspector_index(inspector)
                     .and_then(|i| team.iter().position(|&t| t as usize == i))
-                    .ok_or_else(|| fail(format!("inspector {inspector} is not on the team of {object}")))?;
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "inspector {inspector} is not on the team of {object}"
+                        ))
+                    })?;
                 matcher.recuse(obj, team[slot]);
-                let others: Vec<u32> = team.iter().enumerate().filter(|(j, _)| *j != slot).map(|(_, &i)| i).collect();
-                let new = matcher.fill_slot(obj, slot as u32, &others, &mut stream).map_err(|e| fail(e.to_string()))?;
+                let others: Vec<u32> = team
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != slot)
+                    .map(|(_, &i)| i)
+                    .collect();
+                let new = matcher
+                    .fill_slot(obj, slot as u32, &others, &mut stream)
+                    .map_err(|e| fail(e.to_string()))?;
                 team[slot] = new;
                 let record = ReplacementRecord {
                     request: req.clone(),
@@ -341,9 +414,15 @@ pub fn assign_teams(
         };
         replacements.push(record);
     }
-    let final_assignments =
-        sequence.iter().filter_map(|o| teams.get(o).map(|t| to_assignment(*o, t))).collect();
-    Ok(Teams { assignments, replacements, final_assignments })
+    let final_assignments = sequence
+        .iter()
+        .filter_map(|o| teams.get(o).map(|t| to_assignment(*o, t)))
+        .collect();
+    Ok(Teams {
+        assignments,
+        replacements,
+        final_assignments,
+    })
 }
 
 /// The whole draw on a committed pool: selection, matching, replacements.
@@ -373,7 +452,9 @@ pub fn run(
                 ),
             });
         }
-        let (t, new) = *sorted_tickets(snapshot, &pool.strata[s], seed, next + 1).last().expect("next < population");
+        let (t, new) = *sorted_tickets(snapshot, &pool.strata[s], seed, next + 1)
+            .last()
+            .expect("next < population");
         taken[s] += 1;
         strata[s].extended_cutoff = Some(t);
         Ok(new)

@@ -5,18 +5,37 @@ use sha2::{Digest, Sha256};
 
 pub type Hash = [u8; 32];
 
-#[derive(Default)]
-pub struct Encoder {
-    buf: Vec<u8>,
+/// Where encoded bytes go: a buffer, or straight into a hash without building one.
+pub trait Sink {
+    fn put(&mut self, bytes: &[u8]);
 }
 
-impl Encoder {
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+#[derive(Default)]
+pub struct Encoder<S: Sink = Vec<u8>> {
+    sink: S,
+}
+
+impl Encoder<Vec<u8>> {
     pub fn new() -> Self {
         Self::default()
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        Self { buf: Vec::with_capacity(n) }
+        Self {
+            sink: Vec::with_capacity(n),
+        }
     }
 
     /// Starts with a length-prefixed domain label, so no two kinds of message share an encoding.
@@ -26,18 +45,43 @@ impl Encoder {
         e
     }
 
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.sink
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.sink
+    }
+
+    pub fn sha256(&self) -> Hash {
+        sha256(&self.sink)
+    }
+}
+
+impl Encoder<Sha256> {
+    /// Encodes into a hasher that may already hold a prefix.
+    pub fn hashing(hasher: Sha256) -> Self {
+        Self { sink: hasher }
+    }
+
+    pub fn finish(self) -> Hash {
+        self.sink.finalize().into()
+    }
+}
+
+impl<S: Sink> Encoder<S> {
     pub fn u8(&mut self, v: u8) -> &mut Self {
-        self.buf.push(v);
+        self.sink.put(&[v]);
         self
     }
 
     pub fn u32(&mut self, v: u32) -> &mut Self {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.sink.put(&v.to_be_bytes());
         self
     }
 
     pub fn u64(&mut self, v: u64) -> &mut Self {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.sink.put(&v.to_be_bytes());
         self
     }
 
@@ -47,7 +91,7 @@ impl Encoder {
 
     pub fn bytes(&mut self, v: &[u8]) -> &mut Self {
         self.u32(u32::try_from(v.len()).expect("field longer than 4 GiB"));
-        self.buf.extend_from_slice(v);
+        self.sink.put(v);
         self
     }
 
@@ -57,7 +101,13 @@ impl Encoder {
 
     /// Fixed-size hashes go in raw: their length is part of the format.
     pub fn hash(&mut self, v: &Hash) -> &mut Self {
-        self.buf.extend_from_slice(v);
+        self.sink.put(v);
+        self
+    }
+
+    /// Bytes that are already a complete encoding.
+    pub fn raw(&mut self, v: &[u8]) -> &mut Self {
+        self.sink.put(v);
         self
     }
 
@@ -68,7 +118,7 @@ impl Encoder {
         }
     }
 
-    pub fn strs<S: AsRef<str>>(&mut self, items: &[S]) -> &mut Self {
+    pub fn strs<T: AsRef<str>>(&mut self, items: &[T]) -> &mut Self {
         self.count(items.len());
         for s in items {
             self.str(s.as_ref());
@@ -78,18 +128,6 @@ impl Encoder {
 
     pub fn count(&mut self, n: usize) -> &mut Self {
         self.u32(u32::try_from(n).expect("list longer than u32"))
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf
-    }
-
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.buf
-    }
-
-    pub fn sha256(&self) -> Hash {
-        sha256(&self.buf)
     }
 }
 

@@ -29,7 +29,13 @@ pub fn empty_root() -> Hash {
 }
 
 fn next_level(level: &[Hash]) -> Vec<Hash> {
-    let pair = |c: &[Hash]| if c.len() == 2 { node_hash(&c[0], &c[1]) } else { c[0] };
+    let pair = |c: &[Hash]| {
+        if c.len() == 2 {
+            node_hash(&c[0], &c[1])
+        } else {
+            c[0]
+        }
+    };
     if level.len() >= PARALLEL_MIN {
         level.par_chunks(2).map(pair).collect()
     } else {
@@ -170,8 +176,16 @@ mod tests {
             .collect();
         assert!(v.roots.len() >= 8);
         for case in &v.roots {
-            assert_eq!(root(&leaves[..case.size]), h(&case.root_hex), "size {}", case.size);
-            assert_eq!(Tree::new(leaves[..case.size].to_vec()).root(), h(&case.root_hex));
+            assert_eq!(
+                root(&leaves[..case.size]),
+                h(&case.root_hex),
+                "size {}",
+                case.size
+            );
+            assert_eq!(
+                Tree::new(leaves[..case.size].to_vec()).root(),
+                h(&case.root_hex)
+            );
         }
     }
 
@@ -190,7 +204,13 @@ mod tests {
             let tree = Tree::new(leaves[..n].to_vec());
             let want: Vec<Hash> = case.path_hex.iter().map(|p| h(p)).collect();
             assert_eq!(tree.proof(i), want, "leaf {i} of {n}");
-            assert!(verify_inclusion(i as u64, n as u64, &leaves[i], &want, &tree.root()));
+            assert!(verify_inclusion(
+                i as u64,
+                n as u64,
+                &leaves[i],
+                &want,
+                &tree.root()
+            ));
         }
     }
 
@@ -204,13 +224,31 @@ mod tests {
                 let p = tree.proof(i);
                 assert!(verify_inclusion(i as u64, n as u64, leaf, &p, &tree.root()));
                 if (i ^ 1) < n {
-                    assert!(!verify_inclusion((i ^ 1) as u64, n as u64, leaf, &p, &tree.root()));
+                    assert!(!verify_inclusion(
+                        (i ^ 1) as u64,
+                        n as u64,
+                        leaf,
+                        &p,
+                        &tree.root()
+                    ));
                 }
-                assert!(!verify_inclusion(i as u64, n as u64, &leaf_hash(b"x"), &p, &tree.root()));
+                assert!(!verify_inclusion(
+                    i as u64,
+                    n as u64,
+                    &leaf_hash(b"x"),
+                    &p,
+                    &tree.root()
+                ));
                 if let Some(first) = p.first() {
                     let mut bad = p.clone();
                     bad[0] = node_hash(first, first);
-                    assert!(!verify_inclusion(i as u64, n as u64, leaf, &bad, &tree.root()));
+                    assert!(!verify_inclusion(
+                        i as u64,
+                        n as u64,
+                        leaf,
+                        &bad,
+                        &tree.root()
+                    ));
                 }
             }
         }

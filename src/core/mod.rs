@@ -18,15 +18,30 @@ pub const PROTOCOL: &str = "double-random/v1";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoreError {
     #[error("bad {kind} id {id:?}: {reason}")]
-    BadId { kind: &'static str, id: String, reason: &'static str },
+    BadId {
+        kind: &'static str,
+        id: String,
+        reason: &'static str,
+    },
     #[error("duplicate {kind} id {id}")]
     DuplicateId { kind: &'static str, id: String },
     #[error("policy field {field}: {reason}")]
     BadPolicy { field: String, reason: String },
     #[error("object {object} has tier {tier:?}, which the policy does not define (tiers: {known})")]
-    UnknownTier { object: String, tier: String, known: String },
-    #[error("cannot match inspectors to object {object} (slot {slot}): {constraint} leaves no eligible inspector ({detail})")]
-    Matching { object: String, slot: u32, constraint: &'static str, detail: String },
+    UnknownTier {
+        object: String,
+        tier: String,
+        known: String,
+    },
+    #[error(
+        "cannot match inspectors to object {object} (slot {slot}): {constraint} leaves no eligible inspector ({detail})"
+    )]
+    Matching {
+        object: String,
+        slot: u32,
+        constraint: &'static str,
+        detail: String,
+    },
     #[error("replacement {index}: {reason}")]
     Replacement { index: usize, reason: String },
     #[error("{0}")]

@@ -1,24 +1,29 @@
 //! The pool: validated identifiers, object and inspector records, and the frozen snapshot.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use compact_str::CompactString;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::CoreError;
-use super::encode::{Encoder, Hash, sha256};
+use super::encode::{Encoder, Sink};
 
 macro_rules! id_type {
     ($name:ident, $what:literal) => {
         #[doc = concat!("A validated ", $what, " id: 1 to 128 bytes, no control characters, no surrounding spaces.")]
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        /// Stored inline up to 24 bytes (a credit code is 18), so a pass over ids touches no heap.
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(CompactString);
 
         impl $name {
             pub fn parse(s: &str) -> Result<Self, CoreError> {
-                validate_id(s).map(|()| Self(s.to_owned())).map_err(|reason| CoreError::BadId {
+                validate_id(s).map(|()| Self(CompactString::from(s))).map_err(|reason| CoreError::BadId {
                     kind: $what,
                     id: s.chars().take(64).collect(),
                     reason,
@@ -30,16 +35,15 @@ macro_rules! id_type {
             }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = CoreError;
-            fn try_from(s: String) -> Result<Self, CoreError> {
-                Self::parse(&s)
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
             }
         }
 
-        impl From<$name> for String {
-            fn from(id: $name) -> String {
-                id.0
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_str(StrVisitor(|s: &str| Self::parse(s).map_err(|e| e.to_string())))
             }
         }
 
@@ -51,14 +55,109 @@ macro_rules! id_type {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
+                write!(f, "{}({:?})", stringify!($name), self.as_str())
             }
         }
     };
 }
 
+/// Deserializes a string without allocating one first.
+struct StrVisitor<T>(fn(&str) -> Result<T, String>);
+
+impl<'de, T> serde::de::Visitor<'de> for StrVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        (self.0)(v).map_err(E::custom)
+    }
+}
+
 id_type!(ObjectId, "object");
 id_type!(InspectorId, "inspector");
+
+/// A short categorical value (kind, region, industry, tier). Equal labels share one allocation,
+/// so ten million records hold a handful of strings, not forty million.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label(Arc<str>);
+
+/// Labels seen so far on this thread. Only a cache: it never changes a value.
+const MAX_INTERNED: usize = 4096;
+thread_local! {
+    static LABELS: RefCell<BTreeMap<Box<str>, Arc<str>>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+impl Label {
+    pub fn new(s: &str) -> Self {
+        LABELS.with(|labels| {
+            let mut labels = labels.borrow_mut();
+            if let Some(a) = labels.get(s) {
+                return Label(a.clone());
+            }
+            let a: Arc<str> = Arc::from(s);
+            if labels.len() < MAX_INTERNED {
+                labels.insert(s.into(), a.clone());
+            }
+            Label(a)
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Label {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Label {
+    fn from(s: &str) -> Self {
+        Label::new(s)
+    }
+}
+
+impl PartialEq<str> for Label {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Label {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl Serialize for Label {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Label {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor(|s: &str| Ok(Label::new(s))))
+    }
+}
 
 fn validate_id(s: &str) -> Result<(), &'static str> {
     if s.is_empty() {
@@ -83,14 +182,21 @@ const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 pub fn check_uscc(code: &str) -> Result<(), String> {
     let b = code.as_bytes();
     if b.len() != 18 {
-        return Err(format!("must be 18 characters, got {}", code.chars().count()));
+        return Err(format!(
+            "must be 18 characters, got {}",
+            code.chars().count()
+        ));
     }
     let value = |c: u8| USCC_ALPHABET.iter().position(|&a| a == c);
     let mut sum = 0usize;
     let mut weight = 1usize;
     for (i, &c) in b[..17].iter().enumerate() {
         let v = value(c).ok_or_else(|| {
-            format!("character {} {:?} is not in the code alphabet", i + 1, c as char)
+            format!(
+                "character {} {:?} is not in the code alphabet",
+                i + 1,
+                c as char
+            )
         })?;
         sum += v * weight;
         weight = weight * 3 % 31;
@@ -130,7 +236,12 @@ pub enum ObjectStatus {
 }
 
 impl ObjectStatus {
-    pub const ALL: [ObjectStatus; 4] = [Self::Active, Self::Closed, Self::Deregistered, Self::Revoked];
+    pub const ALL: [ObjectStatus; 4] = [
+        Self::Active,
+        Self::Closed,
+        Self::Deregistered,
+        Self::Revoked,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -167,10 +278,10 @@ pub const ENTITY_KINDS: [&str; 4] = [
 pub struct Object {
     pub id: ObjectId,
     pub name: String,
-    pub kind: String,
-    pub region: String,
-    pub industry: String,
-    pub tier: String,
+    pub kind: Label,
+    pub region: Label,
+    pub industry: Label,
+    pub tier: Label,
     pub status: ObjectStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_inspected: Option<NaiveDate>,
@@ -186,9 +297,9 @@ pub struct Object {
 pub struct PublicObject {
     pub id: ObjectId,
     pub name: String,
-    pub kind: String,
-    pub region: String,
-    pub industry: String,
+    pub kind: Label,
+    pub region: Label,
+    pub industry: Label,
     pub status: ObjectStatus,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub last_inspectors: Vec<InspectorId>,
@@ -196,12 +307,29 @@ pub struct PublicObject {
 
 impl PublicObject {
     pub fn encode(&self) -> Vec<u8> {
-        encode_public(&self.id, &self.name, &self.kind, &self.region, &self.industry, self.status, &self.last_inspectors)
+        let mut e = Encoder::with_capacity(128);
+        self.encode_to(&mut e);
+        e.into_bytes()
+    }
+
+    pub fn encode_to<S: Sink>(&self, e: &mut Encoder<S>) {
+        encode_public(
+            e,
+            &self.id,
+            &self.name,
+            &self.kind,
+            &self.region,
+            &self.industry,
+            self.status,
+            &self.last_inspectors,
+        );
     }
 }
 
 /// lp(id) ‖ lp(name) ‖ lp(kind) ‖ lp(region) ‖ lp(industry) ‖ lp(status) ‖ list(last inspectors).
-fn encode_public(
+#[allow(clippy::too_many_arguments)]
+fn encode_public<S: Sink>(
+    e: &mut Encoder<S>,
     id: &ObjectId,
     name: &str,
     kind: &str,
@@ -209,14 +337,17 @@ fn encode_public(
     industry: &str,
     status: ObjectStatus,
     last_inspectors: &[InspectorId],
-) -> Vec<u8> {
-    let mut e = Encoder::with_capacity(64 + name.len() + region.len() + industry.len());
-    e.str(id.as_str()).str(name).str(kind).str(region).str(industry).str(status.as_str());
+) {
+    e.str(id.as_str())
+        .str(name)
+        .str(kind)
+        .str(region)
+        .str(industry)
+        .str(status.as_str());
     e.count(last_inspectors.len());
     for i in last_inspectors {
         e.str(i.as_str());
     }
-    e.into_bytes()
 }
 
 /// A date as the 10 ASCII bytes YYYY-MM-DD, without going through a formatter.
@@ -251,14 +382,22 @@ impl Object {
         }
     }
 
-    /// SHA-256 of the public part's encoding, without copying the record.
-    pub fn public_digest(&self) -> Hash {
-        sha256(&encode_public(&self.id, &self.name, &self.kind, &self.region, &self.industry, self.status, &self.last_inspectors))
+    /// The public part's encoding, without copying the record.
+    pub fn encode_public_to<S: Sink>(&self, e: &mut Encoder<S>) {
+        encode_public(
+            e,
+            &self.id,
+            &self.name,
+            &self.kind,
+            &self.region,
+            &self.industry,
+            self.status,
+            &self.last_inspectors,
+        );
     }
 
     /// Private fields: lp(tier) ‖ optional lp(last inspection date) ‖ attributes sorted by key.
-    pub fn encode_private(&self) -> Vec<u8> {
-        let mut e = Encoder::with_capacity(32);
+    pub fn encode_private_to<S: Sink>(&self, e: &mut Encoder<S>) {
         e.str(&self.tier);
         match self.last_inspected {
             None => e.u8(0),
@@ -268,11 +407,6 @@ impl Object {
         for (k, v) in &self.attributes {
             e.str(k).str(v);
         }
-        e.into_bytes()
-    }
-
-    pub fn private_digest(&self) -> Hash {
-        sha256(&self.encode_private())
     }
 
     fn normalise(&mut self) {
@@ -310,7 +444,13 @@ impl Inspector {
             .strs(&self.specialties)
             .str(&self.certificate_no)
             .bytes(&date_bytes(self.certificate_expiry))
-            .strs(&self.conflicts.iter().map(|i| i.as_str()).collect::<Vec<_>>());
+            .strs(
+                &self
+                    .conflicts
+                    .iter()
+                    .map(|i| i.as_str())
+                    .collect::<Vec<_>>(),
+            );
         match self.max_load {
             None => e.u8(0),
             Some(m) => e.u8(1).u32(m),
@@ -337,18 +477,30 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn new(mut objects: Vec<Object>, mut inspectors: Vec<Inspector>) -> Result<Self, CoreError> {
+    pub fn new(
+        mut objects: Vec<Object>,
+        mut inspectors: Vec<Inspector>,
+    ) -> Result<Self, CoreError> {
         objects.iter_mut().for_each(Object::normalise);
         inspectors.iter_mut().for_each(Inspector::normalise);
         objects.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         inspectors.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         if let Some(w) = objects.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(CoreError::DuplicateId { kind: "object", id: w[0].id.to_string() });
+            return Err(CoreError::DuplicateId {
+                kind: "object",
+                id: w[0].id.to_string(),
+            });
         }
         if let Some(w) = inspectors.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(CoreError::DuplicateId { kind: "inspector", id: w[0].id.to_string() });
+            return Err(CoreError::DuplicateId {
+                kind: "inspector",
+                id: w[0].id.to_string(),
+            });
         }
-        Ok(Self { objects, inspectors })
+        Ok(Self {
+            objects,
+            inspectors,
+        })
     }
 
     pub fn objects(&self) -> &[Object] {
@@ -386,13 +538,32 @@ mod tests {
 
     #[test]
     fn real_credit_codes_pass_and_altered_ones_fail() {
-        for code in ["914403001922038216", "9144030071526726XG", "91330100799655058B"] {
+        for code in [
+            "914403001922038216",
+            "9144030071526726XG",
+            "91330100799655058B",
+        ] {
             assert_eq!(check_uscc(code), Ok(()), "{code}");
-            assert_eq!(uscc_check_char(&code.as_bytes()[..17]), code.chars().last().unwrap());
+            assert_eq!(
+                uscc_check_char(&code.as_bytes()[..17]),
+                code.chars().last().unwrap()
+            );
         }
-        assert!(check_uscc("914403001922038217").unwrap_err().contains("check character"));
-        assert!(check_uscc("91440300192203821").unwrap_err().contains("18 characters"));
-        assert!(check_uscc("9144030019220382I6").unwrap_err().contains("alphabet"));
+        assert!(
+            check_uscc("914403001922038217")
+                .unwrap_err()
+                .contains("check character")
+        );
+        assert!(
+            check_uscc("91440300192203821")
+                .unwrap_err()
+                .contains("18 characters")
+        );
+        assert!(
+            check_uscc("9144030019220382I6")
+                .unwrap_err()
+                .contains("alphabet")
+        );
     }
 
     #[test]

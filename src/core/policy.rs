@@ -1,13 +1,16 @@
 //! The draw policy: tiers and their ratios/counts/weights, scope, cooldown, inspector rules.
 //! `PolicyFile` is what people write (TOML) and what bundles carry; `Policy` is the validated form.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::CoreError;
 use super::encode::{Encoder, Hash};
+use super::model::date_bytes;
 
 pub const MAX_WEIGHT: u64 = 1_000_000;
+/// Largest weighted-mode sample: bounds the work any bundle can ask of a verifier.
+pub const MAX_TOTAL: u64 = 100_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,7 +74,12 @@ impl TierScheme {
                 ("warning", 2000, 5),
                 ("focus", 5000, 10),
             ],
-            Self::Abcd => &[("A", 500, 1), ("B", 2000, 4), ("C", 6000, 12), ("D", 10000, 20)],
+            Self::Abcd => &[
+                ("A", 500, 1),
+                ("B", 2000, 4),
+                ("C", 6000, 12),
+                ("D", 10000, 20),
+            ],
         }
     }
 }
@@ -196,17 +204,25 @@ pub struct Policy {
 }
 
 fn bad(field: impl Into<String>, reason: impl Into<String>) -> CoreError {
-    CoreError::BadPolicy { field: field.into(), reason: reason.into() }
+    CoreError::BadPolicy {
+        field: field.into(),
+        reason: reason.into(),
+    }
 }
 
 /// "3%", "12.5%", "0.25%" or "100%" to basis points; at most two decimals.
 pub fn parse_ratio(s: &str) -> Result<u32, String> {
     let t = s.trim();
-    let num = t.strip_suffix('%').ok_or("write the ratio as a percentage, e.g. \"5%\"")?.trim();
+    let num = t
+        .strip_suffix('%')
+        .ok_or("write the ratio as a percentage, e.g. \"5%\"")?
+        .trim();
     let (int, frac) = num.split_once('.').unwrap_or((num, ""));
     let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
-    if !digits(int) || (!frac.is_empty() && !digits(frac)) || frac.len() > 2 {
-        return Err(format!("{t:?} is not a percentage with at most two decimals"));
+    if !digits(int) || (num.contains('.') && !digits(frac)) || frac.len() > 2 {
+        return Err(format!(
+            "{t:?} is not a percentage with at most two decimals"
+        ));
     }
     let int: u64 = int.parse().map_err(|_| format!("{t:?} is too large"))?;
     let frac: u64 = format!("{frac:0<2}").parse().expect("two digits");
@@ -248,42 +264,87 @@ impl TryFrom<PolicyFile> for Policy {
         for (i, t) in tier_files.iter().enumerate() {
             let field = |name: &str| format!("tiers[{i}].{name}");
             if t.name.trim().is_empty() || t.name.trim() != t.name {
-                return Err(bad(field("name"), "must be non-empty without surrounding spaces"));
+                return Err(bad(
+                    field("name"),
+                    "must be non-empty without surrounding spaces",
+                ));
             }
             if tier_files[..i].iter().any(|o| o.name == t.name) {
-                return Err(bad(field("name"), format!("tier {:?} is listed twice", t.name)));
+                return Err(bad(
+                    field("name"),
+                    format!("tier {:?} is listed twice", t.name),
+                ));
             }
             let ratio_bp = match (&t.ratio, f.mode) {
                 (Some(r), _) => parse_ratio(r).map_err(|e| bad(field("ratio"), e))?,
-                (None, Mode::Ratio) => return Err(bad(field("ratio"), "ratio mode needs a ratio for each tier")),
+                (None, Mode::Ratio) => {
+                    return Err(bad(
+                        field("ratio"),
+                        "ratio mode needs a ratio for each tier",
+                    ));
+                }
                 (None, _) => 0,
             };
             let count = match (t.count, f.mode) {
                 (Some(c), _) => c,
-                (None, Mode::Count) => return Err(bad(field("count"), "count mode needs a count for each tier")),
+                (None, Mode::Count) => {
+                    return Err(bad(
+                        field("count"),
+                        "count mode needs a count for each tier",
+                    ));
+                }
                 (None, _) => 0,
             };
             let weight = match (t.weight, f.mode) {
                 (Some(w), Mode::Weighted) if !(1..=MAX_WEIGHT).contains(&w) => {
-                    return Err(bad(field("weight"), format!("must be 1..={MAX_WEIGHT}: no tier is exempt from sampling")));
+                    return Err(bad(
+                        field("weight"),
+                        format!("must be 1..={MAX_WEIGHT}: no tier is exempt from sampling"),
+                    ));
                 }
                 (Some(w), _) => w,
-                (None, Mode::Weighted) => return Err(bad(field("weight"), "weighted mode needs a weight for each tier")),
+                (None, Mode::Weighted) => {
+                    return Err(bad(
+                        field("weight"),
+                        "weighted mode needs a weight for each tier",
+                    ));
+                }
                 (None, _) => 0,
             };
+            if f.mode != Mode::Ratio && (t.min != 0 || t.max.is_some()) {
+                return Err(bad(field("min"), "min and max apply to ratio mode only"));
+            }
             if let Some(max) = t.max {
                 if max < t.min {
-                    return Err(bad(field("max"), format!("max {max} is below min {}", t.min)));
+                    return Err(bad(
+                        field("max"),
+                        format!("max {max} is below min {}", t.min),
+                    ));
                 }
             }
-            tiers.push(Tier { name: t.name.clone(), ratio_bp, count, weight, min: t.min, max: t.max });
+            tiers.push(Tier {
+                name: t.name.clone(),
+                ratio_bp,
+                count,
+                weight,
+                min: t.min,
+                max: t.max,
+            });
         }
         if tiers.is_empty() {
             return Err(bad("tiers", "at least one tier is needed"));
         }
         let total = match (f.mode, f.total) {
+            (Mode::Weighted, Some(n)) if n > MAX_TOTAL => {
+                return Err(bad(
+                    "total",
+                    format!("at most {MAX_TOTAL} objects in one draw"),
+                ));
+            }
             (Mode::Weighted, Some(n)) => n,
-            (Mode::Weighted, None) => return Err(bad("total", "weighted mode needs a total sample size")),
+            (Mode::Weighted, None) => {
+                return Err(bad("total", "weighted mode needs a total sample size"));
+            }
             (_, Some(_)) => return Err(bad("total", "only weighted mode takes a total")),
             (_, None) => 0,
         };
@@ -291,28 +352,55 @@ impl TryFrom<PolicyFile> for Policy {
             match (c.action, c.percent) {
                 (CooldownAction::Downweight, Some(p)) if (1..=100).contains(&p) => {
                     if f.mode == Mode::Count {
-                        return Err(bad("cooldown.action", "count mode cannot down-weight; use \"exclude\""));
+                        return Err(bad(
+                            "cooldown.action",
+                            "count mode cannot down-weight; use \"exclude\"",
+                        ));
                     }
                 }
-                (CooldownAction::Downweight, _) => return Err(bad("cooldown.percent", "downweight needs a percent in 1..=100")),
-                (CooldownAction::Exclude, Some(_)) => return Err(bad("cooldown.percent", "only downweight takes a percent")),
+                (CooldownAction::Downweight, _) => {
+                    return Err(bad(
+                        "cooldown.percent",
+                        "downweight needs a percent in 1..=100",
+                    ));
+                }
+                (CooldownAction::Exclude, Some(_)) => {
+                    return Err(bad("cooldown.percent", "only downweight takes a percent"));
+                }
                 (CooldownAction::Exclude, None) => {}
             }
         }
+        if !(1900..=9999).contains(&f.draw_date.year()) {
+            return Err(bad("draw_date", "must be a year from 1900 to 9999"));
+        }
         let ins = &f.inspectors;
         if ins.per_object == 0 {
-            return Err(bad("inspectors.per_object", "at least 1 inspector per object (the rules ask for 2)"));
+            return Err(bad(
+                "inspectors.per_object",
+                "at least 1 inspector per object (the rules ask for 2)",
+            ));
         }
         if ins.departments.is_empty() {
             return Err(bad("inspectors.departments", "name the lead department"));
         }
-        if let Some((i, d)) = ins.departments.iter().enumerate().find(|(i, d)| ins.departments[..*i].contains(d)) {
-            return Err(bad(format!("inspectors.departments[{i}]"), format!("{d:?} is listed twice")));
+        if let Some((i, d)) = ins
+            .departments
+            .iter()
+            .enumerate()
+            .find(|(i, d)| ins.departments[..*i].contains(d))
+        {
+            return Err(bad(
+                format!("inspectors.departments[{i}]"),
+                format!("{d:?} is listed twice"),
+            ));
         }
         if (ins.per_object as usize) < ins.departments.len() {
             return Err(bad(
                 "inspectors.per_object",
-                format!("a joint task with {} departments needs at least that many inspectors per object", ins.departments.len()),
+                format!(
+                    "a joint task with {} departments needs at least that many inspectors per object",
+                    ins.departments.len()
+                ),
             ));
         }
         if ins.max_load == Some(0) {
@@ -363,7 +451,8 @@ impl From<Policy> for PolicyFile {
 impl Policy {
     pub fn from_toml(text: &str) -> Result<Self, CoreError> {
         // toml's message names the line, column and key of a syntax or type error.
-        let file: PolicyFile = toml::from_str(text).map_err(|e| bad("(toml)", e.to_string().trim_end().replace('\n', " ")))?;
+        let file: PolicyFile = toml::from_str(text)
+            .map_err(|e| bad("(toml)", e.to_string().trim_end().replace('\n', " ")))?;
         Self::try_from(file)
     }
 
@@ -374,7 +463,7 @@ impl Policy {
     /// Canonical encoding (draw-spec §5); its SHA-256 is the policy hash in the commitment.
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Encoder::with_domain("double-random/v1 policy");
-        e.str(&self.draw_date.format("%Y-%m-%d").to_string())
+        e.bytes(&date_bytes(self.draw_date))
             .u8(match self.mode {
                 Mode::Ratio => 0,
                 Mode::Count => 1,
@@ -392,7 +481,11 @@ impl Policy {
             })
             .count(self.tiers.len());
         for t in &self.tiers {
-            e.str(&t.name).u32(t.ratio_bp).u64(t.count).u64(t.weight).u64(t.min);
+            e.str(&t.name)
+                .u32(t.ratio_bp)
+                .u64(t.count)
+                .u64(t.weight)
+                .u64(t.min);
             match t.max {
                 None => e.u8(0),
                 Some(m) => e.u8(1).u64(m),
@@ -409,10 +502,14 @@ impl Policy {
             .strs(&sorted(&self.scope.industries));
         match &self.cooldown {
             None => e.u8(0),
-            Some(c) => e.u8(1).u32(c.days).u8(match c.action {
-                CooldownAction::Exclude => 0,
-                CooldownAction::Downweight => 1,
-            }).u32(c.percent.unwrap_or(0)),
+            Some(c) => e
+                .u8(1)
+                .u32(c.days)
+                .u8(match c.action {
+                    CooldownAction::Exclude => 0,
+                    CooldownAction::Downweight => 1,
+                })
+                .u32(c.percent.unwrap_or(0)),
         };
         let ins = &self.inspectors;
         e.u32(ins.per_object)
@@ -453,8 +550,14 @@ departments = ["市场监管局"]
         assert!(parse_ratio("100.01%").unwrap_err().contains("over 100%"));
         assert!(parse_ratio("3").is_err());
         assert!(parse_ratio("1.234%").is_err());
+        assert!(parse_ratio("5.%").is_err());
         for bp in [0, 1, 10, 25, 300, 1250, 10_000] {
-            assert_eq!(parse_ratio(&format_ratio(bp)), Ok(bp), "{}", format_ratio(bp));
+            assert_eq!(
+                parse_ratio(&format_ratio(bp)),
+                Ok(bp),
+                "{}",
+                format_ratio(bp)
+            );
         }
     }
 
@@ -465,7 +568,10 @@ departments = ["市场监管局"]
         assert_eq!(names, ["good", "notice", "watch", "warning", "focus"]);
         assert_eq!(p.inspectors.per_object, 2);
         let p = Policy::from_toml(&format!("tier_scheme = \"abcd\"\n{BASE}")).unwrap();
-        assert_eq!(p.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["A", "B", "C", "D"]);
+        assert_eq!(
+            p.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["A", "B", "C", "D"]
+        );
     }
 
     #[test]
@@ -479,13 +585,24 @@ departments = ["市场监管局"]
 
     #[test]
     fn invalid_policies_name_the_field() {
-        let over = BASE.replace("mode = \"ratio\"", "mode = \"ratio\"\n[[tiers]]\nname = \"A\"\nratio = \"120%\"");
+        let over = BASE.replace(
+            "mode = \"ratio\"",
+            "mode = \"ratio\"\n[[tiers]]\nname = \"A\"\nratio = \"120%\"",
+        );
         let err = Policy::from_toml(&over).unwrap_err().to_string();
-        assert!(err.contains("tiers[0].ratio") && err.contains("over 100%"), "{err}");
+        assert!(
+            err.contains("tiers[0].ratio") && err.contains("over 100%"),
+            "{err}"
+        );
         let joint = BASE.replace("[\"市场监管局\"]", "[\"a\", \"b\", \"c\"]");
         let err = Policy::from_toml(&joint).unwrap_err().to_string();
         assert!(err.contains("per_object"), "{err}");
         let weighted = BASE.replace("\"ratio\"", "\"weighted\"");
-        assert!(Policy::from_toml(&weighted).unwrap_err().to_string().contains("total"));
+        assert!(
+            Policy::from_toml(&weighted)
+                .unwrap_err()
+                .to_string()
+                .contains("total")
+        );
     }
 }

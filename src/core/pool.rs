@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::encode::{Encoder, Hash, hex32, sha256};
 use super::merkle::{self, Tree};
-use super::model::{Object, ObjectId, ObjectStatus, Snapshot};
+use super::model::{Object, ObjectId, ObjectStatus, PublicObject, Snapshot};
 use super::policy::{CooldownAction, Policy};
 use super::{CoreError, PROTOCOL};
 
@@ -27,7 +27,9 @@ pub enum Exclusion {
 impl Exclusion {
     pub fn code(self) -> &'static str {
         match self {
-            Self::Status(ObjectStatus::Active) => unreachable!("active objects are not excluded for status"),
+            Self::Status(ObjectStatus::Active) => {
+                unreachable!("active objects are not excluded for status")
+            }
             Self::Status(ObjectStatus::Closed) => "status:closed",
             Self::Status(ObjectStatus::Deregistered) => "status:deregistered",
             Self::Status(ObjectStatus::Revoked) => "status:revoked",
@@ -56,35 +58,65 @@ pub struct Stratum {
 }
 
 pub fn stratum_label(tier: &str, cooled: bool) -> String {
-    if cooled { format!("{tier}+cooldown") } else { tier.to_owned() }
+    if cooled {
+        format!("{tier}+cooldown")
+    } else {
+        tier.to_owned()
+    }
+}
+
+/// Why an object with these public fields could not be in any stratum, by status or scope.
+/// Cooldown is not decided here: it depends on the private last-inspection date.
+pub fn public_exclusion(policy: &Policy, o: &PublicObject) -> Option<Exclusion> {
+    scope_exclusion(policy, o.status, &o.kind, &o.region, &o.industry)
+}
+
+fn scope_exclusion(
+    policy: &Policy,
+    status: ObjectStatus,
+    kind: &str,
+    region: &str,
+    industry: &str,
+) -> Option<Exclusion> {
+    let in_scope = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
+    let s = &policy.scope;
+    if status != ObjectStatus::Active {
+        Some(Exclusion::Status(status))
+    } else if !in_scope(&s.kinds, kind) {
+        Some(Exclusion::Kind)
+    } else if !in_scope(&s.regions, region) {
+        Some(Exclusion::Region)
+    } else if !in_scope(&s.industries, industry) {
+        Some(Exclusion::Industry)
+    } else {
+        None
+    }
 }
 
 /// Decides each object's placement. Fails only on a tier the policy does not define.
 pub fn place(snapshot: &Snapshot, policy: &Policy) -> Result<Vec<Placement>, CoreError> {
     let downweight = matches!(&policy.cooldown, Some(c) if c.action == CooldownAction::Downweight);
-    let in_scope = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
     snapshot
         .objects()
-        .iter()
+        .par_iter()
         .map(|o| {
-            let tier = policy.tier_index(&o.tier).ok_or_else(|| CoreError::UnknownTier {
-                object: o.id.to_string(),
-                tier: o.tier.clone(),
-                known: policy.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
-            })?;
-            let s = &policy.scope;
-            let excluded = if o.status != ObjectStatus::Active {
-                Some(Exclusion::Status(o.status))
-            } else if !in_scope(&s.kinds, &o.kind) {
-                Some(Exclusion::Kind)
-            } else if !in_scope(&s.regions, &o.region) {
-                Some(Exclusion::Region)
-            } else if !in_scope(&s.industries, &o.industry) {
-                Some(Exclusion::Industry)
-            } else {
-                None
-            };
-            let cooled = policy.cooldown.as_ref().is_some_and(|c| recently_inspected(o, policy, c.days));
+            let tier = policy
+                .tier_index(&o.tier)
+                .ok_or_else(|| CoreError::UnknownTier {
+                    object: o.id.to_string(),
+                    tier: o.tier.to_string(),
+                    known: policy
+                        .tiers
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            let excluded = scope_exclusion(policy, o.status, &o.kind, &o.region, &o.industry);
+            let cooled = policy
+                .cooldown
+                .as_ref()
+                .is_some_and(|c| recently_inspected(o, policy, c.days));
             Ok(match excluded {
                 Some(e) => Placement::Excluded(e),
                 None if cooled && !downweight => Placement::Excluded(Exclusion::Cooldown),
@@ -94,16 +126,22 @@ pub fn place(snapshot: &Snapshot, policy: &Policy) -> Result<Vec<Placement>, Cor
         .collect()
 }
 
-/// Inspected fewer than `days` days before the draw date (or, oddly, after it).
+/// Inspected fewer than `days` days before the draw date; a date after the draw date counts as
+/// the draw date itself (age 0), so `days = 0` never cools anything.
 fn recently_inspected(o: &Object, policy: &Policy, days: u32) -> bool {
-    o.last_inspected
-        .is_some_and(|d| policy.draw_date.signed_duration_since(d).num_days() < i64::from(days))
+    o.last_inspected.is_some_and(|d| {
+        policy.draw_date.signed_duration_since(d).num_days().max(0) < i64::from(days)
+    })
 }
 
 /// Groups placements into strata: index `2·tier + cooled`, so the order is the policy's tier order.
 pub fn strata(policy: &Policy, placements: &[Placement]) -> Vec<Stratum> {
     let mut strata: Vec<Stratum> = (0..policy.tiers.len() * 2)
-        .map(|i| Stratum { tier: i / 2, cooled: i % 2 == 1, members: Vec::new() })
+        .map(|i| Stratum {
+            tier: i / 2,
+            cooled: i % 2 == 1,
+            members: Vec::new(),
+        })
         .collect();
     for (i, p) in placements.iter().enumerate() {
         if let Placement::Stratum(s) = p {
@@ -113,46 +151,53 @@ pub fn strata(policy: &Policy, placements: &[Placement]) -> Vec<Stratum> {
     strata
 }
 
-/// Per-object salt: SHA-256(SALT_LABEL ‖ salt key ‖ lp(id)). The salt key is never published, so
-/// a leaf's neighbours in a proof reveal nothing about other objects.
-pub fn salt(salt_key: &Hash, id: &ObjectId) -> Hash {
-    salt_with(&salt_prefix(salt_key), id)
-}
-
-/// The hasher state after the first block (label hash ‖ salt key), shared by every salt.
-fn salt_prefix(salt_key: &Hash) -> Sha256 {
-    static LABEL: LazyLock<Hash> = LazyLock::new(|| sha256(b"double-random/v1 salt"));
+/// The hasher state after the first block (label hash ‖ salt key), shared by every object.
+pub fn private_prefix(salt_key: &Hash) -> Sha256 {
+    static LABEL: LazyLock<Hash> = LazyLock::new(|| sha256(b"double-random/v1 private"));
     let mut h = Sha256::new();
     h.update(*LABEL);
     h.update(salt_key);
     h
 }
 
-fn salt_with(prefix: &Sha256, id: &ObjectId) -> Hash {
-    let id = id.as_str();
-    prefix.clone().chain_update((id.len() as u32).to_be_bytes()).chain_update(id).finalize().into()
+/// SHA-256(SHA-256("double-random/v1 private") ‖ salt key ‖ lp(id) ‖ private encoding). The salt
+/// key is never published, so the digest of a drawn object's tier, dates and attributes cannot be
+/// reversed by guessing, and a neighbour's leaf in a proof tells nothing.
+pub fn private_digest(prefix: &Sha256, o: &Object) -> Hash {
+    let mut e = Encoder::hashing(prefix.clone());
+    e.str(o.id.as_str());
+    o.encode_private_to(&mut e);
+    e.finish()
 }
 
-/// The data of a stratum leaf (or, with a reason, of an excluded leaf): salt ‖ SHA-256(public
-/// part) ‖ SHA-256(private part) [‖ lp(reason)].
-pub fn leaf_data(salt: &Hash, public_digest: &Hash, private_digest: &Hash, reason: Option<&str>) -> Vec<u8> {
-    let mut e = Encoder::new();
-    e.hash(salt).hash(public_digest).hash(private_digest);
+/// Leaf of an object: RFC 6962 leaf hash of private digest ‖ public encoding [‖ lp(reason)],
+/// hashed as it is encoded.
+pub fn object_leaf(
+    private_digest: &Hash,
+    public: impl FnOnce(&mut Encoder<Sha256>),
+    reason: Option<&str>,
+) -> Hash {
+    let mut e = Encoder::hashing(Sha256::new());
+    e.u8(0).hash(private_digest);
+    public(&mut e);
     if let Some(r) = reason {
         e.str(r);
     }
-    e.into_bytes()
+    e.finish()
 }
 
-fn object_leaf(salt_prefix: &Sha256, o: &Object, reason: Option<&str>) -> Hash {
-    let data = leaf_data(&salt_with(salt_prefix, &o.id), &o.public_digest(), &o.private_digest(), reason);
-    merkle::leaf_hash(&data)
+fn leaf_of(prefix: &Sha256, o: &Object, reason: Option<&str>) -> Hash {
+    object_leaf(
+        &private_digest(prefix, o),
+        |e| o.encode_public_to(e),
+        reason,
+    )
 }
 
 pub fn id_leaf(id: &ObjectId) -> Hash {
-    let mut e = Encoder::new();
-    e.str(id.as_str());
-    merkle::leaf_hash(e.as_bytes())
+    let mut e = Encoder::hashing(Sha256::new());
+    e.u8(0).str(id.as_str());
+    e.finish()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,7 +237,10 @@ pub struct Commitment {
 impl Commitment {
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Encoder::with_domain("double-random/v1 commitment");
-        e.str(&self.protocol).str(&self.task_id).hash(&self.policy_hash).count(self.strata.len());
+        e.str(&self.protocol)
+            .str(&self.task_id)
+            .hash(&self.policy_hash)
+            .count(self.strata.len());
         for s in &self.strata {
             e.str(&s.tier).bool(s.cooled).u64(s.count).hash(&s.root);
         }
@@ -224,7 +272,7 @@ impl CommittedPool {
         let placements = place(snapshot, policy)?;
         let strata = strata(policy, &placements);
         let objects = snapshot.objects();
-        let salt_prefix = salt_prefix(salt_key);
+        let salt_prefix = private_prefix(salt_key);
         let heads = strata
             .iter()
             .map(|s| StratumHead {
@@ -238,17 +286,26 @@ impl CommittedPool {
             .par_iter()
             .enumerate()
             .filter_map(|(i, p)| match p {
-                Placement::Excluded(e) => Some(object_leaf(&salt_prefix, &objects[i], Some(e.code()))),
+                Placement::Excluded(e) => Some(leaf_of(&salt_prefix, &objects[i], Some(e.code()))),
                 Placement::Stratum(_) => None,
             })
             .collect();
         let id_leaves: Vec<Hash> = objects.par_iter().map(|o| id_leaf(&o.id)).collect();
-        let inspector_leaves: Vec<Hash> =
-            snapshot.inspectors().par_iter().map(|i| merkle::leaf_hash(&i.encode())).collect();
+        let inspector_leaves: Vec<Hash> = snapshot
+            .inspectors()
+            .par_iter()
+            .map(|i| merkle::leaf_hash(&i.encode()))
+            .collect();
         Ok(Self {
             heads,
-            excluded: TreeHead { count: excluded_leaves.len() as u64, root: merkle::root(&excluded_leaves) },
-            ids: TreeHead { count: id_leaves.len() as u64, root: merkle::root(&id_leaves) },
+            excluded: TreeHead {
+                count: excluded_leaves.len() as u64,
+                root: merkle::root(&excluded_leaves),
+            },
+            ids: TreeHead {
+                count: id_leaves.len() as u64,
+                root: merkle::root(&id_leaves),
+            },
             inspectors: TreeHead {
                 count: inspector_leaves.len() as u64,
                 root: merkle::root(&inspector_leaves),
@@ -258,7 +315,13 @@ impl CommittedPool {
         })
     }
 
-    pub fn commitment(&self, task_id: &str, policy: &Policy, secret_hash: Hash, entropy_source: &str) -> Commitment {
+    pub fn commitment(
+        &self,
+        task_id: &str,
+        policy: &Policy,
+        secret_hash: Hash,
+        entropy_source: &str,
+    ) -> Commitment {
         Commitment {
             protocol: PROTOCOL.into(),
             task_id: task_id.into(),
@@ -275,22 +338,31 @@ impl CommittedPool {
 
 pub fn stratum_leaves(snapshot: &Snapshot, s: &Stratum, salt_key: &Hash) -> Vec<Hash> {
     let objects = snapshot.objects();
-    let prefix = salt_prefix(salt_key);
-    s.members.par_iter().map(|&i| object_leaf(&prefix, &objects[i as usize], None)).collect()
+    let prefix = private_prefix(salt_key);
+    s.members
+        .par_iter()
+        .map(|&i| leaf_of(&prefix, &objects[i as usize], None))
+        .collect()
 }
 
 pub fn stratum_tree(snapshot: &Snapshot, s: &Stratum, salt_key: &Hash) -> Tree {
     Tree::new(stratum_leaves(snapshot, s, salt_key))
 }
 
-pub fn excluded_tree(snapshot: &Snapshot, placements: &[Placement], salt_key: &Hash) -> (Tree, Vec<u32>) {
+pub fn excluded_tree(
+    snapshot: &Snapshot,
+    placements: &[Placement],
+    salt_key: &Hash,
+) -> (Tree, Vec<u32>) {
     let objects = snapshot.objects();
-    let prefix = salt_prefix(salt_key);
+    let prefix = private_prefix(salt_key);
     let (idx, leaves): (Vec<u32>, Vec<Hash>) = placements
         .iter()
         .enumerate()
         .filter_map(|(i, p)| match p {
-            Placement::Excluded(e) => Some((i as u32, object_leaf(&prefix, &objects[i], Some(e.code())))),
+            Placement::Excluded(e) => {
+                Some((i as u32, leaf_of(&prefix, &objects[i], Some(e.code()))))
+            }
             Placement::Stratum(_) => None,
         })
         .unzip();
@@ -298,5 +370,11 @@ pub fn excluded_tree(snapshot: &Snapshot, placements: &[Placement], salt_key: &H
 }
 
 pub fn id_tree(snapshot: &Snapshot) -> Tree {
-    Tree::new(snapshot.objects().par_iter().map(|o| id_leaf(&o.id)).collect())
+    Tree::new(
+        snapshot
+            .objects()
+            .par_iter()
+            .map(|o| id_leaf(&o.id))
+            .collect(),
+    )
 }

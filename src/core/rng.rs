@@ -21,7 +21,9 @@ impl Stream {
     }
 
     pub fn from_key(key: Hash) -> Self {
-        Self { rng: ChaCha20Rng::from_seed(key) }
+        Self {
+            rng: ChaCha20Rng::from_seed(key),
+        }
     }
 
     /// Next 8 keystream bytes as a little-endian u64.

@@ -13,7 +13,11 @@ impl Secret {
 
     pub fn new(bytes: Vec<u8>) -> Result<Self, String> {
         if bytes.len() < Self::MIN_LEN {
-            return Err(format!("a secret needs at least {} bytes of randomness, got {}", Self::MIN_LEN, bytes.len()));
+            return Err(format!(
+                "a secret needs at least {} bytes of randomness, got {}",
+                Self::MIN_LEN,
+                bytes.len()
+            ));
         }
         Ok(Self(bytes))
     }

@@ -14,7 +14,11 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn ok(args: &[&str]) -> String {
@@ -37,7 +41,17 @@ struct Demo {
 impl Demo {
     fn new(objects: u32, inspectors: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        ok(&["demo-data", "--objects", &objects.to_string(), "--inspectors", &inspectors.to_string(), "--seed", "7", "--out-dir", p(dir.path())]);
+        ok(&[
+            "demo-data",
+            "--objects",
+            &objects.to_string(),
+            "--inspectors",
+            &inspectors.to_string(),
+            "--seed",
+            "7",
+            "--out-dir",
+            p(dir.path()),
+        ]);
         Demo { dir }
     }
 
@@ -47,9 +61,25 @@ impl Demo {
 
     fn draw_args(&self, objects: &Path, out: &str) -> Vec<String> {
         [
-            "draw", "--objects", p(objects), "--inspectors", p(&self.path("inspectors.csv")), "--policy", p(&self.path("policy.toml")),
-            "--task-id", "T-2026-001", "--secret-hex", SECRET, "--entropy-hex", "0a0b0c", "--salt-hex", SALT, "--out", p(&self.path(out)),
-            "--public-out", p(&self.path(&format!("public-{out}"))),
+            "draw",
+            "--objects",
+            p(objects),
+            "--inspectors",
+            p(&self.path("inspectors.csv")),
+            "--policy",
+            p(&self.path("policy.toml")),
+            "--task-id",
+            "T-2026-001",
+            "--secret-hex",
+            SECRET,
+            "--entropy-hex",
+            "0a0b0c",
+            "--salt-hex",
+            SALT,
+            "--out",
+            p(&self.path(out)),
+            "--public-out",
+            p(&self.path(&format!("public-{out}"))),
         ]
         .map(String::from)
         .to_vec()
@@ -68,7 +98,10 @@ impl Demo {
         }
         let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(!o.status.success(), "draw unexpectedly succeeded");
-        assert!(!self.path("bad.json").exists() && !self.path("public-bad.json").exists(), "output written despite the error");
+        assert!(
+            !self.path("bad.json").exists() && !self.path("public-bad.json").exists(),
+            "output written despite the error"
+        );
         text(&o)
     }
 
@@ -76,7 +109,8 @@ impl Demo {
         let mut args = vec!["verify", p(file), "--json"];
         args.extend_from_slice(extra);
         let o = run(&args);
-        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+        let v: Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
         assert_eq!(o.status.success(), v["valid"] == true);
         (o.status.success(), v)
     }
@@ -85,8 +119,19 @@ impl Demo {
 #[test]
 fn demo_command_runs_the_whole_flow() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(&["demo", "--out-dir", p(dir.path()), "--objects", "500", "--inspectors", "40"]);
-    assert!(out.contains("verify bundle.json: VALID") && out.contains("verify public.json: VALID"), "{out}");
+    let out = ok(&[
+        "demo",
+        "--out-dir",
+        p(dir.path()),
+        "--objects",
+        "500",
+        "--inspectors",
+        "40",
+    ]);
+    assert!(
+        out.contains("verify bundle.json: VALID") && out.contains("verify public.json: VALID"),
+        "{out}"
+    );
     assert!(out.contains("against public.json: VALID"), "{out}");
 }
 
@@ -101,19 +146,59 @@ fn draw_then_verify_full_public_and_proofs() {
     assert_eq!(digest.len(), 64);
     let (valid, public) = d.verify_json(&d.path("public-bundle.json"), &[]);
     assert!(valid, "{public}");
-    assert_eq!(public["result_digest"], digest.as_str(), "public and full bundles agree on the result");
+    assert_eq!(
+        public["result_digest"],
+        digest.as_str(),
+        "public and full bundles agree on the result"
+    );
 
-    let bundle: Value = serde_json::from_str(&std::fs::read_to_string(d.path("bundle.json")).unwrap()).unwrap();
-    let drawn = bundle["result"]["final_assignments"][0]["object"].as_str().unwrap().to_owned();
-    let selected: Vec<&str> = bundle["result"]["strata"].as_array().unwrap().iter().flat_map(|s| s["selected"].as_array().unwrap()).map(|v| v.as_str().unwrap()).collect();
+    let bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path("bundle.json")).unwrap()).unwrap();
+    let drawn = bundle["result"]["final_assignments"][0]["object"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let selected: Vec<&str> = bundle["result"]["strata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["selected"].as_array().unwrap())
+        .map(|v| v.as_str().unwrap())
+        .collect();
     let objects = bundle["snapshot"]["objects"].as_array().unwrap();
-    let not_drawn = objects.iter().map(|o| o["id"].as_str().unwrap()).find(|id| !selected.contains(id) && objects.iter().any(|o| o["id"] == *id && o["status"] == "active" && o["kind"] != "product")).unwrap().to_owned();
-    let closed = objects.iter().find(|o| o["status"] == "closed").unwrap()["id"].as_str().unwrap().to_owned();
-    let cases = [(drawn.as_str(), "drawn"), (closed.as_str(), "excluded"), ("91420704MA4TEST01X", "not_in_pool")];
+    let not_drawn = objects
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .find(|id| {
+            !selected.contains(id)
+                && objects
+                    .iter()
+                    .any(|o| o["id"] == *id && o["status"] == "active" && o["kind"] != "product")
+        })
+        .unwrap()
+        .to_owned();
+    let closed = objects.iter().find(|o| o["status"] == "closed").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cases = [
+        (drawn.as_str(), "drawn"),
+        (closed.as_str(), "excluded"),
+        ("91420704MA4TEST01X", "not_in_pool"),
+    ];
     for (id, outcome) in cases.iter().chain([(not_drawn.as_str(), "")].iter()) {
         let proof = d.path(&format!("proof-{id}.json"));
-        ok(&["prove", "--bundle", p(&d.path("bundle.json")), "--id", id, "--out", p(&proof)]);
-        let (valid, report) = d.verify_json(&proof, &["--public", p(&d.path("public-bundle.json"))]);
+        ok(&[
+            "prove",
+            "--bundle",
+            p(&d.path("bundle.json")),
+            "--id",
+            id,
+            "--out",
+            p(&proof),
+        ]);
+        let (valid, report) =
+            d.verify_json(&proof, &["--public", p(&d.path("public-bundle.json"))]);
         assert!(valid, "{id}: {report}");
         if outcome.is_empty() {
             // Active and in scope, but maybe cooled: either way, not drawn.
@@ -128,10 +213,22 @@ fn draw_then_verify_full_public_and_proofs() {
 fn a_proof_claiming_a_different_outcome_is_rejected() {
     let d = Demo::new(200, 24);
     d.draw();
-    let bundle: Value = serde_json::from_str(&std::fs::read_to_string(d.path("bundle.json")).unwrap()).unwrap();
-    let drawn = bundle["result"]["final_assignments"][0]["object"].as_str().unwrap().to_owned();
+    let bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path("bundle.json")).unwrap()).unwrap();
+    let drawn = bundle["result"]["final_assignments"][0]["object"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let proof = d.path("proof.json");
-    ok(&["prove", "--bundle", p(&d.path("bundle.json")), "--id", &drawn, "--out", p(&proof)]);
+    ok(&[
+        "prove",
+        "--bundle",
+        p(&d.path("bundle.json")),
+        "--id",
+        &drawn,
+        "--out",
+        p(&proof),
+    ]);
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
     v["outcome"] = "not_drawn".into();
     std::fs::write(&proof, v.to_string()).unwrap();
@@ -150,13 +247,28 @@ fn tampered_bundles_fail_with_the_first_mismatch() {
 
     // Swap the first drawn object's first inspector for someone else.
     let mut t = v.clone();
-    let first = t["result"]["final_assignments"][0]["inspectors"][0].as_str().unwrap().to_owned();
-    let other = t["snapshot"]["inspectors"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).find(|i| *i != first).unwrap();
+    let first = t["result"]["final_assignments"][0]["inspectors"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = t["snapshot"]["inspectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .find(|i| *i != first)
+        .unwrap();
     t["result"]["final_assignments"][0]["inspectors"][0] = other.into();
     std::fs::write(&tampered, t.to_string()).unwrap();
     let (valid, report) = d.verify_json(&tampered, &[]);
     assert!(!valid);
-    assert!(report["mismatch"]["field"].as_str().unwrap().starts_with("result.final_assignments[0]"), "{report}");
+    assert!(
+        report["mismatch"]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("result.final_assignments[0]"),
+        "{report}"
+    );
 
     // Change a non-drawn object's tier: the commitment no longer matches.
     let mut t = v.clone();
@@ -167,33 +279,90 @@ fn tampered_bundles_fail_with_the_first_mismatch() {
     std::fs::write(&tampered, t.to_string()).unwrap();
     let (valid, report) = d.verify_json(&tampered, &[]);
     assert!(!valid);
-    assert!(report["mismatch"]["field"].as_str().unwrap().starts_with("commitment"), "{report}");
+    assert!(
+        report["mismatch"]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("commitment"),
+        "{report}"
+    );
 
     // Human-readable output names the field, expected and found.
     let o = run(&["verify", p(&tampered)]);
     assert_eq!(o.status.code(), Some(1));
     let out = text(&o);
-    assert!(out.contains("first mismatch at commitment") && out.contains("expected:") && out.contains("found:"), "{out}");
+    assert!(
+        out.contains("first mismatch at commitment")
+            && out.contains("expected:")
+            && out.contains("found:"),
+        "{out}"
+    );
 }
 
 #[test]
 fn replacement_via_cli_verifies_and_keeps_earlier_picks() {
     let d = Demo::new(300, 30);
     d.draw();
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(d.path("bundle.json")).unwrap()).unwrap();
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path("bundle.json")).unwrap()).unwrap();
     let a = &v["result"]["final_assignments"][0];
-    let (object, inspector) = (a["object"].as_str().unwrap(), a["inspectors"][0].as_str().unwrap());
-    ok(&["replace", "--bundle", p(&d.path("bundle.json")), "--object", object, "--inspector", inspector, "--reason", "回避", "--out", p(&d.path("r1.json"))]);
-    ok(&["replace", "--bundle", p(&d.path("r1.json")), "--object", object, "--reason", "已注销", "--out", p(&d.path("r2.json")), "--public-out", p(&d.path("r2-public.json"))]);
+    let (object, inspector) = (
+        a["object"].as_str().unwrap(),
+        a["inspectors"][0].as_str().unwrap(),
+    );
+    ok(&[
+        "replace",
+        "--bundle",
+        p(&d.path("bundle.json")),
+        "--object",
+        object,
+        "--inspector",
+        inspector,
+        "--reason",
+        "回避",
+        "--out",
+        p(&d.path("r1.json")),
+    ]);
+    ok(&[
+        "replace",
+        "--bundle",
+        p(&d.path("r1.json")),
+        "--object",
+        object,
+        "--reason",
+        "已注销",
+        "--out",
+        p(&d.path("r2.json")),
+        "--public-out",
+        p(&d.path("r2-public.json")),
+    ]);
     for f in ["r1.json", "r2.json", "r2-public.json"] {
         let (valid, report) = d.verify_json(&d.path(f), &[]);
         assert!(valid, "{f}: {report}");
     }
-    let r2: Value = serde_json::from_str(&std::fs::read_to_string(d.path("r2.json")).unwrap()).unwrap();
-    assert_eq!(r2["result"]["assignments"], v["result"]["assignments"], "earlier picks never change");
+    let r2: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path("r2.json")).unwrap()).unwrap();
+    assert_eq!(
+        r2["result"]["assignments"], v["result"]["assignments"],
+        "earlier picks never change"
+    );
     assert_eq!(r2["result"]["replacements"].as_array().unwrap().len(), 2);
-    let o = run(&["replace", "--bundle", p(&d.path("r2.json")), "--object", object, "--reason", "again", "--out", p(&d.path("r3.json"))]);
-    assert!(!o.status.success() && text(&o).contains("not among the drawn objects"), "{}", text(&o));
+    let o = run(&[
+        "replace",
+        "--bundle",
+        p(&d.path("r2.json")),
+        "--object",
+        object,
+        "--reason",
+        "again",
+        "--out",
+        p(&d.path("r3.json")),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("not among the drawn objects"),
+        "{}",
+        text(&o)
+    );
     assert!(!d.path("r3.json").exists());
 }
 
@@ -210,11 +379,45 @@ fn bad_input_names_file_line_and_field_and_writes_nothing() {
     let header = "id,name,kind,region,industry,tier,status\n";
     let good = "914403001922038216,鄂州市甲公司,enterprise,鄂城区,食品销售,good,active\n";
     let cases = [
-        ("bad-uscc.csv", format!("{header}{good}914403001922038217,乙公司,enterprise,鄂城区,食品销售,good,active\n"), "line 3", "field id", "check character"),
-        ("dup.csv", format!("{header}{good}{good}"), "line 3", "field id", "duplicate id 914403001922038216 (first at line 2)"),
-        ("tier.csv", format!("{header}{good}9144030071526726XG,乙公司,enterprise,鄂城区,食品销售,platinum,active\n"), "line 3", "field tier", "unknown tier \"platinum\""),
-        ("row.csv", format!("{header}{good}9144030071526726XG,乙公司,enterprise\n"), "line 3", "(row)", "3 fields"),
-        ("status.csv", format!("{header}9144030071526726XG,乙公司,enterprise,鄂城区,食品销售,good,asleep\n"), "line 2", "field status", "unknown status"),
+        (
+            "bad-uscc.csv",
+            format!(
+                "{header}{good}914403001922038217,乙公司,enterprise,鄂城区,食品销售,good,active\n"
+            ),
+            "line 3",
+            "field id",
+            "check character",
+        ),
+        (
+            "dup.csv",
+            format!("{header}{good}{good}"),
+            "line 3",
+            "field id",
+            "duplicate id 914403001922038216 (first at line 2)",
+        ),
+        (
+            "tier.csv",
+            format!(
+                "{header}{good}9144030071526726XG,乙公司,enterprise,鄂城区,食品销售,platinum,active\n"
+            ),
+            "line 3",
+            "field tier",
+            "unknown tier \"platinum\"",
+        ),
+        (
+            "row.csv",
+            format!("{header}{good}9144030071526726XG,乙公司,enterprise\n"),
+            "line 3",
+            "(row)",
+            "3 fields",
+        ),
+        (
+            "status.csv",
+            format!("{header}9144030071526726XG,乙公司,enterprise,鄂城区,食品销售,good,asleep\n"),
+            "line 2",
+            "field status",
+            "unknown status",
+        ),
     ];
     for (name, content, line, field, message) in cases.iter().take(5) {
         let f = write(dir, name, content);
@@ -224,18 +427,30 @@ fn bad_input_names_file_line_and_field_and_writes_nothing() {
         }
     }
 
-    let policy = std::fs::read_to_string(d.path("policy.toml")).unwrap().replace("ratio = \"50%\"", "ratio = \"120%\"");
+    let policy = std::fs::read_to_string(d.path("policy.toml"))
+        .unwrap()
+        .replace("ratio = \"50%\"", "ratio = \"120%\"");
     std::fs::write(d.path("policy.toml"), policy).unwrap();
     let out = d.draw_fails(&d.path("objects.csv"), None);
-    assert!(out.contains("policy.toml") && out.contains("tiers[4].ratio") && out.contains("over 100%"), "{out}");
+    assert!(
+        out.contains("policy.toml") && out.contains("tiers[4].ratio") && out.contains("over 100%"),
+        "{out}"
+    );
 }
 
 #[test]
 fn too_few_inspectors_is_an_error_naming_object_and_constraint() {
     let d = Demo::new(200, 12);
-    let ins = write(d.dir.path(), "two.csv", "id,name,departments,region,certificate_no,certificate_expiry\nZF1,王伟,市场监管局,鄂城区,C1,2030-01-01\n");
+    let ins = write(
+        d.dir.path(),
+        "two.csv",
+        "id,name,departments,region,certificate_no,certificate_expiry\nZF1,王伟,市场监管局,鄂城区,C1,2030-01-01\n",
+    );
     let out = d.draw_fails(&d.path("objects.csv"), Some(&ins));
-    assert!(out.contains("cannot match inspectors to object") && out.contains("already on this team"), "{out}");
+    assert!(
+        out.contains("cannot match inspectors to object") && out.contains("already on this team"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -249,19 +464,49 @@ fn chinese_headers_bom_and_derived_tiers_are_read() {
     let f = write(dir, "zh.csv", csv);
     let args = d.draw_args(&f, "zh.json");
     ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(d.path("zh.json")).unwrap()).unwrap();
-    let tiers: Vec<(&str, &str)> = v["snapshot"]["objects"].as_array().unwrap().iter().map(|o| (o["id"].as_str().unwrap(), o["tier"].as_str().unwrap())).collect();
-    assert_eq!(tiers, [("91330100799655058B", "focus"), ("914403001922038216", "good"), ("9144030071526726XG", "watch")]);
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path("zh.json")).unwrap()).unwrap();
+    let tiers: Vec<(&str, &str)> = v["snapshot"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap(), o["tier"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        tiers,
+        [
+            ("91330100799655058B", "focus"),
+            ("914403001922038216", "good"),
+            ("9144030071526726XG", "watch")
+        ]
+    );
 }
 
 #[test]
 fn rfc3797_reproduces_the_rfc_example() {
     let dir = tempfile::tempdir().unwrap();
-    let seeds = write(dir.path(), "seeds.txt", "# RFC 3797 section 6\n9319\n2 5 12 8 10\n9 18 26 34 41 45\n");
+    let seeds = write(
+        dir.path(),
+        "seeds.txt",
+        "# RFC 3797 section 6\n9319\n2 5 12 8 10\n9 18 26 34 41 45\n",
+    );
     let names: String = (1..=25).map(|i| format!("name{i}\n")).collect();
     let names = write(dir.path(), "names.txt", &names);
-    let out = ok(&["rfc3797", "--seeds", p(&seeds), "--names", p(&names), "--count", "16"]);
+    let out = ok(&[
+        "rfc3797",
+        "--seeds",
+        p(&seeds),
+        "--names",
+        p(&names),
+        "--count",
+        "16",
+    ]);
     let picks: Vec<&str> = out.lines().map(|l| l.split('\t').nth(1).unwrap()).collect();
-    assert_eq!(picks, ["17", "7", "2", "16", "25", "23", "8", "24", "19", "13", "22", "5", "18", "9", "1", "4"]);
+    assert_eq!(
+        picks,
+        [
+            "17", "7", "2", "16", "25", "23", "8", "24", "19", "13", "22", "5", "18", "9", "1", "4"
+        ]
+    );
     assert!(out.starts_with("1\t17\tname17\n"), "{out}");
 }

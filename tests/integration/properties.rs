@@ -6,7 +6,12 @@ use proptest::prelude::*;
 use crate::support::*;
 
 fn shuffled<T: Clone>(items: &[T], keys: &[u64]) -> Vec<T> {
-    let mut v: Vec<(u64, T)> = items.iter().cloned().zip(keys.iter().cycle()).map(|(t, k)| (*k, t)).collect();
+    let mut v: Vec<(u64, T)> = items
+        .iter()
+        .cloned()
+        .zip(keys.iter().cycle())
+        .map(|(t, k)| (*k, t))
+        .collect();
     v.sort_by_key(|(k, _)| *k);
     v.into_iter().map(|(_, t)| t).collect()
 }

@@ -34,7 +34,11 @@ fn assert_chi_square(counts: &[u64], promised: &[f64]) {
     let mut df = 0usize;
     for (&o, &p) in counts.iter().zip(promised) {
         if p == 0.0 || p == 1.0 {
-            assert_eq!(o as f64, p * DRAWS as f64, "a certain outcome must always happen");
+            assert_eq!(
+                o as f64,
+                p * DRAWS as f64,
+                "a certain outcome must always happen"
+            );
             continue;
         }
         let e = p * DRAWS as f64;
@@ -43,9 +47,15 @@ fn assert_chi_square(counts: &[u64], promised: &[f64]) {
     }
     let bound = df as f64 + 5.0 * (2.0 * df as f64).sqrt();
     assert!(df > 0);
-    assert!(chi < bound, "chi-square {chi:.1} over {df} objects exceeds {bound:.1}");
+    assert!(
+        chi < bound,
+        "chi-square {chi:.1} over {df} objects exceeds {bound:.1}"
+    );
     // And not suspiciously perfect either (would hint at a non-random draw).
-    assert!(chi > (df as f64 - 5.0 * (2.0 * df as f64).sqrt()).max(0.0), "chi-square {chi:.1} too small for {df}");
+    assert!(
+        chi > (df as f64 - 5.0 * (2.0 * df as f64).sqrt()).max(0.0),
+        "chi-square {chi:.1} too small for {df}"
+    );
 }
 
 #[test]
@@ -54,7 +64,15 @@ fn ratio_mode_gives_every_eligible_object_exactly_n_over_n() {
     let snapshot = Snapshot::new(objects, inspectors).unwrap();
     let policy = demo_policy();
     let (pool, counts) = inclusion_counts(&snapshot, &policy);
-    let sizes = draw::sample_sizes(&policy, &pool.strata.iter().map(|s| (s.tier, s.cooled, s.members.len() as u64)).collect::<Vec<_>>(), &[0; 32]);
+    let sizes = draw::sample_sizes(
+        &policy,
+        &pool
+            .strata
+            .iter()
+            .map(|s| (s.tier, s.cooled, s.members.len() as u64))
+            .collect::<Vec<_>>(),
+        &[0; 32],
+    );
     let mut promised = vec![0.0; counts.len()];
     for (s, n) in pool.strata.iter().zip(&sizes) {
         for &m in &s.members {
@@ -63,7 +81,13 @@ fn ratio_mode_gives_every_eligible_object_exactly_n_over_n() {
     }
     // Excluded objects are never drawn; every eligible one is reachable.
     assert_chi_square(&counts, &promised);
-    assert!(pool.strata.iter().flat_map(|s| &s.members).all(|&m| counts[m as usize] > 0), "an eligible object was never drawn");
+    assert!(
+        pool.strata
+            .iter()
+            .flat_map(|s| &s.members)
+            .all(|&m| counts[m as usize] > 0),
+        "an eligible object was never drawn"
+    );
 }
 
 /// Exact inclusion probability per stratum under successive sampling at stratum level:
@@ -73,7 +97,9 @@ fn weighted_inclusion(weights: &[f64], populations: &[u64], total: u64) -> Vec<f
     for _ in 0..total {
         let mut next = BTreeMap::new();
         for (taken, p) in &states {
-            let mass: f64 = (0..weights.len()).map(|i| weights[i] * (populations[i] - taken[i]) as f64).sum();
+            let mass: f64 = (0..weights.len())
+                .map(|i| weights[i] * (populations[i] - taken[i]) as f64)
+                .sum();
             for i in 0..weights.len() {
                 let m = weights[i] * (populations[i] - taken[i]) as f64;
                 if m > 0.0 {
@@ -86,7 +112,9 @@ fn weighted_inclusion(weights: &[f64], populations: &[u64], total: u64) -> Vec<f
         states = next;
     }
     (0..weights.len())
-        .map(|i| states.iter().map(|(t, p)| p * t[i] as f64).sum::<f64>() / populations[i].max(1) as f64)
+        .map(|i| {
+            states.iter().map(|(t, p)| p * t[i] as f64).sum::<f64>() / populations[i].max(1) as f64
+        })
         .collect()
 }
 
@@ -122,7 +150,11 @@ departments = ["市场监管局"]
 "#,
     );
     let (pool, counts) = inclusion_counts(&snapshot, &policy);
-    let weights: Vec<f64> = pool.strata.iter().map(|s| policy.tiers[s.tier].weight as f64 * if s.cooled { 0.5 } else { 1.0 }).collect();
+    let weights: Vec<f64> = pool
+        .strata
+        .iter()
+        .map(|s| policy.tiers[s.tier].weight as f64 * if s.cooled { 0.5 } else { 1.0 })
+        .collect();
     let populations: Vec<u64> = pool.strata.iter().map(|s| s.members.len() as u64).collect();
     let per_stratum = weighted_inclusion(&weights, &populations, policy.total);
     let mut promised = vec![0.0; counts.len()];
@@ -151,7 +183,15 @@ fn a_single_object_gets_every_pair_of_inspectors_equally_often() {
     let mut pairs: BTreeMap<(u32, u32), u64> = BTreeMap::new();
     for k in 0..DRAWS {
         let seed = sha256(format!("pair seed {k}").as_bytes());
-        let teams = assign_teams(&snapshot, &policy, &seed, &[0], &[], &mut |_, _| unreachable!()).unwrap();
+        let teams = assign_teams(
+            &snapshot,
+            &policy,
+            &seed,
+            &[0],
+            &[],
+            &mut |_, _| unreachable!(),
+        )
+        .unwrap();
         let ids = &teams.assignments[0].inspectors;
         let a = snapshot.inspector_index(&ids[0]).unwrap() as u32;
         let b = snapshot.inspector_index(&ids[1]).unwrap() as u32;

@@ -28,7 +28,12 @@ pub fn policy(toml: &str) -> Policy {
     Policy::from_toml(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"))
 }
 
-pub fn inputs(policy: Policy, objects: Vec<Object>, inspectors: Vec<Inspector>, label: &str) -> DrawInputs {
+pub fn inputs(
+    policy: Policy,
+    objects: Vec<Object>,
+    inspectors: Vec<Inspector>,
+    label: &str,
+) -> DrawInputs {
     DrawInputs {
         task_id: format!("task-{label}"),
         policy,

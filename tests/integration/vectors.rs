@@ -23,16 +23,27 @@ const INSPECTORS: &str = "[inspectors]\ndepartments = [\"市场监管局\"]\n";
 
 fn cases() -> Vec<Case> {
     let mut out = Vec::new();
-    let mut add = |name: &'static str, description: &'static str, (bundle, pool): (FullBundle, _)| {
-        let public = PublicBundle::from_full(&bundle, &pool);
-        out.push(Case { name, description, bundle, public });
-    };
+    let mut add =
+        |name: &'static str, description: &'static str, (bundle, pool): (FullBundle, _)| {
+            let public = PublicBundle::from_full(&bundle, &pool);
+            out.push(Case {
+                name,
+                description,
+                bundle,
+                public,
+            });
+        };
 
     let (objects, inspectors) = pool(60, 14, 11);
     add(
         "ratio-cooldown",
         "ratio mode, penalty tiers, scope by kind, cooldown down-weighted to 50% (the demo policy)",
-        draw(inputs(demo_policy(), objects.clone(), inspectors.clone(), "ratio")),
+        draw(inputs(
+            demo_policy(),
+            objects.clone(),
+            inspectors.clone(),
+            "ratio",
+        )),
     );
 
     let abcd: Vec<_> = objects
@@ -69,7 +80,11 @@ regions = ["鄂城区", "华容区", "梁子湖区"]
 days = 180
 action = "exclude""#
     ));
-    add("count-abcd", "count mode, A-D scheme, scope by region, cooldown excludes", draw(inputs(p, abcd, inspectors.clone(), "count")));
+    add(
+        "count-abcd",
+        "count mode, A-D scheme, scope by region, cooldown excludes",
+        draw(inputs(p, abcd, inspectors.clone(), "count")),
+    );
 
     let p = policy(&format!(
         "{HEAD}mode = \"weighted\"\ntotal = 9\n{}\n{INSPECTORS}",
@@ -93,7 +108,11 @@ days = 365
 action = "downweight"
 percent = 25"#
     ));
-    add("weighted", "weighted mode: 9 objects, tier weights 1/2/3/5/10, cooled objects at 25%", draw(inputs(p, objects.clone(), inspectors.clone(), "weighted")));
+    add(
+        "weighted",
+        "weighted mode: 9 objects, tier weights 1/2/3/5/10, cooled objects at 25%",
+        draw(inputs(p, objects.clone(), inspectors.clone(), "weighted")),
+    );
 
     let (jobjects, jinspectors) = pool(40, 80, 12);
     let p = policy(
@@ -128,11 +147,19 @@ max_load = 3
         draw(inputs(p, jobjects, jinspectors, "joint")),
     );
 
-    let (base, _) = draw(inputs(demo_policy(), objects.clone(), inspectors.clone(), "replace"));
+    let (base, _) = draw(inputs(
+        demo_policy(),
+        objects.clone(),
+        inspectors.clone(),
+        "replace",
+    ));
     let first = base.result.final_assignments[0].clone();
     let second = base.result.final_assignments[1].clone();
     let requests = vec![
-        ReplacementRequest::Object { object: first.object.clone(), reason: "已关闭停业".into() },
+        ReplacementRequest::Object {
+            object: first.object.clone(),
+            reason: "已关闭停业".into(),
+        },
         ReplacementRequest::Inspector {
             object: second.object.clone(),
             inspector: second.inspectors[0].clone(),
@@ -174,10 +201,21 @@ fn frozen_vectors_reproduce_exactly() {
             std::fs::write(&path, serde_json::to_string_pretty(&now).unwrap() + "\n").unwrap();
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let frozen: Value = serde_json::from_str(&text).unwrap();
-        for key in ["commitment_hash", "seed", "result_digest", "full_bundle", "public_bundle"] {
-            assert!(frozen[key] == now[key], "{}: {key} differs from the frozen vector", c.name);
+        for key in [
+            "commitment_hash",
+            "seed",
+            "result_digest",
+            "full_bundle",
+            "public_bundle",
+        ] {
+            assert!(
+                frozen[key] == now[key],
+                "{}: {key} differs from the frozen vector",
+                c.name
+            );
         }
     }
 }
@@ -203,24 +241,51 @@ fn frozen_bundles_verify() {
 fn public_bundles_keep_non_drawn_objects_private() {
     for c in cases() {
         let text = serde_json::to_string(&c.public).unwrap();
-        assert!(!text.contains(&hex::encode(c.bundle.salt_key.0)), "{}: salt key leaked", c.name);
+        assert!(
+            !text.contains(&hex::encode(c.bundle.salt_key.0)),
+            "{}: salt key leaked",
+            c.name
+        );
         for key in ["\"last_inspected\"", "\"attributes\"", "\"salt_key\""] {
-            assert!(!text.contains(key), "{}: {key} in the public bundle", c.name);
+            assert!(
+                !text.contains(key),
+                "{}: {key} in the public bundle",
+                c.name
+            );
         }
         let drawn: Vec<&ObjectId> = c.public.drawn.iter().map(|d| &d.object.id).collect();
-        let conflicts: Vec<&ObjectId> = c.public.inspectors.iter().flat_map(|i| &i.conflicts).collect();
+        let conflicts: Vec<&ObjectId> = c
+            .public
+            .inspectors
+            .iter()
+            .flat_map(|i| &i.conflicts)
+            .collect();
         for o in c.bundle.snapshot.objects() {
             if drawn.contains(&&o.id) || conflicts.contains(&&o.id) {
                 continue;
             }
-            assert!(!text.contains(o.id.as_str()), "{}: non-drawn object {} is named", c.name, o.id);
+            assert!(
+                !text.contains(o.id.as_str()),
+                "{}: non-drawn object {} is named",
+                c.name,
+                o.id
+            );
             if !c.public.drawn.iter().any(|d| d.object.name == o.name) {
-                assert!(!text.contains(&o.name), "{}: non-drawn object name {} appears", c.name, o.name);
+                assert!(
+                    !text.contains(&o.name),
+                    "{}: non-drawn object name {} appears",
+                    c.name,
+                    o.name
+                );
             }
         }
         for d in &c.public.drawn {
             let json = serde_json::to_value(d).unwrap();
-            assert!(json.get("tier").is_none() && json["object"].get("tier").is_none(), "{}", c.name);
+            assert!(
+                json.get("tier").is_none() && json["object"].get("tier").is_none(),
+                "{}",
+                c.name
+            );
         }
     }
 }
@@ -229,16 +294,44 @@ fn public_bundles_keep_non_drawn_objects_private() {
 fn replacements_never_change_earlier_picks() {
     let cases = cases();
     let c = cases.iter().find(|c| c.name == "replacements").unwrap();
-    let (base, _) = draw(inputs(demo_policy(), c.bundle.snapshot.objects().to_vec(), c.bundle.snapshot.inspectors().to_vec(), "replace"));
-    assert_eq!(base.result.strata.iter().map(|s| &s.selected).collect::<Vec<_>>(), c.bundle.result.strata.iter().map(|s| &s.selected).collect::<Vec<_>>());
+    let (base, _) = draw(inputs(
+        demo_policy(),
+        c.bundle.snapshot.objects().to_vec(),
+        c.bundle.snapshot.inspectors().to_vec(),
+        "replace",
+    ));
+    assert_eq!(
+        base.result
+            .strata
+            .iter()
+            .map(|s| &s.selected)
+            .collect::<Vec<_>>(),
+        c.bundle
+            .result
+            .strata
+            .iter()
+            .map(|s| &s.selected)
+            .collect::<Vec<_>>()
+    );
     assert_eq!(base.result.assignments, c.bundle.result.assignments);
     assert_eq!(c.bundle.result.replacements.len(), 2);
     // The replaced object is gone from the final list; the recused inspector is off that team.
     let finals = &c.bundle.result.final_assignments;
-    let ReplacementRequest::Object { object, .. } = &c.bundle.result.replacements[0].request else { panic!() };
+    let ReplacementRequest::Object { object, .. } = &c.bundle.result.replacements[0].request else {
+        panic!()
+    };
     assert!(finals.iter().all(|a| &a.object != object));
-    let ReplacementRequest::Inspector { object, inspector, .. } = &c.bundle.result.replacements[1].request else { panic!() };
-    let team = &finals.iter().find(|a| &a.object == object).unwrap().inspectors;
+    let ReplacementRequest::Inspector {
+        object, inspector, ..
+    } = &c.bundle.result.replacements[1].request
+    else {
+        panic!()
+    };
+    let team = &finals
+        .iter()
+        .find(|a| &a.object == object)
+        .unwrap()
+        .inspectors;
     assert!(!team.contains(inspector));
     assert!(team.iter().all(|i: &InspectorId| !i.as_str().is_empty()));
 }
