@@ -1,13 +1,15 @@
 //! Reading officers' files: CSV (UTF-8, with or without BOM, English or Chinese headers) and
 //! policy TOML. Every error names the file, the line and the field.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
+use crate::core::CoreError;
 use crate::core::model::{
     ENTITY_KINDS, Inspector, InspectorId, Label, Object, ObjectId, ObjectStatus, check_uscc,
 };
@@ -90,9 +92,33 @@ const INSPECTOR_COLUMNS: &[&[&str]] = &[
     &["max_load", "最大任务数", "任务上限"],
 ];
 
-/// Maps the file's header row to canonical column names; unknown columns become attributes.
+// Positions in OBJECT_COLUMNS and INSPECTOR_COLUMNS, so a row is read without name look-ups.
+const O_ID: usize = 0;
+const O_NAME: usize = 1;
+const O_KIND: usize = 2;
+const O_REGION: usize = 3;
+const O_INDUSTRY: usize = 4;
+const O_TIER: usize = 5;
+const O_STATUS: usize = 6;
+const O_LAST_INSPECTED: usize = 7;
+const O_LAST_INSPECTORS: usize = 8;
+const O_PENALTIES: usize = 9;
+const O_BLACKLISTED: usize = 10;
+const I_ID: usize = 0;
+const I_NAME: usize = 1;
+const I_DEPARTMENTS: usize = 2;
+const I_REGION: usize = 3;
+const I_SPECIALTIES: usize = 4;
+const I_CERTIFICATE_NO: usize = 5;
+const I_CERTIFICATE_EXPIRY: usize = 6;
+const I_CONFLICTS: usize = 7;
+const I_MAX_LOAD: usize = 8;
+
+/// Maps the file's header row to known columns; unknown columns become attributes.
 struct Columns {
-    index: BTreeMap<&'static str, usize>,
+    /// For each known column (by position in its list), its index in the file.
+    at: Vec<Option<usize>>,
+    names: Vec<&'static str>,
     extra: Vec<(usize, String)>,
 }
 
@@ -101,18 +127,19 @@ impl Columns {
         file: &Path,
         headers: &csv::StringRecord,
         known: &[&[&'static str]],
-        required: &[&str],
+        required: &[usize],
     ) -> Result<Self, InputError> {
-        let mut index = BTreeMap::new();
+        let mut at = vec![None; known.len()];
         let mut extra = Vec::new();
         for (i, h) in headers.iter().enumerate() {
             let h = h.trim();
             match known
                 .iter()
-                .find(|aliases| aliases.iter().any(|a| a.eq_ignore_ascii_case(h)))
+                .position(|aliases| aliases.iter().any(|a| a.eq_ignore_ascii_case(h)))
             {
-                Some(aliases) => {
-                    if index.insert(aliases[0], i).is_some() {
+                Some(k) => {
+                    let aliases = known[k];
+                    if at[k].replace(i).is_some() {
                         return Err(file_err(
                             file,
                             format!("line 1: column {h:?} is given twice (as {})", aliases[0]),
@@ -128,28 +155,33 @@ impl Columns {
                 None => extra.push((i, h.to_owned())),
             }
         }
-        for r in required {
-            if !index.contains_key(r) {
-                let aliases = known
-                    .iter()
-                    .find(|a| a[0] == *r)
-                    .expect("required column is known");
+        for &r in required {
+            if at[r].is_none() {
                 return Err(file_err(
                     file,
                     format!(
-                        "line 1: missing column {r} (any of: {})",
-                        aliases.join(", ")
+                        "line 1: missing column {} (any of: {})",
+                        known[r][0],
+                        known[r].join(", ")
                     ),
                 ));
             }
         }
-        Ok(Self { index, extra })
+        let names = known.iter().map(|a| a[0]).collect();
+        Ok(Self { at, names, extra })
     }
 
-    fn get<'r>(&self, rec: &'r csv::StringRecord, name: &str) -> &'r str {
-        self.index
-            .get(name)
-            .and_then(|&i| rec.get(i))
+    fn has(&self, column: usize) -> bool {
+        self.at[column].is_some()
+    }
+
+    fn name(&self, column: usize) -> &'static str {
+        self.names[column]
+    }
+
+    fn get<'r>(&self, rec: &'r csv::StringRecord, column: usize) -> &'r str {
+        self.at[column]
+            .and_then(|i| rec.get(i))
             .map(str::trim)
             .unwrap_or("")
     }
@@ -168,66 +200,96 @@ fn open_csv(file: &Path) -> Result<csv::Reader<Box<dyn Read>>, InputError> {
         .from_reader(Box::new(r)))
 }
 
-fn records(
+/// Rows read per batch: parsed on all cores, kept in file order.
+const BATCH: usize = 16_384;
+
+/// Reads every row and converts it with `parse`, in parallel batches. The error reported is the
+/// first one in file order, as a sequential reader would report it.
+fn records<T: Send>(
     file: &Path,
     mut reader: csv::Reader<Box<dyn Read>>,
-    mut each: impl FnMut(u64, &csv::StringRecord) -> Result<(), InputError>,
-) -> Result<(), InputError> {
-    let mut rec = csv::StringRecord::new();
+    parse: impl Fn(u64, &csv::StringRecord) -> Result<T, InputError> + Sync,
+) -> Result<Vec<T>, InputError> {
+    let mut out = Vec::new();
+    let mut batch: Vec<csv::StringRecord> = vec![csv::StringRecord::new(); BATCH];
     loop {
-        match reader.read_record(&mut rec) {
-            Ok(true) => {
-                let line = rec.position().map_or(0, |p| p.line());
-                each(line, &rec)?;
+        let mut filled = 0;
+        let mut failure = None;
+        while filled < BATCH {
+            match reader.read_record(&mut batch[filled]) {
+                Ok(true) => filled += 1,
+                Ok(false) => break,
+                Err(e) => {
+                    failure = Some(row_error(file, &e));
+                    break;
+                }
             }
-            Ok(false) => return Ok(()),
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                let message = match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => {
-                        format!("row has {len} fields, the header has {expected_len}")
-                    }
-                    csv::ErrorKind::Utf8 { .. } => {
-                        "not valid UTF-8 (save the file as UTF-8)".into()
-                    }
-                    _ => e.to_string(),
-                };
-                return Err(InputError::Field {
-                    file: file.to_owned(),
-                    line,
-                    field: "(row)".into(),
-                    message,
-                });
-            }
+        }
+        let parsed: Vec<Result<T, InputError>> = batch[..filled]
+            .par_iter()
+            .map(|rec| parse(rec.position().map_or(0, |p| p.line()), rec))
+            .collect();
+        for r in parsed {
+            out.push(r?);
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if filled < BATCH {
+            return Ok(out);
         }
     }
 }
 
-/// Duplicate ids are reported with both lines; `lines[i]` is the line of row `i`.
-fn check_duplicates<'a>(
-    file: &Path,
-    lines: &[u64],
-    id: impl Fn(usize) -> &'a str,
-) -> Result<(), InputError> {
-    let mut order: Vec<u32> = (0..lines.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| id(a as usize).cmp(id(b as usize)).then(a.cmp(&b)));
-    match order
-        .windows(2)
-        .find(|w| id(w[0] as usize) == id(w[1] as usize))
-    {
-        Some(w) => Err(InputError::Field {
+fn row_error(file: &Path, e: &csv::Error) -> InputError {
+    let line = e.position().map_or(0, |p| p.line());
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("row has {len} fields, the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 (save the file as UTF-8)".into(),
+        _ => e.to_string(),
+    };
+    InputError::Field {
+        file: file.to_owned(),
+        line,
+        field: "(row)".into(),
+        message,
+    }
+}
+
+/// Finds the two lines of a duplicate id (the error path only: the snapshot detects duplicates
+/// after its sort, so reading never pays for a second one).
+pub fn duplicate_error(file: &Path, id: &str) -> InputError {
+    let found = (|| {
+        let mut reader = open_csv(file).ok()?;
+        let headers = reader.headers().ok()?.clone();
+        let id_column = headers.iter().position(|h| {
+            let h = h.trim();
+            OBJECT_COLUMNS[O_ID]
+                .iter()
+                .chain(INSPECTOR_COLUMNS[I_ID])
+                .any(|a| a.eq_ignore_ascii_case(h))
+        })?;
+        let mut lines = Vec::new();
+        let mut rec = csv::StringRecord::new();
+        while lines.len() < 2 && reader.read_record(&mut rec).ok()? {
+            if rec.get(id_column).map(str::trim) == Some(id) {
+                lines.push(rec.position().map_or(0, |p| p.line()));
+            }
+        }
+        (lines.len() == 2).then(|| (lines[0], lines[1]))
+    })();
+    match found {
+        Some((first, second)) => InputError::Field {
             file: file.to_owned(),
-            line: lines[w[1] as usize],
+            line: second,
             field: "id".into(),
-            message: format!(
-                "duplicate id {} (first at line {})",
-                id(w[0] as usize),
-                lines[w[0] as usize]
-            ),
-        }),
-        None => Ok(()),
+            message: format!("duplicate id {id} (first at line {first})"),
+        },
+        None => file_err(file, format!("duplicate id {id}")),
     }
 }
 
@@ -299,29 +361,26 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
         .headers()
         .map_err(|e| file_err(file, e.to_string()))?
         .clone();
-    let cols = Columns::new(file, &headers, OBJECT_COLUMNS, &["id", "name"])?;
-    let has_tier = cols.index.contains_key("tier");
-    let has_penalties = cols.index.contains_key("penalties_12m");
+    let cols = Columns::new(file, &headers, OBJECT_COLUMNS, &[O_ID, O_NAME])?;
+    let has_tier = cols.has(O_TIER);
+    let has_penalties = cols.has(O_PENALTIES);
     if !has_tier && !has_penalties {
         return Err(file_err(
             file,
             "line 1: needs a tier column, or penalties_12m (and blacklisted) to derive it",
         ));
     }
-    let mut out = Vec::new();
-    let mut lines = Vec::new();
     records(file, reader, |line, rec| {
-        lines.push(line);
         let err = |field: &str, message: String| InputError::Field {
             file: file.to_owned(),
             line,
             field: field.into(),
             message,
         };
-        let raw_id = cols.get(rec, "id");
+        let raw_id = cols.get(rec, O_ID);
         let id = ObjectId::parse(raw_id).map_err(|e| err("id", e.to_string()))?;
-        let kind = parse_kind(cols.get(rec, "kind"))
-            .ok_or_else(|| err("kind", format!("unknown kind {:?}", cols.get(rec, "kind"))))?;
+        let kind = parse_kind(cols.get(rec, O_KIND))
+            .ok_or_else(|| err("kind", format!("unknown kind {:?}", cols.get(rec, O_KIND))))?;
         if ENTITY_KINDS.contains(&kind) {
             check_uscc(raw_id).map_err(|e| {
                 err(
@@ -330,20 +389,20 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
                 )
             })?;
         }
-        let name = cols.get(rec, "name");
+        let name = cols.get(rec, O_NAME);
         if name.is_empty() {
             return Err(err("name", "is empty".into()));
         }
-        let tier = match cols.get(rec, "tier") {
+        let tier = match cols.get(rec, O_TIER) {
             "" if has_penalties => {
-                let p = cols.get(rec, "penalties_12m");
+                let p = cols.get(rec, O_PENALTIES);
                 let n: u32 = if p.is_empty() {
                     0
                 } else {
                     p.parse()
                         .map_err(|_| err("penalties_12m", format!("{p:?} is not a whole number")))?
                 };
-                let b = cols.get(rec, "blacklisted");
+                let b = cols.get(rec, O_BLACKLISTED);
                 let b = parse_bool(b)
                     .ok_or_else(|| err("blacklisted", format!("{b:?} is not yes/no")))?;
                 if policy.tier_scheme != TierScheme::Penalty
@@ -369,14 +428,14 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
                 t.to_owned()
             }
         };
-        let status_raw = cols.get(rec, "status");
+        let status_raw = cols.get(rec, O_STATUS);
         let status = ObjectStatus::parse(status_raw)
             .ok_or_else(|| err("status", format!("unknown status {status_raw:?}")))?;
-        let last_inspected = match cols.get(rec, "last_inspected") {
+        let last_inspected = match cols.get(rec, O_LAST_INSPECTED) {
             "" => None,
             d => Some(parse_date(d).map_err(|e| err("last_inspected", e))?),
         };
-        let last_inspectors = split_list(cols.get(rec, "last_inspectors"))
+        let last_inspectors = split_list(cols.get(rec, O_LAST_INSPECTORS))
             .iter()
             .map(|s| InspectorId::parse(s).map_err(|e| err("last_inspectors", e.to_string())))
             .collect::<Result<_, _>>()?;
@@ -386,22 +445,19 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
             .filter_map(|(i, h)| rec.get(*i).map(|v| (h.clone(), v.trim().to_owned())))
             .filter(|(_, v)| !v.is_empty())
             .collect();
-        out.push(Object {
+        Ok(Object {
             id,
             name: name.to_owned(),
             kind: Label::new(kind),
-            region: Label::new(cols.get(rec, "region")),
-            industry: Label::new(cols.get(rec, "industry")),
+            region: Label::new(cols.get(rec, O_REGION)),
+            industry: Label::new(cols.get(rec, O_INDUSTRY)),
             tier: Label::new(&tier),
             status,
             last_inspected,
             last_inspectors,
             attributes,
-        });
-        Ok(())
-    })?;
-    check_duplicates(file, &lines, |i| out[i].id.as_str())?;
-    Ok(out)
+        })
+    })
 }
 
 pub fn read_inspectors(file: &Path) -> Result<Vec<Inspector>, InputError> {
@@ -415,40 +471,37 @@ pub fn read_inspectors(file: &Path) -> Result<Vec<Inspector>, InputError> {
         &headers,
         INSPECTOR_COLUMNS,
         &[
-            "id",
-            "name",
-            "departments",
-            "certificate_no",
-            "certificate_expiry",
+            I_ID,
+            I_NAME,
+            I_DEPARTMENTS,
+            I_CERTIFICATE_NO,
+            I_CERTIFICATE_EXPIRY,
         ],
     )?;
-    let mut out = Vec::new();
-    let mut lines = Vec::new();
     records(file, reader, |line, rec| {
-        lines.push(line);
         let err = |field: &str, message: String| InputError::Field {
             file: file.to_owned(),
             line,
             field: field.into(),
             message,
         };
-        let id = InspectorId::parse(cols.get(rec, "id")).map_err(|e| err("id", e.to_string()))?;
-        let nonempty = |field: &str| {
-            let v = cols.get(rec, field);
+        let id = InspectorId::parse(cols.get(rec, I_ID)).map_err(|e| err("id", e.to_string()))?;
+        let nonempty = |column: usize| {
+            let v = cols.get(rec, column);
             if v.is_empty() {
-                Err(err(field, "is empty".into()))
+                Err(err(cols.name(column), "is empty".into()))
             } else {
                 Ok(v.to_owned())
             }
         };
-        let departments = split_list(&nonempty("departments")?);
-        let expiry = parse_date(&nonempty("certificate_expiry")?)
+        let departments = split_list(&nonempty(I_DEPARTMENTS)?);
+        let expiry = parse_date(&nonempty(I_CERTIFICATE_EXPIRY)?)
             .map_err(|e| err("certificate_expiry", e))?;
-        let conflicts = split_list(cols.get(rec, "conflicts"))
+        let conflicts = split_list(cols.get(rec, I_CONFLICTS))
             .iter()
             .map(|s| ObjectId::parse(s).map_err(|e| err("conflicts", e.to_string())))
             .collect::<Result<_, _>>()?;
-        let max_load = match cols.get(rec, "max_load") {
+        let max_load = match cols.get(rec, I_MAX_LOAD) {
             "" => None,
             m => Some(m.parse::<u32>().ok().filter(|&v| v > 0).ok_or_else(|| {
                 err(
@@ -457,32 +510,88 @@ pub fn read_inspectors(file: &Path) -> Result<Vec<Inspector>, InputError> {
                 )
             })?),
         };
-        out.push(Inspector {
+        Ok(Inspector {
             id,
-            name: nonempty("name")?,
+            name: nonempty(I_NAME)?,
             departments,
-            region: cols.get(rec, "region").to_owned(),
-            specialties: split_list(cols.get(rec, "specialties")),
-            certificate_no: nonempty("certificate_no")?,
+            region: cols.get(rec, I_REGION).to_owned(),
+            specialties: split_list(cols.get(rec, I_SPECIALTIES)),
+            certificate_no: nonempty(I_CERTIFICATE_NO)?,
             certificate_expiry: expiry,
             conflicts,
             max_load,
-        });
-        Ok(())
-    })?;
-    check_duplicates(file, &lines, |i| out[i].id.as_str())?;
-    Ok(out)
+        })
+    })
 }
 
 pub fn read_policy(file: &Path) -> Result<Policy, InputError> {
     let text = std::fs::read_to_string(file).map_err(|e| file_err(file, e.to_string()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    Policy::from_toml(text).map_err(|e| file_err(file, e.to_string()))
+    Policy::from_toml(text).map_err(|e| match &e {
+        CoreError::BadPolicy { field, reason } => match field_line(text, field) {
+            Some(line) => InputError::Field {
+                file: file.to_owned(),
+                line,
+                field: field.clone(),
+                message: reason.clone(),
+            },
+            None => file_err(file, e.to_string()),
+        },
+        _ => file_err(file, e.to_string()),
+    })
+}
+
+/// The line of a policy field named like `tiers[4].ratio`, `inspectors.per_object` or `total`:
+/// the key's own line, or its table's header when the key is missing.
+fn field_line(text: &str, field: &str) -> Option<u64> {
+    let (table, key) = match field.rsplit_once('.') {
+        Some((t, k)) => (Some(t), k),
+        None => (None, field),
+    };
+    let key = key.split('[').next()?;
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let is_header = |l: &str| l.starts_with('[');
+    let start = match table {
+        None => 0,
+        Some(t) => match t.split_once('[') {
+            Some((name, idx)) => {
+                let n: usize = idx.trim_end_matches(']').parse().ok()?;
+                lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| **l == format!("[[{name}]]"))
+                    .nth(n)?
+                    .0
+                    + 1
+            }
+            None => lines.iter().position(|l| *l == format!("[{t}]"))? + 1,
+        },
+    };
+    let section = lines[start..].iter().take_while(|l| !is_header(l));
+    let at = section
+        .enumerate()
+        .find(|(_, l)| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|(i, _)| start + i)
+        .unwrap_or(start.saturating_sub(1));
+    Some(at as u64 + 1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_fields_are_located_by_line() {
+        let text = "draw_date = \"2026-12-01\"\nmode = \"ratio\"\n[[tiers]]\nname = \"a\"\nratio = \"1%\"\n[[tiers]]\nname = \"b\"\nratio = \"120%\"\n[inspectors]\nper_object = 0\n";
+        assert_eq!(field_line(text, "tiers[1].ratio"), Some(8));
+        assert_eq!(field_line(text, "inspectors.per_object"), Some(10));
+        assert_eq!(field_line(text, "mode"), Some(2));
+        assert_eq!(field_line(text, "inspectors.departments[0]"), Some(9));
+        assert_eq!(field_line(text, "total"), Some(1));
+    }
 
     #[test]
     fn penalty_rule_follows_the_source_document() {

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
+use crate::core::CoreError;
 use crate::core::bundle::{self, DrawInputs, EnterpriseProof, FullBundle, PublicBundle, Report};
 use crate::core::draw::ReplacementRequest;
 use crate::core::model::{InspectorId, ObjectId, Snapshot};
@@ -81,6 +82,9 @@ pub enum Command {
         out: PathBuf,
         #[arg(long)]
         public_out: Option<PathBuf>,
+        /// Print how long each phase took, to standard error.
+        #[arg(long)]
+        timings: bool,
     },
     /// Recompute everything a full bundle, public bundle or enterprise proof allows.
     Verify {
@@ -166,7 +170,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             salt_hex,
             out,
             public_out,
+            timings,
         } => {
+            let clock = Phases::new(timings);
             let entropy = entropy_hex
                 .iter()
                 .enumerate()
@@ -188,10 +194,20 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
             };
             let policy = input::read_policy(&policy)?;
-            let snapshot = Snapshot::new(
-                input::read_objects(&objects, &policy)?,
-                input::read_inspectors(&inspectors)?,
-            )?;
+            let (objects_file, inspectors_file) = (objects, inspectors);
+            let objects = input::read_objects(&objects_file, &policy)?;
+            let inspectors = input::read_inspectors(&inspectors_file)?;
+            clock.lap("read CSV");
+            let snapshot = Snapshot::new(objects, inspectors).map_err(|e| match e {
+                CoreError::DuplicateId { kind: "object", id } => {
+                    input::duplicate_error(&objects_file, &id).into()
+                }
+                CoreError::DuplicateId { id, .. } => {
+                    input::duplicate_error(&inspectors_file, &id).into()
+                }
+                e => anyhow::Error::from(e),
+            })?;
+            clock.lap("canonical snapshot");
             let inputs = DrawInputs {
                 task_id,
                 policy,
@@ -203,13 +219,16 @@ pub fn run(cli: Cli) -> Result<i32> {
                 replacements: Vec::new(),
             };
             let (full, pool) = FullBundle::create(inputs)?;
+            clock.lap("commit and draw");
             let public = public_out
                 .as_ref()
                 .map(|_| PublicBundle::from_full(&full, &pool));
+            clock.lap("public bundle");
             output::write_json_compact(&out, &full)?;
             if let (Some(path), Some(public)) = (&public_out, &public) {
                 output::write_json(path, public)?;
             }
+            clock.lap("write");
             print_summary(&full);
             Ok(0)
         }
@@ -296,6 +315,32 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => {
             bench::run(objects, inspectors);
             Ok(0)
+        }
+    }
+}
+
+/// Phase timings for `--timings` (the clock is an effect, so it lives here, not in the core).
+struct Phases {
+    on: bool,
+    last: std::cell::Cell<std::time::Instant>,
+}
+
+impl Phases {
+    fn new(on: bool) -> Self {
+        Self {
+            on,
+            last: std::cell::Cell::new(std::time::Instant::now()),
+        }
+    }
+
+    fn lap(&self, what: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "{what:<20} {:>8.3} s",
+                (now - self.last.get()).as_secs_f64()
+            );
+            self.last.set(now);
         }
     }
 }

@@ -483,8 +483,8 @@ impl Snapshot {
     ) -> Result<Self, CoreError> {
         objects.iter_mut().for_each(Object::normalise);
         inspectors.iter_mut().for_each(Inspector::normalise);
-        objects.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        inspectors.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        sort_by_id(&mut objects, |o| &o.id);
+        sort_by_id(&mut inspectors, |i| &i.id);
         if let Some(w) = objects.windows(2).find(|w| w[0].id == w[1].id) {
             return Err(CoreError::DuplicateId {
                 kind: "object",
@@ -517,6 +517,33 @@ impl Snapshot {
 
     pub fn inspector_index(&self, id: &InspectorId) -> Option<usize> {
         self.inspectors.binary_search_by(|o| o.id.cmp(id)).ok()
+    }
+}
+
+/// Sorts records by id. Records are large, so the ids are sorted with their positions and the
+/// records then moved once each, following the permutation's cycles, in place.
+fn sort_by_id<T, K: Ord + Clone + Send>(records: &mut [T], id: impl Fn(&T) -> &K) {
+    use rayon::prelude::*;
+    if records.windows(2).all(|w| id(&w[0]) <= id(&w[1])) {
+        return;
+    }
+    let mut order: Vec<(K, u32)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (id(r).clone(), i as u32))
+        .collect();
+    order.par_sort_unstable();
+    // Position i receives the record now at order[i].1.
+    let mut from: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
+    for start in 0..records.len() {
+        let mut i = start;
+        while from[i] as usize != start && from[i] != u32::MAX {
+            let next = from[i] as usize;
+            records.swap(i, next);
+            from[i] = u32::MAX;
+            i = next;
+        }
+        from[i] = u32::MAX;
     }
 }
 
@@ -564,6 +591,19 @@ mod tests {
                 .unwrap_err()
                 .contains("alphabet")
         );
+    }
+
+    #[test]
+    fn sorting_by_id_moves_every_record_to_its_place() {
+        for n in [0u32, 1, 2, 7, 100] {
+            let mut v: Vec<(u32, String)> = (0..n)
+                .map(|i| ((i * 37 + 11) % n.max(1), format!("r{i}")))
+                .collect();
+            let mut want = v.clone();
+            want.sort();
+            sort_by_id(&mut v, |r| &r.0);
+            assert_eq!(v, want);
+        }
     }
 
     #[test]

@@ -199,5 +199,5 @@ fn a_single_object_gets_every_pair_of_inspectors_equally_often() {
     }
     assert_eq!(pairs.len(), 15, "all 15 pairs of 6 inspectors occur");
     let counts: Vec<u64> = pairs.values().copied().collect();
-    assert_chi_square(&counts, &vec![1.0 / 15.0; 15]);
+    assert_chi_square(&counts, &[1.0 / 15.0; 15]);
 }
