@@ -141,14 +141,14 @@ pub fn objects(n: u64, inspectors: u64, seed: u64, draw_date: NaiveDate) -> Vec<
         out.push(DemoObject {
             object: Object {
                 id: ObjectId::parse(&id).expect("generated ids are valid"),
-                name,
+                name: name.into(),
                 kind: kind.into(),
                 region: region.into(),
                 industry: (*pick(&mut s, &INDUSTRIES)).into(),
                 tier: tier.into(),
                 status,
                 last_inspected,
-                last_inspectors,
+                last_inspectors: last_inspectors.into(),
                 attributes: BTreeMap::new(),
             },
             penalties_12m,

@@ -447,7 +447,7 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
             .collect();
         Ok(Object {
             id,
-            name: name.to_owned(),
+            name: name.into(),
             kind: Label::new(kind),
             region: Label::new(cols.get(rec, O_REGION)),
             industry: Label::new(cols.get(rec, O_INDUSTRY)),

@@ -778,14 +778,14 @@ pub fn verify_full(b: &FullBundle) -> Report {
 fn public_object(p: &PublicObject) -> Object {
     Object {
         id: p.id.clone(),
-        name: p.name.clone(),
+        name: p.name.as_str().into(),
         kind: p.kind.clone(),
         region: p.region.clone(),
         industry: p.industry.clone(),
         tier: Label::new(""),
         status: p.status,
         last_inspected: None,
-        last_inspectors: p.last_inspectors.clone(),
+        last_inspectors: p.last_inspectors.clone().into(),
         attributes: BTreeMap::new(),
     }
 }

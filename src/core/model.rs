@@ -277,7 +277,7 @@ pub const ENTITY_KINDS: [&str; 4] = [
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Object {
     pub id: ObjectId,
-    pub name: String,
+    pub name: Box<str>,
     pub kind: Label,
     pub region: Label,
     pub industry: Label,
@@ -286,8 +286,8 @@ pub struct Object {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_inspected: Option<NaiveDate>,
     /// Inspectors of the previous inspection, sorted; they are not sent again.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub last_inspectors: Vec<InspectorId>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub last_inspectors: Box<[InspectorId]>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
 }
@@ -373,12 +373,12 @@ impl Object {
     pub fn public_part(&self) -> PublicObject {
         PublicObject {
             id: self.id.clone(),
-            name: self.name.clone(),
+            name: self.name.to_string(),
             kind: self.kind.clone(),
             region: self.region.clone(),
             industry: self.industry.clone(),
             status: self.status,
-            last_inspectors: self.last_inspectors.clone(),
+            last_inspectors: self.last_inspectors.to_vec(),
         }
     }
 
@@ -410,8 +410,12 @@ impl Object {
     }
 
     fn normalise(&mut self) {
-        self.last_inspectors.sort();
-        self.last_inspectors.dedup();
+        if !self.last_inspectors.is_sorted_by(|a, b| a < b) {
+            let mut v = std::mem::take(&mut self.last_inspectors).into_vec();
+            v.sort();
+            v.dedup();
+            self.last_inspectors = v.into_boxed_slice();
+        }
     }
 }
 

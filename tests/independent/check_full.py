@@ -2,13 +2,13 @@
 """Independent check of a double-random/v1 FULL (auditor) bundle, from docs/draw-spec.md only.
 
 Usage: check_full.py FULL_BUNDLE.json
-Recomputes placement (§7.1), every tree (§4) and the commitment (§7.4), the seed, the sample
-sizes, the selection by smallest tickets (§8.2), replacement objects (§10), the matching (§9)
-and result_digest (§11). Prints {"valid", "result_digest", "first_mismatch"}; exit 0 iff valid.
+Recomputes placement (§7.1), private digests and every tree (§3.2, §4) and the commitment
+(§7.4), the seed, the sample sizes, the selection by smallest tickets (§8.2), replacement
+objects (§10), the matching (§9) and result_digest (§11), in the order of the reference
+`verify_full` (§12). Prints {"valid", "result_digest", "first_mismatch"}; exit 0 iff valid.
 Shares the primitives of verify_public.py (same folder).
 """
 
-import datetime
 import json
 import os
 import sys
@@ -17,136 +17,161 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import verify_public as v  # noqa: E402
 
+FULL_FORMAT = "double-random/full-bundle/v1"
+_PRIVATE_PREFIX = v.sha256(b"double-random/v1 private")
+
 
 def encode_private(o) -> bytes:
+    """§3.2 private(o)."""
     e = v.Enc()
     e.str(o["tier"])
-    e.opt_str(o.get("last_inspected"))
-    attrs = o.get("attributes") or {}
+    if o["last_inspected"] is None:
+        e.u8(0)
+    else:
+        e.u8(1).date(o["last_inspected"])
+    attrs = o["attributes"]
     e.u32(len(attrs))
-    for k in sorted(attrs, key=lambda k: k.encode()):
+    for k in sorted(attrs, key=v.u8key):
         e.str(k).str(attrs[k])
     return bytes(e.b)
 
 
-def salt(salt_key: bytes, oid: str) -> bytes:
-    b = oid.encode()
-    return v.sha256(v.sha256(b"double-random/v1 salt") + salt_key + len(b).to_bytes(4, "big") + b)
+def private_digest(salt_key: bytes, o) -> bytes:
+    """§3.2: SHA-256(SHA-256("double-random/v1 private") ‖ salt_key ‖ lp(id) ‖ private(o))."""
+    return v.sha256(_PRIVATE_PREFIX + salt_key + bytes(v.Enc().str(o["id"]).b) + encode_private(o))
+
+
+def read_snapshot(s):
+    """§3.4: read and normalise the snapshot; duplicate ids fail."""
+    if not isinstance(s, dict):
+        raise v.Mismatch("snapshot", "an object", repr(s))
+    objs = []
+    for i, o in enumerate(v.need(s, "objects", "snapshot", list)):
+        f = f"snapshot.objects[{i}]"
+        p = v.norm_public_object(o, f)
+        p["tier"] = v.need(o, "tier", f, str)
+        li = v.opt(o, "last_inspected", f)
+        p["last_inspected"] = None if li is None else v.parse_date(li, f"{f}.last_inspected")
+        attrs = v.dflt(o, "attributes", f, {}, dict)
+        if not all(isinstance(x, str) for x in attrs.values()):
+            raise v.Mismatch(f"{f}.attributes", "a map of strings", repr(attrs))
+        p["attributes"] = attrs
+        objs.append(p)
+    inspectors = [v.norm_inspector(x, f"snapshot.inspectors[{i}]")
+                  for i, x in enumerate(v.need(s, "inspectors", "snapshot", list))]
+    objs.sort(key=lambda o: v.u8key(o["id"]))
+    inspectors.sort(key=lambda i: v.u8key(i["id"]))
+    for kind, lst in (("object", objs), ("inspector", inspectors)):
+        for a, z in zip(lst, lst[1:]):
+            if a["id"] == z["id"]:
+                raise v.Mismatch("snapshot", "unique ids", f"duplicate {kind} id {a['id']}")
+    return objs, inspectors
+
+
+def cooled(pol, o) -> bool:
+    """§7.1: age = max(0, draw_date − last_inspected) in days; cooled iff age < days."""
+    cd = pol["cooldown"]
+    if cd is None or o["last_inspected"] is None:
+        return False
+    age = max(0, pol["draw_date"].ordinal() - o["last_inspected"].ordinal())
+    return age < cd["days"]
 
 
 def check(b, out):
     c = v.Checker()
-    c.eq("format", "format", "double-random/full-bundle/v1", b["format"])
-    pol = v.parse_policy(b["policy"])
-    com = v.parse_commitment(b["commitment"])
-    com_enc = v.encode_commitment(com)
-    secret = bytes.fromhex(b["secret"])
-    entropy = [bytes.fromhex(x) for x in b["entropy"]]
-    salt_key = v.hx32(b["salt_key"], "salt_key")
-    result = v.parse_result(b["result"])
-    commitment_hash = v.hx32(b["commitment_hash"], "commitment_hash")
-    out["result_digest"] = v.sha256(v.encode_result(result, commitment_hash)).hex()
-    c.eq("commitment hash", "commitment_hash", v.sha256(com_enc), commitment_hash)
-    c.eq("secret", "secret", com["secret_hash"], v.sha256(secret))
-    seed = v.derive_seed(com, com_enc, secret, entropy)
-    c.eq("seed", "result.seed", seed, result["seed"])
+    h = v.read_bundle_head(b)
+    pol, com, result = h["policy"], h["commitment"], h["result"]
+    salt_key = v.hx32(v.need(b, "salt_key", ""), "salt_key")
+    objs, inspectors = read_snapshot(v.need(b, "snapshot", ""))
+    out["result_digest"] = v.sha256(v.encode_result(result, h["commitment_hash"])).hex()
 
-    # §3.4 canonical snapshot
-    objs = []
-    for i, o in enumerate(b["snapshot"]["objects"]):
-        p = v.norm_public_object(o, f"snapshot.objects[{i}]")
-        p["tier"] = o["tier"]
-        p["last_inspected"] = o.get("last_inspected")
-        p["attributes"] = o.get("attributes") or {}
-        objs.append(p)
-    objs.sort(key=lambda o: o["id"].encode())
-    inspectors = sorted((v.norm_inspector(x, f"snapshot.inspectors[{i}]") for i, x in enumerate(b["snapshot"]["inspectors"])),
-                        key=lambda i: i["id"].encode())
+    c.eq("format", "format", FULL_FORMAT, h["format"])
+    seed = v.check_seed(c, h["task_id"], com, h["commitment_enc"], h["commitment_hash"], h["secret"], h["entropy"])
 
-    # §7.1 placement
+    # §7.1 placement (an undefined tier fails the whole draw, for every object)
     tiers = {t["name"]: k for k, t in enumerate(pol["tiers"])}
-    cd, sc = pol["cooldown"], pol["scope"]
     strata = [[] for _ in range(2 * len(pol["tiers"]))]
     excluded = []
     for o in objs:
         if o["tier"] not in tiers:
-            raise v.Mismatch(f"object {o['id']}.tier", "a policy tier", o["tier"])
-        cooled = False
-        if cd is not None and o["last_inspected"]:
-            days = (pol["draw_date"] - datetime.date.fromisoformat(o["last_inspected"])).days
-            cooled = days < cd["days"]
-        reason = None
-        if o["status"] != "active":
-            reason = "status:" + o["status"]
-        elif sc["kinds"] and o["kind"] not in sc["kinds"]:
-            reason = "scope:kind"
-        elif sc["regions"] and o["region"] not in sc["regions"]:
-            reason = "scope:region"
-        elif sc["industries"] and o["industry"] not in sc["industries"]:
-            reason = "scope:industry"
-        elif cooled and cd["action"] == "exclude":
+            raise v.Mismatch("snapshot", "a snapshot the policy accepts", f"object {o['id']} has tier {o['tier']!r}")
+    downweight = pol["cooldown"] is not None and pol["cooldown"]["action"] == "downweight"
+    for o in objs:
+        reason = v.public_exclusion(pol, o)
+        cool = cooled(pol, o)
+        if reason is None and cool and not downweight:
             reason = "cooldown"
-        o["salt"] = salt(salt_key, o["id"])
-        o["pub"] = v.sha256(v.encode_public(o, "last_inspectors"))
-        o["priv"] = v.sha256(encode_private(o))
+        o["digest"] = private_digest(salt_key, o)
+        o["pub"] = v.encode_public(o, "last_inspectors")
         if reason is None:
-            strata[2 * tiers[o["tier"]] + (1 if cooled else 0)].append(o)
+            strata[2 * tiers[o["tier"]] + (1 if cool else 0)].append(o)
         else:
             excluded.append((o, reason))
 
-    # §4.2 trees, §7.3 commitment
+    # §4.2 trees, §7.3 commitment, compared whole
     heads = [{"tier": pol["tiers"][k // 2]["name"], "cooled": k % 2 == 1, "count": len(m),
-              "root": v.mth([v.leaf_hash(o["salt"] + o["pub"] + o["priv"]) for o in m])} for k, m in enumerate(strata)]
-    c.eq("stratum heads", "commitment.strata", heads, com["strata"])
-    ex = [v.leaf_hash(o["salt"] + o["pub"] + o["priv"] + v.Enc().str(r).b) for o, r in excluded]
-    c.eq("excluded tree", "commitment.excluded", {"count": len(ex), "root": v.mth(ex)}, com["excluded"])
+              "root": v.mth([v.object_leaf(o["digest"], o["pub"]) for o in m])} for k, m in enumerate(strata)]
+    ex = [v.object_leaf(o["digest"], o["pub"], r) for o, r in excluded]
     ids = [v.leaf_hash(bytes(v.Enc().str(o["id"]).b)) for o in objs]
-    c.eq("ids tree", "commitment.ids", {"count": len(ids), "root": v.mth(ids)}, com["ids"])
     ins = [v.leaf_hash(v.encode_inspector(i)) for i in inspectors]
-    c.eq("inspector tree", "commitment.inspectors", {"count": len(ins), "root": v.mth(ins)}, com["inspectors"])
-    c.eq("policy hash", "commitment.policy_hash", v.sha256(v.encode_policy(pol)), com["policy_hash"])
+    expected = {
+        "protocol": v.PROTOCOL, "task_id": h["task_id"], "policy_hash": v.sha256(v.encode_policy(pol)),
+        "strata": heads, "excluded": {"count": len(ex), "root": v.mth(ex)},
+        "ids": {"count": len(ids), "root": v.mth(ids)}, "inspectors": {"count": len(ins), "root": v.mth(ins)},
+        "secret_hash": v.sha256(h["secret"]), "entropy_source": com["entropy_source"],
+    }
+    c.eq("commitment recomputed from snapshot, policy, salt key and secret", "commitment", expected, com)
+    c.eq("seed", "result.seed", seed, result["seed"])
 
     # §8 sizes and selection
     sizes = v.sample_sizes(pol, [(k // 2, k % 2 == 1, len(m)) for k, m in enumerate(strata)], seed)
-    ranked = [sorted(((v.ticket(seed, o["id"]), o["id"].encode(), o["id"]) for o in m)) for m in strata]
+    ranked = [sorted((v.ticket(seed, o["id"]), v.u8key(o["id"]), o["id"]) for o in m) for m in strata]
     got = []
     for k, m in enumerate(strata):
         sel = ranked[k][:sizes[k]]
         got.append({"tier": heads[k]["tier"], "cooled": heads[k]["cooled"], "population": len(m), "sample": sizes[k],
                     "cutoff": sel[-1][0] if sel else None, "extended_cutoff": None, "selected": [x[2] for x in sel]})
-    # §10 replacement objects: next ticket of the stratum
+    order = sorted(x for k, s in enumerate(ranked) for x in s[:sizes[k]])
+
+    # §10 replacement objects: the next ticket of the replaced object's stratum
     where = {o["id"]: k for k, m in enumerate(strata) for o in m}
     taken = list(sizes)
-    repl = {}
-    for k, x in enumerate(result["replacements"]):
-        if x["request"]["kind"] != "object":
-            continue
-        s = where[x["request"]["object"]]
+
+    def next_object(k, x):
+        s = where[x]
         if taken[s] >= len(strata[s]):
-            raise v.Mismatch(f"result.replacements[{k}]", "an object left in the stratum", "none")
+            raise v.MatchFailure(f"replacement {k}: stratum {got[s]['tier']} has no object left to replace {x}")
         t, _, oid = ranked[s][taken[s]]
         taken[s] += 1
         got[s]["extended_cutoff"] = t
-        repl[k] = oid
-    c.eq("selection, cutoffs, extended cutoffs", "result.strata", got, result["strata"])
-    order = sorted(x for k, s in enumerate(ranked) for x in s[:sizes[k]])
+        return oid
+
     by_id = {o["id"]: o for o in objs}
-    a, r, f = v.replay_teams(pol, inspectors, by_id, seed, [x[2] for x in order],
-                             [x["request"] for x in result["replacements"]], repl)
+    try:
+        a, r, f = v.replay_teams(pol, inspectors, by_id, seed, [x[2] for x in order],
+                                 [x["request"] for x in result["replacements"]], next_object)
+    except v.MatchFailure as e:
+        raise v.Mismatch("result", "a draw", str(e))
+    c.eq("selection, cutoffs, extended cutoffs", "result.strata", got, result["strata"])
     c.eq("assignments", "result.assignments", a, result["assignments"])
-    c.eq("replacements", "result.replacements", r, [{"request": x["request"], "replacement": x["replacement"],
-                                                    "inspectors": x["inspectors"]} for x in result["replacements"]])
+    c.eq("replacements", "result.replacements", r, v.published_replacements(result))
     c.eq("final teams", "result.final_assignments", f, result["final_assignments"])
-    c.eq("result digest", "result_digest", out["result_digest"], b["result_digest"])
+    c.eq("result digest", "result_digest", out["result_digest"], h["result_digest"].hex())
 
 
 def main(argv):
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
     out = {"valid": False, "result_digest": None, "first_mismatch": None}
     try:
-        check(json.load(open(argv[1], encoding="utf-8")), out)
+        with open(argv[1], "rb") as fh:
+            check(json.loads(fh.read().decode("utf-8")), out)
         out["valid"] = True
     except v.Mismatch as m:
         out["first_mismatch"] = {"field": m.field, "expected": v.plain(m.expected), "found": v.plain(m.found)}
+    except (ValueError, OSError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        out["first_mismatch"] = {"field": "(file)", "expected": "a well-formed full bundle", "found": f"{type(e).__name__}: {e}"}
     print(json.dumps(out, ensure_ascii=False))
     return 0 if out["valid"] else 1
 

@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
-"""Runs the independent checkers on every tests/vectors/*.json scenario file.
+"""Runs the independent checkers on every tests/vectors/*.json file.
 
 Usage: run_vectors.py [VECTOR_DIR]   (default: tests/vectors next to this folder)
-For each file with `public_bundle` and `full_bundle`: verify_public on the public bundle,
-check_full on the full bundle, and compare both recomputed digests (and the seed and commitment
-hash) with the file's expected values. Exit 0 iff every file agrees.
+
+* A scenario file (with `public_bundle` and `full_bundle`): verify_public on the public bundle
+  and check_full on the full bundle must both accept, and both recomputed result digests must
+  equal the file's `result_digest` (the Rust reference's); the bundles' `commitment_hash` and
+  `result.seed` must equal the file's `commitment_hash` and `seed`.
+* rfc6962.json: our leaf hashes, tree roots and inclusion-proof verification against the
+  RFC 6962 values.
+
+Output: one line per vector, `PASS <file> ...` or `FAIL <file> ...` (with the first mismatch),
+then a last line exactly `N passed, M failed`. Exit status 0 iff M = 0 and N > 0.
 """
 
 import glob
 import json
 import os
 import sys
+import traceback
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # keep the source tree clean
@@ -29,23 +37,76 @@ def run(fn, bundle):
     return out
 
 
+def scenario(case):
+    """Returns (ok, detail)."""
+    want = case["result_digest"]
+    pub = run(v.verify, case["public_bundle"])
+    full = run(check_full.check, case["full_bundle"])
+    problems = []
+    if not pub["valid"]:
+        problems.append(f"public bundle rejected: {json.dumps(pub['first_mismatch'], ensure_ascii=False)}")
+    if not full["valid"]:
+        problems.append(f"full bundle rejected: {json.dumps(full['first_mismatch'], ensure_ascii=False)}")
+    if pub["result_digest"] != want:
+        problems.append(f"public digest {pub['result_digest']} != expected {want}")
+    if full["result_digest"] != want:
+        problems.append(f"full digest {full['result_digest']} != expected {want}")
+    for name in ("public_bundle", "full_bundle"):
+        b = case[name]
+        if b.get("commitment_hash") != case["commitment_hash"]:
+            problems.append(f"{name}.commitment_hash != expected {case['commitment_hash']}")
+        if b.get("result", {}).get("seed") != case["seed"]:
+            problems.append(f"{name}.result.seed != expected {case['seed']}")
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"result_digest {want} (public and full agree with the reference)"
+
+
+def rfc6962(case):
+    leaves = [v.leaf_hash(bytes.fromhex(x)) for x in case["leaves_hex"]]
+    problems = []
+    for i, (got, want) in enumerate(zip(leaves, case.get("leaf_hashes_hex", []))):
+        if got.hex() != want:
+            problems.append(f"leaf {i} hash")
+    for r in case["roots"]:
+        if v.mth(leaves[:r["size"]]).hex() != r["root_hex"]:
+            problems.append(f"root of size {r['size']}")
+    for p in case["inclusion_proofs"]:
+        i, n = p["leaf_index"], p["tree_size"]
+        root = v.mth(leaves[:n])
+        path = [bytes.fromhex(x) for x in p["path_hex"]]
+        if not v.verify_inclusion(i, n, leaves[i], path, root):
+            problems.append(f"inclusion proof of leaf {i} in {n}")
+        elif path and v.verify_inclusion(i, n, leaves[i], path[:-1], root):
+            problems.append(f"truncated proof of leaf {i} in {n} accepted")
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"{len(case['roots'])} roots, {len(case['inclusion_proofs'])} inclusion proofs"
+
+
 def main(argv):
     folder = argv[1] if len(argv) > 1 else os.path.join(here, "..", "vectors")
-    ok = True
+    passed = failed = 0
     for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
-        case = json.load(open(path, encoding="utf-8"))
-        if "public_bundle" not in case:
-            continue
-        pub = run(v.verify, case["public_bundle"])
-        full = run(check_full.check, case["full_bundle"])
-        agree = (pub["valid"] and full["valid"]
-                 and pub["result_digest"] == full["result_digest"] == case["result_digest"]
-                 and case["public_bundle"]["commitment_hash"] == case["commitment_hash"]
-                 and case["public_bundle"]["result"]["seed"] == case["seed"])
-        ok &= agree
-        print(json.dumps({"vector": os.path.basename(path), "agrees": agree, "public": pub["first_mismatch"],
-                          "full": full["first_mismatch"], "result_digest": pub["result_digest"]}, ensure_ascii=False))
-    return 0 if ok else 1
+        name = os.path.basename(path)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                case = json.load(fh)
+            if "public_bundle" in case and "full_bundle" in case:
+                ok, detail = scenario(case)
+            elif "roots" in case and "inclusion_proofs" in case:
+                ok, detail = rfc6962(case)
+            else:
+                ok, detail = False, "not a vector file this runner knows"
+        except Exception as e:  # a broken vector is a failure, not a crash
+            ok, detail = False, f"{type(e).__name__}: {e} | " + traceback.format_exc(limit=1).strip().replace("\n", " | ")
+        print(f"{'PASS' if ok else 'FAIL'} {name}: {detail}", flush=True)
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
 
 
 if __name__ == "__main__":

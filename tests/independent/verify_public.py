@@ -4,13 +4,17 @@
 Usage: verify_public.py PUBLIC_BUNDLE.json
 Prints {"valid": bool, "result_digest": hex, "first_mismatch": null | {...}, "checks": [...]}
 and exits 0 iff the bundle is valid. Python 3.11+, standard library only.
+
+Performs every check of spec §13 in the order of the reference `verify_public`, so that the
+first mismatch reported is the same field. Bundle fields the spec does not name are ignored
+(except inside `policy`, where they are an error).
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
+import re
 import struct
 import sys
 import unicodedata
@@ -18,6 +22,8 @@ import unicodedata
 PROTOCOL = "double-random/v1"
 PUBLIC_FORMAT = "double-random/public-bundle/v1"
 MAX_WEIGHT = 1_000_000
+MAX_TOTAL = 100_000_000
+MIN_SECRET = 16
 U32 = 2**32
 U64 = 2**64
 
@@ -86,47 +92,185 @@ class Enc:
             self.str(s)
         return self
 
+    def date(self, d: "Date"):
+        """§2 date(d): lp of the 10 ASCII bytes YYYY-MM-DD."""
+        return self.bytes(d.ascii())
+
     def digest(self):
         return sha256(bytes(self.b))
 
 
 # --------------------------------------------------------------------------------------------
-# JSON helpers
+# Dates (§2): proleptic Gregorian, any year the reference reader accepts.
+
+# Unicode White_Space (what the reference's trim functions remove).
+WHITE_SPACE = set("\u0009\u000a\u000b\u000c\u000d\u0020\u0085\u00a0\u1680\u2028\u2029\u202f\u205f\u3000"
+                  + "".join(chr(c) for c in range(0x2000, 0x200B)))
+MIN_YEAR, MAX_YEAR = -262143, 262142
+
+
+def trim_start(s: str) -> str:
+    i = 0
+    while i < len(s) and s[i] in WHITE_SPACE:
+        i += 1
+    return s[i:]
+
+
+def trim(s: str) -> str:
+    s = trim_start(s)
+    j = len(s)
+    while j > 0 and s[j - 1] in WHITE_SPACE:
+        j -= 1
+    return s[:j]
+
+
+def _days_in_month(y, m):
+    if m == 2:
+        return 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28
+    return 30 if m in (4, 6, 9, 11) else 31
+
+
+class Date:
+    __slots__ = ("y", "m", "d")
+
+    def __init__(self, y, m, d):
+        self.y, self.m, self.d = y, m, d
+
+    def key(self):
+        return (self.y, self.m, self.d)
+
+    def __eq__(self, o):
+        return isinstance(o, Date) and self.key() == o.key()
+
+    def __lt__(self, o):
+        return self.key() < o.key()
+
+    def __le__(self, o):
+        return self.key() <= o.key()
+
+    def __ge__(self, o):
+        return self.key() >= o.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        return self.iso()
+
+    def ordinal(self) -> int:
+        """Days since 1970-01-01 (Howard Hinnant's days_from_civil; floor division throughout)."""
+        y = self.y - (1 if self.m <= 2 else 0)
+        era = y // 400
+        yoe = y - era * 400
+        mp = (self.m + 9) % 12
+        doy = (153 * mp + 2) // 5 + self.d - 1
+        doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+        return era * 146097 + doe - 719468
+
+    def ascii(self) -> bytes:
+        """§2: year clamped to 0000..9999, month and day zero-padded."""
+        y = min(max(self.y, 0), 9999)
+        return f"{y:04d}-{self.m:02d}-{self.d:02d}".encode()
+
+    def iso(self) -> str:
+        return f"{self.y:04d}-{self.m:02d}-{self.d:02d}" if 0 <= self.y <= 9999 else f"{self.y:+d}-{self.m:02d}-{self.d:02d}"
+
+
+def _number(s, lo, hi):
+    """Up to `hi` ASCII digits (at least `lo`); returns (value, rest) or None."""
+    n = 0
+    i = 0
+    while i < len(s) and i < hi and "0" <= s[i] <= "9":
+        n = n * 10 + ord(s[i]) - 48
+        i += 1
+    if i < lo:
+        return None
+    return n, s[i:]
+
+
+def parse_date(v, field) -> Date:
+    """A JSON date as the reference reads it (chrono's NaiveDate::from_str): optional white space
+    before each number, before each "-" and at the end; a year of 1 to 4 digits or a sign and any
+    number of digits; a month and a day of 1 or 2 digits; a valid calendar date."""
+    bad = Mismatch(field, "YYYY-MM-DD", repr(v))
+    if not isinstance(v, str):
+        raise bad
+    s = trim_start(v)
+    if s[:1] in ("-", "+"):
+        r = _number(s[1:], 1, 10**9)
+        if r is None:
+            raise bad
+        y = -r[0] if s[0] == "-" else r[0]
+        s = r[1]
+    else:
+        r = _number(s, 1, 4)
+        if r is None:
+            raise bad
+        y, s = r
+    parts = []
+    for _ in range(2):
+        s = trim_start(s)
+        if not s.startswith("-"):
+            raise bad
+        s = trim_start(s[1:])
+        r = _number(s, 1, 2)
+        if r is None:
+            raise bad
+        parts.append(r[0])
+        s = r[1]
+    if trim_start(s) != "":
+        raise bad
+    m, d = parts
+    if not MIN_YEAR <= y <= MAX_YEAR or not 1 <= m <= 12 or not 1 <= d <= _days_in_month(y, m):
+        raise bad
+    return Date(y, m, d)
+
+
+# --------------------------------------------------------------------------------------------
+# JSON helpers. A field the reference reads with a default (not an Option) may be absent but not
+# null; an optional one may be absent or null.
+
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+
+def hxbytes(v, field) -> bytes:
+    if not isinstance(v, str) or not _HEX.fullmatch(v):
+        raise Mismatch(field, "hex string", repr(v))
+    return bytes.fromhex(v)
 
 
 def hx32(v, field) -> bytes:
-    if not isinstance(v, str):
-        raise Mismatch(field, "32-byte hex string", repr(v))
-    try:
-        b = bytes.fromhex(v)
-    except ValueError:
-        raise Mismatch(field, "32-byte hex string", v)
+    b = hxbytes(v, field)
     if len(b) != 32:
         raise Mismatch(field, "32-byte hex string", v)
     return b
 
 
-def hxbytes(v, field) -> bytes:
-    if not isinstance(v, str):
-        raise Mismatch(field, "hex string", repr(v))
-    try:
-        return bytes.fromhex(v)
-    except ValueError:
-        raise Mismatch(field, "hex string", v)
-
-
-def opt_hx32(obj, key, field):
-    v = obj.get(key)
-    return None if v is None else hx32(v, field)
+def sub(field, key):
+    return f"{field}.{key}" if field else key
 
 
 def need(obj, key, field, typ=None):
     if not isinstance(obj, dict) or key not in obj:
-        raise Mismatch(f"{field}.{key}" if field else key, "present", "(missing)")
+        raise Mismatch(sub(field, key), "present", "(missing)")
     v = obj[key]
-    if typ is not None and not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
-        raise Mismatch(f"{field}.{key}" if field else key, typ.__name__, repr(v))
+    if typ is not None and (not isinstance(v, typ) or (typ is int and isinstance(v, bool))):
+        raise Mismatch(sub(field, key), typ.__name__, repr(v))
     return v
+
+
+def dflt(obj, key, field, default, typ=None):
+    """A field with a default: absent → default; null is an error."""
+    if key not in obj:
+        return default
+    return need(obj, key, field, typ)
+
+
+def opt(obj, key, field, typ=None):
+    """An optional field: absent or null → None."""
+    if obj.get(key) is None:
+        return None
+    return need(obj, key, field, typ)
 
 
 def check_int(v, field, bits):
@@ -135,20 +279,10 @@ def check_int(v, field, bits):
     return v
 
 
-def parse_date(v, field) -> datetime.date:
-    """§2: "YYYY-MM-DD" (the reference reader also takes an unpadded month or day)."""
-    parts = v.split("-") if isinstance(v, str) else []
-    if len(parts) != 3 or len(parts[0]) != 4 or not all(1 <= len(x) <= 2 for x in parts[1:]) \
-            or not all(x.isascii() and x.isdigit() for x in parts):
-        raise Mismatch(field, "YYYY-MM-DD", repr(v))
-    try:
-        return datetime.date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError:
-        raise Mismatch(field, "YYYY-MM-DD", v)
-
-
-def fmt_date(d: datetime.date) -> str:
-    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+def str_list(v, field):
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise Mismatch(field, "a list of strings", repr(v))
+    return list(v)
 
 
 def check_id(s, field):
@@ -156,9 +290,15 @@ def check_id(s, field):
     if not isinstance(s, str):
         raise Mismatch(field, "an id string", repr(s))
     n = len(s.encode("utf-8"))
-    if n == 0 or n > 128 or s.strip() != s or any(unicodedata.category(c) == "Cc" for c in s):
+    if n == 0 or n > 128 or trim(s) != s or any(unicodedata.category(c) == "Cc" for c in s):
         raise Mismatch(field, "an id of 1 to 128 bytes, no surrounding spaces or control characters", repr(s))
     return s
+
+
+def id_list(v, field):
+    if not isinstance(v, list):
+        raise Mismatch(field, "a list of ids", repr(v))
+    return [check_id(x, f"{field}[{j}]") for j, x in enumerate(v)]
 
 
 def no_unknown(obj, allowed, field):
@@ -169,6 +309,20 @@ def no_unknown(obj, allowed, field):
             raise Mismatch(f"{field}.{k}", "(no such field)", "present")
 
 
+def one_of(v, choices, field):
+    if v not in choices:
+        raise Mismatch(field, "|".join(choices), repr(v))
+    return v
+
+
+def u8key(s: str):
+    return s.encode("utf-8")
+
+
+def sorted_unique(items):
+    return sorted(set(items), key=u8key)
+
+
 # --------------------------------------------------------------------------------------------
 # §3 records
 
@@ -176,30 +330,26 @@ def no_unknown(obj, allowed, field):
 STATUSES = ("active", "closed", "deregistered", "revoked")
 
 
-def sorted_unique(items):
-    return sorted(set(items))
-
-
 def norm_public_object(o, field):
+    """§3.1 public part. `last_inspectors_raw` keeps the list as given (the leaf is hashed over
+    it, §13 step 9); `last_inspectors` is normalised (§3.4)."""
+    if not isinstance(o, dict):
+        raise Mismatch(field, "an object", repr(o))
     r = {
         "id": check_id(need(o, "id", field, str), f"{field}.id"),
         "name": need(o, "name", field, str),
         "kind": need(o, "kind", field, str),
         "region": need(o, "region", field, str),
         "industry": need(o, "industry", field, str),
-        "status": need(o, "status", field, str),
-        "last_inspectors_raw": list(o.get("last_inspectors") or []),
+        "status": one_of(need(o, "status", field), STATUSES, f"{field}.status"),
+        "last_inspectors_raw": id_list(dflt(o, "last_inspectors", field, []), f"{field}.last_inspectors"),
     }
-    if r["status"] not in STATUSES:
-        raise Mismatch(f"{field}.status", "|".join(STATUSES), r["status"])
-    for j, i in enumerate(r["last_inspectors_raw"]):
-        check_id(i, f"{field}.last_inspectors[{j}]")
     r["last_inspectors"] = sorted_unique(r["last_inspectors_raw"])
     return r
 
 
 def encode_public(o, key="last_inspectors_raw") -> bytes:
-    """§3.1, over the record as published (the leaf is what was committed)."""
+    """§3.1 public(o)."""
     e = Enc()
     e.str(o["id"]).str(o["name"]).str(o["kind"]).str(o["region"]).str(o["industry"]).str(o["status"])
     e.strs(o[key])
@@ -207,34 +357,54 @@ def encode_public(o, key="last_inspectors_raw") -> bytes:
 
 
 def norm_inspector(i, field):
-    deps = need(i, "departments", field, list)
+    if not isinstance(i, dict):
+        raise Mismatch(field, "an object", repr(i))
     r = {
         "id": check_id(need(i, "id", field, str), f"{field}.id"),
         "name": need(i, "name", field, str),
-        "departments": sorted_unique(deps),
+        "departments": sorted_unique(str_list(need(i, "departments", field), f"{field}.departments")),
         "region": need(i, "region", field, str),
-        "specialties": sorted_unique(i.get("specialties") or []),
+        "specialties": sorted_unique(str_list(dflt(i, "specialties", field, []), f"{field}.specialties")),
         "certificate_no": need(i, "certificate_no", field, str),
         "certificate_expiry": parse_date(need(i, "certificate_expiry", field), f"{field}.certificate_expiry"),
-        "conflicts": sorted_unique(i.get("conflicts") or []),
-        "max_load": i.get("max_load"),
+        "conflicts": sorted_unique(id_list(dflt(i, "conflicts", field, []), f"{field}.conflicts")),
+        "max_load": opt(i, "max_load", field),
     }
-    for j, c in enumerate(r["conflicts"]):
-        check_id(c, f"{field}.conflicts[{j}]")
     if r["max_load"] is not None:
         check_int(r["max_load"], f"{field}.max_load", 32)
     return r
 
 
 def encode_inspector(i) -> bytes:
+    """§3.3 inspector(i)."""
     e = Enc()
     e.str(i["id"]).str(i["name"]).strs(i["departments"]).str(i["region"]).strs(i["specialties"])
-    e.str(i["certificate_no"]).str(fmt_date(i["certificate_expiry"])).strs(i["conflicts"])
+    e.str(i["certificate_no"]).date(i["certificate_expiry"]).strs(i["conflicts"])
     if i["max_load"] is None:
         e.u8(0)
     else:
         e.u8(1).u32(i["max_load"])
     return bytes(e.b)
+
+
+def object_leaf(private_digest: bytes, public: bytes, reason: str | None = None) -> bytes:
+    """§4.2: leaf_hash(private_digest ‖ public(o) [‖ lp(reason)])."""
+    d = private_digest + public
+    if reason is not None:
+        d += bytes(Enc().str(reason).b)
+    return leaf_hash(d)
+
+
+def public_exclusion(pol, o):
+    """§7.1 exclusion by the public fields (status, scope); None if the object is eligible."""
+    sc = pol["scope"]
+    if o["status"] != "active":
+        return "status:" + o["status"]
+    for key, field, code in (("kinds", "kind", "scope:kind"), ("regions", "region", "scope:region"),
+                             ("industries", "industry", "scope:industry")):
+        if sc[key] and o[field] not in sc[key]:
+            return code
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,17 +459,18 @@ DEFAULT_TIERS = {
 
 
 def parse_ratio(s, field) -> int:
-    if not isinstance(s, str):
-        raise Mismatch(field, "a percentage string", repr(s))
-    t = s.strip()
+    """§5.1: optional white space, digits, optionally "." and 1 or 2 digits, optional white
+    space, "%", optional white space."""
+    t = trim(s)
     if not t.endswith("%"):
         raise Mismatch(field, "a percentage like \"5%\"", s)
-    num = t[:-1].strip()
-    int_part, _, frac = num.partition(".")
+    num = trim(t[:-1])
+    int_part, dot, frac = num.partition(".")
     isdig = lambda d: d != "" and all("0" <= c <= "9" for c in d)
-    # §5.1: a "." may be followed by 0, 1 or 2 digits ("5.%" is 5%).
-    if not isdig(int_part) or (frac != "" and not isdig(frac)) or len(frac) > 2:
+    if not isdig(int_part) or (dot and not isdig(frac)) or len(frac) > 2:
         raise Mismatch(field, "a percentage with at most two decimals", s)
+    if int(int_part) >= U64:
+        raise Mismatch(field, "a percentage (integer part too large)", s)
     bp = int(int_part) * 100 + int((frac + "00")[:2])
     if bp > 10_000:
         raise Mismatch(field, "at most 100%", s)
@@ -307,110 +478,108 @@ def parse_ratio(s, field) -> int:
 
 
 def parse_policy(p):
+    """§5.1–§5.3: read (types, defaults, unknown fields) then validate, in the reference's order."""
     f = "policy"
-    # §5.1: unknown fields are an error everywhere in the policy (and only there).
     no_unknown(p, {"draw_date", "mode", "rounding", "total", "tier_scheme", "tiers", "scope", "cooldown", "inspectors"}, f)
-    pol = {}
-    pol["draw_date"] = parse_date(need(p, "draw_date", f), "policy.draw_date")
-    mode = need(p, "mode", f, str)
-    if mode not in ("ratio", "count", "weighted"):
-        raise Mismatch("policy.mode", "ratio|count|weighted", mode)
-    pol["mode"] = mode
-    rounding = p.get("rounding", "up")
-    if rounding not in ("up", "down", "nearest"):
-        raise Mismatch("policy.rounding", "up|down|nearest", repr(rounding))
-    pol["rounding"] = rounding
-    scheme = p.get("tier_scheme", "penalty")
-    if scheme not in DEFAULT_TIERS:
-        raise Mismatch("policy.tier_scheme", "penalty|abcd", repr(scheme))
-    pol["tier_scheme"] = scheme
-    tiers_in = p.get("tiers") or []
-    if not isinstance(tiers_in, list):
-        raise Mismatch("policy.tiers", "a list", repr(tiers_in))
-    tiers = []
-    if not tiers_in:
-        # §5.2: the scheme's tiers, ratio and weight given, no count, min 0, no max.
-        for name, bp, w in DEFAULT_TIERS[scheme]:
-            tiers.append({"name": name, "ratio_bp": bp, "count": 0, "weight": w, "min": 0, "max": None})
+    # Reading (what a JSON reader of the policy enforces).
+    draw_date = parse_date(need(p, "draw_date", f), "policy.draw_date")
+    mode = one_of(need(p, "mode", f), ("ratio", "count", "weighted"), "policy.mode")
+    rounding = one_of(dflt(p, "rounding", f, "up"), ("up", "down", "nearest"), "policy.rounding")
+    total = opt(p, "total", f)
+    if total is not None:
+        check_int(total, "policy.total", 64)
+    scheme = one_of(dflt(p, "tier_scheme", f, "penalty"), ("penalty", "abcd"), "policy.tier_scheme")
+    tiers_in = dflt(p, "tiers", f, [], list)
+    raw_tiers = []
     for i, t in enumerate(tiers_in):
         tf = f"policy.tiers[{i}]"
         no_unknown(t, {"name", "ratio", "count", "weight", "min", "max"}, tf)
-        name = need(t, "name", tf, str)
-        if name.strip() == "" or name.strip() != name:
+        rt = {"name": need(t, "name", tf, str), "ratio": opt(t, "ratio", tf, str),
+              "count": opt(t, "count", tf), "weight": opt(t, "weight", tf),
+              "min": check_int(dflt(t, "min", tf, 0), f"{tf}.min", 64), "max": opt(t, "max", tf)}
+        for k in ("count", "weight", "max"):
+            if rt[k] is not None:
+                check_int(rt[k], f"{tf}.{k}", 64)
+        raw_tiers.append(rt)
+    scope = dflt(p, "scope", f, {})
+    no_unknown(scope, {"kinds", "regions", "industries"}, "policy.scope")
+    scope = {k: str_list(dflt(scope, k, "policy.scope", []), f"policy.scope.{k}") for k in ("kinds", "regions", "industries")}
+    cd = opt(p, "cooldown", f)
+    if cd is not None:
+        no_unknown(cd, {"days", "action", "percent"}, "policy.cooldown")
+        cd = {"days": check_int(need(cd, "days", "policy.cooldown"), "policy.cooldown.days", 32),
+              "action": one_of(need(cd, "action", "policy.cooldown"), ("exclude", "downweight"), "policy.cooldown.action"),
+              "percent": opt(cd, "percent", "policy.cooldown")}
+        if cd["percent"] is not None:
+            check_int(cd["percent"], "policy.cooldown.percent", 32)
+    ins = need(p, "inspectors", f)
+    no_unknown(ins, {"per_object", "departments", "region_rule", "specialty", "max_load", "exclude_previous"}, "policy.inspectors")
+    per_object = check_int(dflt(ins, "per_object", "policy.inspectors", 2), "policy.inspectors.per_object", 32)
+    deps = str_list(need(ins, "departments", "policy.inspectors"), "policy.inspectors.departments")
+    region_rule = one_of(dflt(ins, "region_rule", "policy.inspectors", "any"), ("any", "same", "cross"), "policy.inspectors.region_rule")
+    specialty = opt(ins, "specialty", "policy.inspectors", str)
+    max_load = opt(ins, "max_load", "policy.inspectors")
+    if max_load is not None:
+        check_int(max_load, "policy.inspectors.max_load", 32)
+    exclude_previous = dflt(ins, "exclude_previous", "policy.inspectors", True, bool)
+
+    # Validation, §5.3, in order.
+    if not raw_tiers:
+        # §5.2: the scheme's tiers, with ratio and weight, no count, min 0, no max.
+        raw_tiers = [{"name": n, "ratio": fmt_ratio(bp), "count": None, "weight": w, "min": 0, "max": None}
+                     for n, bp, w in DEFAULT_TIERS[scheme]]
+    tiers = []
+    for i, t in enumerate(raw_tiers):
+        tf = f"policy.tiers[{i}]"
+        name = t["name"]
+        if trim(name) == "" or trim(name) != name:
             raise Mismatch(f"{tf}.name", "non-empty, no surrounding spaces", repr(name))
-        if any(o["name"] == name for o in tiers):
+        if any(o["name"] == name for o in raw_tiers[:i]):
             raise Mismatch(f"{tf}.name", "unique tier names", name)
-        if t.get("ratio") is not None:
+        if t["ratio"] is not None:
             ratio_bp = parse_ratio(t["ratio"], f"{tf}.ratio")
         elif mode == "ratio":
             raise Mismatch(f"{tf}.ratio", "a ratio (ratio mode)", "(missing)")
         else:
             ratio_bp = 0
-        if t.get("count") is not None:
-            count = check_int(t["count"], f"{tf}.count", 64)
+        if t["count"] is not None:
+            count = t["count"]
         elif mode == "count":
             raise Mismatch(f"{tf}.count", "a count (count mode)", "(missing)")
         else:
             count = 0
-        if t.get("weight") is not None:
-            weight = check_int(t["weight"], f"{tf}.weight", 64)
+        if t["weight"] is not None:
+            weight = t["weight"]
             if mode == "weighted" and not 1 <= weight <= MAX_WEIGHT:
                 raise Mismatch(f"{tf}.weight", f"1..={MAX_WEIGHT}", str(weight))
         elif mode == "weighted":
             raise Mismatch(f"{tf}.weight", "a weight (weighted mode)", "(missing)")
         else:
             weight = 0
-        mn = check_int(t.get("min", 0), f"{tf}.min", 64)
-        mx = t.get("max")
-        if mx is not None:
-            check_int(mx, f"{tf}.max", 64)
-            if mx < mn:
-                raise Mismatch(f"{tf}.max", f">= min {mn}", str(mx))
-        tiers.append({"name": name, "ratio_bp": ratio_bp, "count": count, "weight": weight, "min": mn, "max": mx})
+        if mode != "ratio" and (t["min"] != 0 or t["max"] is not None):
+            raise Mismatch(f"{tf}.min", "min and max only in ratio mode", mode)
+        if t["max"] is not None and t["max"] < t["min"]:
+            raise Mismatch(f"{tf}.max", f">= min {t['min']}", str(t["max"]))
+        tiers.append({"name": name, "ratio_bp": ratio_bp, "count": count, "weight": weight, "min": t["min"], "max": t["max"]})
     if not tiers:
         raise Mismatch("policy.tiers", "at least one tier", "none")
-    pol["tiers"] = tiers
-    total = p.get("total")
     if mode == "weighted":
         if total is None:
             raise Mismatch("policy.total", "a total (weighted mode)", "(missing)")
-        check_int(total, "policy.total", 64)
+        if total > MAX_TOTAL:
+            raise Mismatch("policy.total", f"at most {MAX_TOTAL}", str(total))
     elif total is not None:
         raise Mismatch("policy.total", "absent (only weighted mode takes a total)", str(total))
-    pol["total"] = total or 0
-    scope = p.get("scope") or {}
-    no_unknown(scope, {"kinds", "regions", "industries"}, "policy.scope")
-    pol["scope"] = {k: list(scope.get(k) or []) for k in ("kinds", "regions", "industries")}
-    cd = p.get("cooldown")
     if cd is not None:
-        no_unknown(cd, {"days", "action", "percent"}, "policy.cooldown")
-        days = check_int(need(cd, "days", "policy.cooldown"), "policy.cooldown.days", 32)
-        action = need(cd, "action", "policy.cooldown", str)
-        percent = cd.get("percent")
-        if action == "downweight":
-            if percent is None or not isinstance(percent, int) or not 1 <= percent <= 100:
-                raise Mismatch("policy.cooldown.percent", "1..=100 with downweight", repr(percent))
+        if cd["action"] == "downweight":
+            if cd["percent"] is None or not 1 <= cd["percent"] <= 100:
+                raise Mismatch("policy.cooldown.percent", "1..=100 with downweight", repr(cd["percent"]))
             if mode == "count":
-                raise Mismatch("policy.cooldown.action", "exclude (count mode cannot down-weight)", action)
-        elif action == "exclude":
-            if percent is not None:
-                raise Mismatch("policy.cooldown.percent", "absent with exclude", repr(percent))
-        else:
-            raise Mismatch("policy.cooldown.action", "exclude|downweight", action)
-        cd = {"days": days, "action": action, "percent": percent}
-    pol["cooldown"] = cd
-    ins = need(p, "inspectors", f, dict)
-    no_unknown(ins, {"per_object", "departments", "region_rule", "specialty", "max_load", "exclude_previous"}, "policy.inspectors")
-    per_object = check_int(ins.get("per_object", 2), "policy.inspectors.per_object", 32)
-    deps = need(ins, "departments", "policy.inspectors", list)
-    region_rule = ins.get("region_rule", "any")
-    if region_rule not in ("any", "same", "cross"):
-        raise Mismatch("policy.inspectors.region_rule", "any|same|cross", repr(region_rule))
-    specialty = ins.get("specialty")
-    max_load = ins.get("max_load")
-    exclude_previous = ins.get("exclude_previous", True)
-    if not isinstance(exclude_previous, bool):
-        raise Mismatch("policy.inspectors.exclude_previous", "a bool", repr(exclude_previous))
+                raise Mismatch("policy.cooldown.action", "exclude (count mode cannot down-weight)", "downweight")
+        elif cd["percent"] is not None:
+            raise Mismatch("policy.cooldown.percent", "absent with exclude", repr(cd["percent"]))
+    if not 1900 <= draw_date.y <= 9999:
+        raise Mismatch("policy.draw_date", "a year from 1900 to 9999", draw_date.iso())
     if per_object == 0:
         raise Mismatch("policy.inspectors.per_object", ">= 1", "0")
     if not deps:
@@ -420,18 +589,22 @@ def parse_policy(p):
             raise Mismatch(f"policy.inspectors.departments[{i}]", "no duplicates", d)
     if per_object < len(deps):
         raise Mismatch("policy.inspectors.per_object", f">= {len(deps)} departments", str(per_object))
-    if max_load is not None:
-        check_int(max_load, "policy.inspectors.max_load", 32)
-        if max_load == 0:
-            raise Mismatch("policy.inspectors.max_load", ">= 1", "0")
-    pol["inspectors"] = {"per_object": per_object, "departments": deps, "region_rule": region_rule,
-                         "specialty": specialty, "max_load": max_load, "exclude_previous": exclude_previous}
-    return pol
+    if max_load == 0:
+        raise Mismatch("policy.inspectors.max_load", ">= 1", "0")
+    return {"draw_date": draw_date, "mode": mode, "rounding": rounding, "total": total or 0, "tier_scheme": scheme,
+            "tiers": tiers, "scope": scope, "cooldown": cd,
+            "inspectors": {"per_object": per_object, "departments": deps, "region_rule": region_rule,
+                           "specialty": specialty, "max_load": max_load, "exclude_previous": exclude_previous}}
+
+
+def fmt_ratio(bp: int) -> str:
+    return f"{bp // 100}%" if bp % 100 == 0 else f"{bp // 100}.{bp % 100:02d}".rstrip("0") + "%"
 
 
 def encode_policy(pol) -> bytes:
+    """§5.4 policy_enc."""
     e = Enc("double-random/v1 policy")
-    e.str(fmt_date(pol["draw_date"]))
+    e.date(pol["draw_date"])
     e.u8({"ratio": 0, "count": 1, "weighted": 2}[pol["mode"]])
     e.u8({"up": 0, "down": 1, "nearest": 2}[pol["rounding"]])
     e.u64(pol["total"])
@@ -521,12 +694,13 @@ def ticket(seed: bytes, oid: str) -> bytes:
 
 def parse_commitment(c):
     f = "commitment"
+    if not isinstance(c, dict):
+        raise Mismatch(f, "an object", repr(c))
     head = lambda h, hf: {"count": check_int(need(h, "count", hf), f"{hf}.count", 64), "root": hx32(need(h, "root", hf), f"{hf}.root")}
     strata = []
     for i, s in enumerate(need(c, "strata", f, list)):
         sf = f"commitment.strata[{i}]"
-        cooled = need(s, "cooled", sf, bool)
-        strata.append({"tier": need(s, "tier", sf, str), "cooled": cooled,
+        strata.append({"tier": need(s, "tier", sf, str), "cooled": need(s, "cooled", sf, bool),
                        "count": check_int(need(s, "count", sf), f"{sf}.count", 64), "root": hx32(need(s, "root", sf), f"{sf}.root")})
     return {
         "protocol": need(c, "protocol", f, str),
@@ -560,6 +734,17 @@ def derive_seed(c, commitment_enc: bytes, secret: bytes, entropy) -> bytes:
     return e.digest()
 
 
+def check_seed(c, task_id, com, com_enc, commitment_hash, secret, entropy) -> bytes:
+    """§13 step 2 (shared by every artefact): protocol, task id, commitment hash, secret."""
+    c.eq("protocol", "commitment.protocol", PROTOCOL, com["protocol"])
+    c.eq("task id", "commitment.task_id", task_id, com["task_id"])
+    c.eq("commitment hash", "commitment_hash", sha256(com_enc), commitment_hash)
+    c.eq("secret hash", "secret", com["secret_hash"], sha256(secret))
+    if len(secret) < MIN_SECRET:
+        raise Mismatch("secret", f"at least {MIN_SECRET} bytes", f"{len(secret)} bytes")
+    return derive_seed(com, com_enc, secret, entropy)
+
+
 # --------------------------------------------------------------------------------------------
 # §8 sample sizes
 
@@ -591,8 +776,8 @@ def sample_sizes(pol, strata, seed):
     st = stream(seed, "strata", 0)
     for _ in range(total):
         mass = sum(w * r for w, r in zip(weights, remaining))
-        if mass >= U64:
-            raise Mismatch("policy", "total stratum mass below 2^64", str(mass))
+        # Unreachable after the §13 bounds (≤ 2^32−1 eligible objects, weight·percent ≤ 10^8).
+        assert 0 < mass < U64, mass
         x = st.below(mass)
         for s in range(len(strata)):
             m = weights[s] * remaining[s]
@@ -613,8 +798,10 @@ class MatchFailure(Exception):
 
 
 class Matcher:
-    def __init__(self, pol, inspectors, objects_by_id):
-        self.pol, self.ins, self.objs = pol, inspectors, objects_by_id
+    """§9. Inspectors are indexed in id order; objects are dicts with id, region, last_inspectors."""
+
+    def __init__(self, pol, inspectors):
+        self.pol, self.ins = pol, inspectors
         self.index = {i["id"]: k for k, i in enumerate(inspectors)}
         ml = pol["inspectors"]["max_load"]
         inf = float("inf")
@@ -629,6 +816,7 @@ class Matcher:
         self.class_cache = {}
 
     def klass(self, slot, o):
+        """class(slot_department(slot), o): in id order."""
         D = self.pol["inspectors"]["departments"]
         dept = D[slot] if slot < len(D) else None
         rule = self.pol["inspectors"]["region_rule"]
@@ -664,18 +852,15 @@ class Matcher:
         return ex
 
     def fill_slot(self, o, slot, team, st):
-        C = self.klass(slot, o)
         ex = self.excluded(o, team)
-        E = [i for i in C if i not in ex and self.load[i] < self.cap[i]]
-        if not E:
-            raise MatchFailure(f"no eligible inspector for {o['id']} slot {slot}")
-        L = min(self.load[i] for i in E)
-        Eset = set(E)
-        while True:
-            i = C[st.below(len(C))]
-            if i in Eset and self.load[i] == L:
-                self.load[i] += 1
-                return i
+        cands = [i for i in self.klass(slot, o) if i not in ex and self.load[i] < self.cap[i]]
+        if not cands:
+            raise MatchFailure(f"cannot match inspectors to object {o['id']} (slot {slot}): no eligible inspector")
+        least = min(self.load[i] for i in cands)
+        at_least = [i for i in cands if self.load[i] == least]
+        pick = at_least[st.below(len(at_least))]
+        self.load[pick] += 1
+        return pick
 
     def assign(self, o, st):
         team = []
@@ -687,10 +872,11 @@ class Matcher:
         self.load[i] = max(self.load[i] - 1, 0)
 
 
-def replay_teams(pol, inspectors, objects_by_id, seed, order, requests, replacement_ids):
-    """§9 then §10. order: object ids in matching order. replacement_ids[k]: the object that
-    request k (object kind) brings in, as published (the public cannot recompute it)."""
-    m = Matcher(pol, inspectors, objects_by_id)
+def replay_teams(pol, inspectors, objects_by_id, seed, order, requests, next_object):
+    """§9 then §10. order: object ids in matching order. next_object(k, x): the id of the object
+    that object request k brings in for x (the full checker ranks the stratum; the public
+    verifier takes the published one). Raises MatchFailure as the reference fails the draw."""
+    m = Matcher(pol, inspectors)
     ids = lambda team: [inspectors[i]["id"] for i in team]
     M = stream(seed, "match", 0)
     teams, sequence = {}, []
@@ -702,14 +888,12 @@ def replay_teams(pol, inspectors, objects_by_id, seed, order, requests, replacem
     for k, req in enumerate(requests):
         R = stream(seed, "replacement", k)
         x = req["object"]
-        if req["reason"].strip() == "":
-            raise MatchFailure(f"replacement {k}: empty reason")
+        if trim(req["reason"]) == "":
+            raise MatchFailure(f"replacement {k}: a replacement needs a recorded reason")
         if x not in teams:
             raise MatchFailure(f"replacement {k}: object {x} is not among the drawn objects")
         if req["kind"] == "object":
-            y = replacement_ids[k]
-            if y not in objects_by_id:
-                raise MatchFailure(f"replacement {k}: replacement {y} not in drawn list")
+            y = next_object(k, x)
             for i in teams.pop(x):
                 m.release(i)
             teams[y] = m.assign(objects_by_id[y], R)
@@ -737,6 +921,8 @@ def replay_teams(pol, inspectors, objects_by_id, seed, order, requests, replacem
 
 def parse_result(r):
     f = "result"
+    if not isinstance(r, dict):
+        raise Mismatch(f, "an object", repr(r))
     strata = []
     for i, s in enumerate(need(r, "strata", f, list)):
         sf = f"result.strata[{i}]"
@@ -744,9 +930,9 @@ def parse_result(r):
             "tier": need(s, "tier", sf, str), "cooled": need(s, "cooled", sf, bool),
             "population": check_int(need(s, "population", sf), f"{sf}.population", 64),
             "sample": check_int(need(s, "sample", sf), f"{sf}.sample", 64),
-            "cutoff": opt_hx32(s, "cutoff", f"{sf}.cutoff"),
-            "extended_cutoff": opt_hx32(s, "extended_cutoff", f"{sf}.extended_cutoff"),
-            "selected": [check_id(x, f"{sf}.selected") for x in need(s, "selected", sf, list)],
+            "cutoff": None if s.get("cutoff") is None else hx32(s["cutoff"], f"{sf}.cutoff"),
+            "extended_cutoff": None if s.get("extended_cutoff") is None else hx32(s["extended_cutoff"], f"{sf}.extended_cutoff"),
+            "selected": id_list(need(s, "selected", sf), f"{sf}.selected"),
         })
 
     def teams(key):
@@ -754,25 +940,21 @@ def parse_result(r):
         for i, a in enumerate(need(r, key, f, list)):
             af = f"result.{key}[{i}]"
             out.append({"object": check_id(need(a, "object", af, str), f"{af}.object"),
-                        "inspectors": [check_id(x, f"{af}.inspectors") for x in need(a, "inspectors", af, list)]})
+                        "inspectors": id_list(need(a, "inspectors", af), f"{af}.inspectors")})
         return out
 
     reps = []
     for i, x in enumerate(need(r, "replacements", f, list)):
         xf = f"result.replacements[{i}]"
         q = need(x, "request", xf, dict)
-        kind = need(q, "kind", f"{xf}.request", str)
-        if kind == "object":
-            req = {"kind": "object", "object": check_id(need(q, "object", f"{xf}.request", str), f"{xf}.request.object"),
-                   "reason": need(q, "reason", f"{xf}.request", str)}
-        elif kind == "inspector":
-            req = {"kind": "inspector", "object": check_id(need(q, "object", f"{xf}.request", str), f"{xf}.request.object"),
-                   "inspector": check_id(need(q, "inspector", f"{xf}.request", str), f"{xf}.request.inspector"),
-                   "reason": need(q, "reason", f"{xf}.request", str)}
-        else:
-            raise Mismatch(f"{xf}.request.kind", "object|inspector", kind)
+        qf = f"{xf}.request"
+        kind = one_of(need(q, "kind", qf), ("object", "inspector"), f"{qf}.kind")
+        req = {"kind": kind, "object": check_id(need(q, "object", qf, str), f"{qf}.object")}
+        if kind == "inspector":
+            req["inspector"] = check_id(need(q, "inspector", qf, str), f"{qf}.inspector")
+        req["reason"] = need(q, "reason", qf, str)
         reps.append({"request": req, "replacement": need(x, "replacement", xf, str),
-                     "inspectors": [check_id(y, f"{xf}.inspectors") for y in need(x, "inspectors", xf, list)]})
+                     "inspectors": id_list(need(x, "inspectors", xf), f"{xf}.inspectors")})
     return {"seed": hx32(need(r, "seed", f), "result.seed"), "strata": strata, "assignments": teams("assignments"),
             "replacements": reps, "final_assignments": teams("final_assignments")}
 
@@ -807,6 +989,11 @@ def encode_result(r, commitment_hash: bytes) -> bytes:
     return bytes(e.b)
 
 
+def published_replacements(result):
+    return [{"request": x["request"], "replacement": x["replacement"], "inspectors": x["inspectors"]}
+            for x in result["replacements"]]
+
+
 # --------------------------------------------------------------------------------------------
 # §13 verification
 
@@ -826,6 +1013,8 @@ def plain(v):
     """A JSON-printable form of a value (hashes as hex)."""
     if isinstance(v, bytes):
         return v.hex()
+    if isinstance(v, Date):
+        return v.iso()
     if isinstance(v, (list, tuple)):
         return [plain(x) for x in v]
     if isinstance(v, dict):
@@ -834,9 +1023,10 @@ def plain(v):
 
 
 def first_difference(path, expected, found) -> Mismatch:
-    """The path of the first place two values differ, and the two values there."""
+    """The path of the first place two values differ, and the two values there. Keys are
+    visited in byte order, as the reference's JSON maps do, so both report the same field."""
     if isinstance(expected, dict) and isinstance(found, dict):
-        for k in list(expected) + [k for k in found if k not in expected]:
+        for k in sorted(set(expected) | set(found), key=u8key):
             if expected.get(k) != found.get(k):
                 return first_difference(f"{path}.{k}", expected.get(k), found.get(k))
     if isinstance(expected, (list, tuple)) and isinstance(found, (list, tuple)):
@@ -848,97 +1038,115 @@ def first_difference(path, expected, found) -> Mismatch:
     return Mismatch(path, plain(expected), plain(found))
 
 
+def read_bundle_head(b):
+    """Fields every bundle shares, read (not yet checked)."""
+    if not isinstance(b, dict):
+        raise Mismatch("(file)", "a JSON object", type(b).__name__)
+    com = parse_commitment(need(b, "commitment", ""))
+    return {
+        "format": need(b, "format", "", str),
+        "task_id": need(b, "task_id", "", str),
+        "policy": parse_policy(need(b, "policy", "")),
+        "commitment": com,
+        "commitment_enc": encode_commitment(com),
+        "commitment_hash": hx32(need(b, "commitment_hash", ""), "commitment_hash"),
+        "secret": hxbytes(need(b, "secret", ""), "secret"),
+        "entropy": [hxbytes(v, f"entropy[{i}]") for i, v in enumerate(need(b, "entropy", "", list))],
+        "result": parse_result(need(b, "result", "")),
+        "result_digest": hx32(need(b, "result_digest", ""), "result_digest"),
+    }
+
+
 def verify(b, out):
     c = Checker()
     out["checks"] = c.checks
-    # 1-2
-    c.eq("format", "format", PUBLIC_FORMAT, need(b, "format", ""))
-    task_id = check_id(need(b, "task_id", "", str), "task_id")
-    com = parse_commitment(need(b, "commitment", "", dict))
-    commitment_hash = hx32(need(b, "commitment_hash", ""), "commitment_hash")
-    secret = hxbytes(need(b, "secret", ""), "secret")
-    entropy = [hxbytes(v, f"entropy[{i}]") for i, v in enumerate(need(b, "entropy", "", list))]
-    result = parse_result(need(b, "result", "", dict))
-    published_digest = hx32(need(b, "result_digest", ""), "result_digest")
-    # Computed first so that it is reported even when an earlier check fails.
-    digest = sha256(encode_result(result, commitment_hash))
-    out["result_digest"] = digest.hex()
-    com_enc = encode_commitment(com)
-    c.eq("protocol", "commitment.protocol", PROTOCOL, com["protocol"])
-    c.eq("task id", "commitment.task_id", task_id, com["task_id"])
-    c.eq("commitment hash", "commitment_hash", sha256(com_enc), commitment_hash)
-    c.eq("secret hash", "secret", com["secret_hash"], sha256(secret))
-    # 3
-    pol = parse_policy(need(b, "policy", "", dict))
-    c.eq("policy hash", "commitment.policy_hash", sha256(encode_policy(pol)), com["policy_hash"])
-    # 4
-    seed = derive_seed(com, com_enc, secret, entropy)
-    c.eq("seed", "result.seed", seed, result["seed"])
-    # 5
-    c.eq("result digest", "result_digest", digest, published_digest)
-    # 6
+    # Reading the bundle (the reference rejects an unreadable bundle before any check).
+    h = read_bundle_head(b)
+    pol, com, result = h["policy"], h["commitment"], h["result"]
     drawn = []
     for i, d in enumerate(need(b, "drawn", "", list)):
         df = f"drawn[{i}]"
         drawn.append({"stratum": check_int(need(d, "stratum", df), f"{df}.stratum", 32),
                       "leaf_index": check_int(need(d, "leaf_index", df), f"{df}.leaf_index", 64),
-                      "object": norm_public_object(need(d, "object", df, dict), f"{df}.object"),
-                      "salt": hx32(need(d, "salt", df), f"{df}.salt"),
+                      "object": norm_public_object(need(d, "object", df), f"{df}.object"),
                       "private_digest": hx32(need(d, "private_digest", df), f"{df}.private_digest"),
                       "ticket": hx32(need(d, "ticket", df), f"{df}.ticket"),
                       "proof": [hx32(p, f"{df}.proof[{j}]") for j, p in enumerate(need(d, "proof", df, list))]})
     inspectors = [norm_inspector(x, f"inspectors[{i}]") for i, x in enumerate(need(b, "inspectors", "", list))]
-    inspectors.sort(key=lambda i: i["id"].encode())
+    # The recomputed digest is reported even when a check fails.
+    digest = sha256(encode_result(result, h["commitment_hash"]))
+    out["result_digest"] = digest.hex()
+
+    # 1-2
+    c.eq("format", "format", PUBLIC_FORMAT, h["format"])
+    seed = check_seed(c, h["task_id"], com, h["commitment_enc"], h["commitment_hash"], h["secret"], h["entropy"])
+    # 3-5
+    c.eq("policy hash", "commitment.policy_hash", sha256(encode_policy(pol)), com["policy_hash"])
+    c.eq("seed", "result.seed", seed, result["seed"])
+    c.eq("result digest", "result_digest", digest, h["result_digest"])
+    # 6: normalise as a snapshot (objects, then inspectors: duplicate ids fail), inspector tree
+    ids = sorted((d["object"]["id"] for d in drawn), key=u8key)
+    for a, z in zip(ids, ids[1:]):
+        if a == z:
+            raise Mismatch("drawn/inspectors", "unique ids", f"duplicate object id {a}")
+    inspectors.sort(key=lambda i: u8key(i["id"]))
     for a, z in zip(inspectors, inspectors[1:]):
         if a["id"] == z["id"]:
-            raise Mismatch("inspectors", "unique ids", a["id"])
-    by_id = {}
-    for d in drawn:
-        if d["object"]["id"] in by_id:
-            raise Mismatch("drawn", "unique ids", d["object"]["id"])
-        by_id[d["object"]["id"]] = d
+            raise Mismatch("drawn/inspectors", "unique ids", f"duplicate inspector id {a['id']}")
     leaves = [leaf_hash(encode_inspector(i)) for i in inspectors]
-    c.eq("inspector list matches the committed inspector tree", "commitment.inspectors",
-         {"count": len(leaves), "root": mth(leaves)}, com["inspectors"])
-    # 7
-    heads = [(s["tier"], s["cooled"], s["count"]) for s in com["strata"]]
-    got = [(s["tier"], s["cooled"], s["population"]) for s in result["strata"]]
-    c.eq("strata and populations match the commitment", "result.strata", heads, got)
-    tier_index = {t["name"]: k for k, t in enumerate(pol["tiers"])}
+    c.eq("inspector list matches the committed inspector tree", "inspectors", com["inspectors"],
+         {"count": len(leaves), "root": mth(leaves)})
+    # 7: strata layout, cooled strata, id count, bound, populations
+    expect = [(t["name"], cooled) for t in pol["tiers"] for cooled in (False, True)]
+    c.eq("strata follow the policy's tiers", "commitment.strata", expect, [(s["tier"], s["cooled"]) for s in com["strata"]])
+    downweight = pol["cooldown"] is not None and pol["cooldown"]["action"] == "downweight"
     for k, s in enumerate(com["strata"]):
-        if s["tier"] not in tier_index:
-            raise Mismatch(f"commitment.strata[{k}].tier", "a policy tier", s["tier"])
+        if s["cooled"] and not downweight and s["count"] > 0:
+            raise Mismatch(f"commitment.strata[{k}].count", "0 (the policy does not down-weight)", str(s["count"]))
+    eligible = sum(s["count"] for s in com["strata"])
+    c.eq("every committed id is in exactly one stratum or the excluded tree", "commitment.ids.count",
+         eligible + com["excluded"]["count"], com["ids"]["count"])
+    if eligible > U32 - 1:
+        raise Mismatch("commitment.strata", "at most 2^32 - 1 objects", str(eligible))
+    c.eq("strata and populations match the commitment", "result.strata",
+         [(s["tier"], s["cooled"], s["count"]) for s in com["strata"]],
+         [(s["tier"], s["cooled"], s["population"]) for s in result["strata"]])
     # 8
-    pops = [(tier_index[s["tier"]], s["cooled"], s["count"]) for s in com["strata"]]
-    sizes = sample_sizes(pol, pops, seed)
+    sizes = sample_sizes(pol, [(k // 2, s["cooled"], s["count"]) for k, s in enumerate(com["strata"])], seed)
     c.eq("sample sizes recomputed", "result.strata[].sample", sizes, [s["sample"] for s in result["strata"]])
+    c.eq("each stratum lists exactly its sample size", "result.strata[].selected.length", sizes,
+         [len(s["selected"]) for s in result["strata"]])
     # 9
+    by_id = {}
     for i, d in enumerate(drawn):
         if d["stratum"] >= len(com["strata"]):
             raise Mismatch(f"drawn[{i}].stratum", "a committed stratum", str(d["stratum"]))
         head = com["strata"][d["stratum"]]
         o = d["object"]
-        leaf = leaf_hash(d["salt"] + sha256(encode_public(o)) + d["private_digest"])
+        leaf = object_leaf(d["private_digest"], encode_public(o))
         if not verify_inclusion(d["leaf_index"], head["count"], leaf, d["proof"], head["root"]):
             raise Mismatch(f"drawn[{i}].proof", f"inclusion in stratum {d['stratum']} root {head['root'].hex()}",
                            f"{o['id']} does not verify")
         c.eq("", f"drawn[{i}].ticket", ticket(seed, o["id"]), d["ticket"])
-    c.checks.append(f"{len(drawn)} drawn objects: inclusion proofs and tickets")
+        why = public_exclusion(pol, o)
+        if why is not None:
+            raise Mismatch(f"drawn[{i}].object", "an active object within the policy's scope", f"{o['id']} is excluded: {why}")
+        by_id[o["id"]] = d
+    c.checks.append(f"{len(drawn)} drawn objects: inclusion proofs, tickets, active and in scope")
     # 10
     listed = 0
     for si, s in enumerate(result["strata"]):
         prev = None
         for oid in s["selected"]:
             d = by_id.get(oid)
-            if d is None or d["stratum"] != si or (prev is not None and not prev < (d["ticket"], oid.encode())):
+            if d is None or d["stratum"] != si or (prev is not None and not prev < (d["ticket"], u8key(oid))):
                 raise Mismatch(f"result.strata[{si}].selected",
                                "drawn objects of this stratum in ticket order, each with a proof", oid)
-            prev = (d["ticket"], oid.encode())
+            prev = (d["ticket"], u8key(oid))
             listed += 1
         c.eq("", f"result.strata[{si}].cutoff", prev[0] if prev else None, s["cutoff"])
     # 11
     taken = {}
-    replacement_ids = {}
     for k, x in enumerate(result["replacements"]):
         if x["request"]["kind"] != "object":
             continue
@@ -950,45 +1158,22 @@ def verify(b, out):
             raise Mismatch(f"result.replacements[{k}].replacement", "the next ticket after the cutoff, in the same stratum",
                            x["replacement"])
         taken[old["stratum"]] = new["ticket"]
-        replacement_ids[k] = x["replacement"]
         listed += 1
     for si, s in enumerate(result["strata"]):
         c.eq("", f"result.strata[{si}].extended_cutoff", taken.get(si), s["extended_cutoff"])
     c.eq("selection: ticket order, cutoffs, replacements beyond them", "drawn.length", listed, len(drawn))
     # 12
-    order = sorted(((by_id[o]["ticket"], o.encode(), o) for s in result["strata"] for o in s["selected"]))
+    order = sorted(((by_id[o]["ticket"], u8key(o), o) for s in result["strata"] for o in s["selected"]))
     objects_by_id = {o: d["object"] for o, d in by_id.items()}
     try:
         a, r, f = replay_teams(pol, inspectors, objects_by_id, seed, [o for _, _, o in order],
-                               [x["request"] for x in result["replacements"]], replacement_ids)
+                               [x["request"] for x in result["replacements"]],
+                               lambda k, _x: result["replacements"][k]["replacement"])
     except MatchFailure as e:
         raise Mismatch("result.assignments", "a matching", str(e))
     c.eq("inspector matching replayed", "result.assignments", a, result["assignments"])
-    pub = [{"request": x["request"], "replacement": x["replacement"], "inspectors": x["inspectors"]} for x in result["replacements"]]
-    c.eq("replacements replayed", "result.replacements", r, pub)
+    c.eq("replacements replayed", "result.replacements", r, published_replacements(result))
     c.eq("final teams", "result.final_assignments", f, result["final_assignments"])
-    # 13-16: checks beyond the reference verifier (spec §13)
-    for si, s in enumerate(result["strata"]):
-        c.eq("", f"result.strata[{si}].selected.length", s["sample"], len(s["selected"]))
-    c.checks.append("every stratum lists exactly its sample size")
-    expect = [(t["name"], cooled) for t in pol["tiers"] for cooled in (False, True)]
-    c.eq("strata are the policy's tiers, uncooled then cooled", "commitment.strata",
-         expect, [(s["tier"], s["cooled"]) for s in com["strata"]])
-    downweight = pol["cooldown"] is not None and pol["cooldown"]["action"] == "downweight"
-    for k, s in enumerate(com["strata"]):
-        if s["cooled"] and not downweight and s["count"] != 0:
-            raise Mismatch(f"commitment.strata[{k}].count", "0 (no down-weighted cooldown)", str(s["count"]))
-    c.eq("ids tree counts every committed object once", "commitment.ids.count",
-         com["excluded"]["count"] + sum(s["count"] for s in com["strata"]), com["ids"]["count"])
-    sc = pol["scope"]
-    for i, d in enumerate(drawn):
-        o = d["object"]
-        if o["status"] != "active":
-            raise Mismatch(f"drawn[{i}].object.status", "active", o["status"])
-        for key, field in (("kinds", "kind"), ("regions", "region"), ("industries", "industry")):
-            if sc[key] and o[field] not in sc[key]:
-                raise Mismatch(f"drawn[{i}].object.{field}", f"in scope.{key}", o[field])
-    c.checks.append("drawn objects are active and in scope")
 
 
 def main(argv):
@@ -1003,7 +1188,7 @@ def main(argv):
         out["valid"] = True
     except Mismatch as m:
         out["first_mismatch"] = {"field": m.field, "expected": plain(m.expected), "found": plain(m.found)}
-    except (ValueError, OSError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, OSError, KeyError, TypeError, AttributeError, RecursionError) as e:
         out["first_mismatch"] = {"field": "(file)", "expected": "a well-formed public bundle", "found": f"{type(e).__name__}: {e}"}
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return 0 if out["valid"] else 1

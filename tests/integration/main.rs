@@ -2,6 +2,7 @@
 //! statistics, and matching rules through the library API.
 
 mod cli;
+mod independent;
 mod matching;
 mod properties;
 mod statistics;

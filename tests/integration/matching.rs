@@ -12,14 +12,14 @@ use crate::support::*;
 fn object(id: &str, region: &str) -> Object {
     Object {
         id: ObjectId::parse(id).unwrap(),
-        name: format!("对象{id}"),
+        name: format!("对象{id}").into(),
         kind: "product".into(),
         region: region.into(),
         industry: "食品销售".into(),
         tier: "good".into(),
         status: ObjectStatus::Active,
         last_inspected: None,
-        last_inspectors: Vec::new(),
+        last_inspectors: Box::default(),
         attributes: BTreeMap::new(),
     }
 }
@@ -139,7 +139,7 @@ fn region_rules_are_respected() {
 #[test]
 fn conflicts_previous_inspectors_and_expired_certificates_are_excluded() {
     let mut o = object("P1", "鄂城区");
-    o.last_inspectors = vec![InspectorId::parse("I0").unwrap()];
+    o.last_inspectors = vec![InspectorId::parse("I0").unwrap()].into();
     let mut ins: Vec<_> = (0..5)
         .map(|i| inspector(&format!("I{i}"), &["市场监管局"], "鄂城区"))
         .collect();

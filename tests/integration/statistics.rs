@@ -177,7 +177,7 @@ fn a_single_object_gets_every_pair_of_inspectors_equally_often() {
         i.conflicts.clear();
     }
     let mut objects = objects;
-    objects[0].last_inspectors.clear();
+    objects[0].last_inspectors = Box::default();
     let snapshot = Snapshot::new(objects, inspectors).unwrap();
     let policy = demo_policy();
     let mut pairs: BTreeMap<(u32, u32), u64> = BTreeMap::new();

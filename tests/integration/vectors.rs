@@ -270,9 +270,9 @@ fn public_bundles_keep_non_drawn_objects_private() {
                 c.name,
                 o.id
             );
-            if !c.public.drawn.iter().any(|d| d.object.name == o.name) {
+            if !c.public.drawn.iter().any(|d| *d.object.name == *o.name) {
                 assert!(
-                    !text.contains(&o.name),
+                    !text.contains(&*o.name),
                     "{}: non-drawn object name {} appears",
                     c.name,
                     o.name
