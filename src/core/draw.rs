@@ -327,11 +327,11 @@ pub fn assign_teams(
     let inspectors = snapshot.inspectors();
     let mut matcher = Matcher::new(snapshot, policy);
     let mut stream = Stream::new(seed, "match", 0);
-    let mut teams: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    let mut sequence: Vec<u32> = Vec::with_capacity(order.len());
+    // Teams in matching order; `sequence[i]` is the object of `teams[i]` (None once replaced).
+    let mut sequence: Vec<u32> = order.to_vec();
+    let mut teams: Vec<Option<Vec<u32>>> = Vec::with_capacity(order.len());
     for &obj in order {
-        teams.insert(obj, matcher.assign(obj, &mut stream)?);
-        sequence.push(obj);
+        teams.push(Some(matcher.assign(obj, &mut stream)?));
     }
     let to_assignment = |obj: u32, team: &[u32]| Assignment {
         object: objects[obj as usize].id.clone(),
@@ -340,19 +340,29 @@ pub fn assign_teams(
             .map(|&i| inspectors[i as usize].id.clone())
             .collect(),
     };
-    let assignments = sequence
+    let assignments: Vec<Assignment> = sequence
         .iter()
-        .map(|o| to_assignment(*o, &teams[o]))
+        .zip(&teams)
+        .map(|(o, t)| to_assignment(*o, t.as_deref().expect("just matched")))
         .collect();
+    if requests.is_empty() {
+        return Ok(Teams {
+            final_assignments: assignments.clone(),
+            assignments,
+            replacements: Vec::new(),
+        });
+    }
 
+    // Object index → position in `sequence` of its current team, for the replacement requests.
+    let mut at: BTreeMap<u32, usize> = sequence.iter().enumerate().map(|(i, &o)| (o, i)).collect();
     let mut replacements = Vec::with_capacity(requests.len());
     for (k, req) in requests.iter().enumerate() {
         let fail = |reason: String| CoreError::Replacement { index: k, reason };
         let find = |id: &ObjectId| {
             snapshot
                 .object_index(id)
-                .map(|i| i as u32)
-                .filter(|i| teams.contains_key(i))
+                .and_then(|i| at.get(&(i as u32)).copied())
+                .filter(|&pos| teams[pos].is_some())
                 .ok_or_else(|| fail(format!("object {id} is not among the drawn objects")))
         };
         let mut stream = Stream::new(seed, "replacement", k as u32);
@@ -363,11 +373,12 @@ pub fn assign_teams(
         if reason.trim().is_empty() {
             return Err(fail("a replacement needs a recorded reason".into()));
         }
-        let obj = find(object)?;
+        let pos = find(object)?;
+        let obj = sequence[pos];
         let record = match req {
             ReplacementRequest::Object { .. } => {
                 let new = next_object(k, obj)?;
-                for i in teams.remove(&obj).expect("drawn") {
+                for i in teams[pos].take().expect("drawn") {
                     matcher.release(i);
                 }
                 let team = matcher
@@ -378,12 +389,13 @@ pub fn assign_teams(
                     replacement: objects[new as usize].id.to_string(),
                     inspectors: to_assignment(new, &team).inspectors,
                 };
-                teams.insert(new, team);
+                at.insert(new, sequence.len());
                 sequence.push(new);
+                teams.push(Some(team));
                 record
             }
             ReplacementRequest::Inspector { inspector, .. } => {
-                let mut team = teams.remove(&obj).expect("drawn");
+                let team = teams[pos].as_mut().expect("drawn");
                 let slot = snapshot
                     .inspector_index(inspector)
                     .and_then(|i| team.iter().position(|&t| t as usize == i))
@@ -406,9 +418,8 @@ pub fn assign_teams(
                 let record = ReplacementRecord {
                     request: req.clone(),
                     replacement: inspectors[new as usize].id.to_string(),
-                    inspectors: to_assignment(obj, &team).inspectors,
+                    inspectors: to_assignment(obj, team).inspectors,
                 };
-                teams.insert(obj, team);
                 record
             }
         };
@@ -416,7 +427,8 @@ pub fn assign_teams(
     }
     let final_assignments = sequence
         .iter()
-        .filter_map(|o| teams.get(o).map(|t| to_assignment(*o, t)))
+        .zip(&teams)
+        .filter_map(|(o, t)| t.as_deref().map(|t| to_assignment(*o, t)))
         .collect();
     Ok(Teams {
         assignments,
