@@ -415,12 +415,11 @@ pub fn assign_teams(
                     .fill_slot(obj, slot as u32, &others, &mut stream)
                     .map_err(|e| fail(e.to_string()))?;
                 team[slot] = new;
-                let record = ReplacementRecord {
+                ReplacementRecord {
                     request: req.clone(),
                     replacement: inspectors[new as usize].id.to_string(),
                     inspectors: to_assignment(obj, team).inspectors,
-                };
-                record
+                }
             }
         };
         replacements.push(record);

@@ -25,6 +25,12 @@ pub enum CoreError {
     },
     #[error("duplicate {kind} id {id}")]
     DuplicateId { kind: &'static str, id: String },
+    #[error("{kind} {id}: {field} must be a date in the years 1900 to 9999")]
+    BadDate {
+        kind: &'static str,
+        id: String,
+        field: &'static str,
+    },
     #[error("policy field {field}: {reason}")]
     BadPolicy { field: String, reason: String },
     #[error("object {object} has tier {tier:?}, which the policy does not define (tiers: {known})")]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use compact_str::CompactString;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::CoreError;
@@ -352,7 +352,6 @@ fn encode_public<S: Sink>(
 
 /// A date as the 10 ASCII bytes YYYY-MM-DD, without going through a formatter.
 pub fn date_bytes(d: NaiveDate) -> [u8; 10] {
-    use chrono::Datelike;
     let (y, m, day) = (d.year().clamp(0, 9999) as u32, d.month(), d.day());
     let digit = |v: u32| b'0' + v as u8;
     [
@@ -487,6 +486,25 @@ impl Snapshot {
     ) -> Result<Self, CoreError> {
         objects.iter_mut().for_each(Object::normalise);
         inspectors.iter_mut().for_each(Inspector::normalise);
+        // Dates are encoded as 10 bytes, so only four-digit years can be told apart.
+        let bad_date = |d: &NaiveDate| !(1900..=9999).contains(&d.year());
+        if let Some(o) = objects
+            .iter()
+            .find(|o| o.last_inspected.as_ref().is_some_and(bad_date))
+        {
+            return Err(CoreError::BadDate {
+                kind: "object",
+                id: o.id.to_string(),
+                field: "last_inspected",
+            });
+        }
+        if let Some(i) = inspectors.iter().find(|i| bad_date(&i.certificate_expiry)) {
+            return Err(CoreError::BadDate {
+                kind: "inspector",
+                id: i.id.to_string(),
+                field: "certificate_expiry",
+            });
+        }
         sort_by_id(&mut objects, |o| &o.id);
         sort_by_id(&mut inspectors, |i| &i.id);
         if let Some(w) = objects.windows(2).find(|w| w[0].id == w[1].id) {

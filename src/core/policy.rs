@@ -312,7 +312,8 @@ impl TryFrom<PolicyFile> for Policy {
                 (None, _) => 0,
             };
             if f.mode != Mode::Ratio && (t.min != 0 || t.max.is_some()) {
-                return Err(bad(field("min"), "min and max apply to ratio mode only"));
+                let which = if t.min != 0 { "min" } else { "max" };
+                return Err(bad(field(which), "min and max apply to ratio mode only"));
             }
             if let Some(max) = t.max {
                 if max < t.min {

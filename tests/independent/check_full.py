@@ -51,7 +51,7 @@ def read_snapshot(s):
         p = v.norm_public_object(o, f)
         p["tier"] = v.need(o, "tier", f, str)
         li = v.opt(o, "last_inspected", f)
-        p["last_inspected"] = None if li is None else v.parse_date(li, f"{f}.last_inspected")
+        p["last_inspected"] = None if li is None else v.four_digit_year(v.parse_date(li, f"{f}.last_inspected"), f"{f}.last_inspected")
         attrs = v.dflt(o, "attributes", f, {}, dict)
         if not all(isinstance(x, str) for x in attrs.values()):
             raise v.Mismatch(f"{f}.attributes", "a map of strings", repr(attrs))

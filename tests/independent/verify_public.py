@@ -188,6 +188,13 @@ def _number(s, lo, hi):
     return n, s[i:]
 
 
+def four_digit_year(d: "Date", field) -> "Date":
+    """§3: record dates must lie in the years 1900..9999 (the 10-byte encoding needs four digits)."""
+    if not 1900 <= d.y <= 9999:
+        raise Mismatch(field, "a date in the years 1900 to 9999", d.iso())
+    return d
+
+
 def parse_date(v, field) -> Date:
     """A JSON date as the reference reads it (chrono's NaiveDate::from_str): optional white space
     before each number, before each "-" and at the end; a year of 1 to 4 digits or a sign and any
@@ -366,7 +373,7 @@ def norm_inspector(i, field):
         "region": need(i, "region", field, str),
         "specialties": sorted_unique(str_list(dflt(i, "specialties", field, []), f"{field}.specialties")),
         "certificate_no": need(i, "certificate_no", field, str),
-        "certificate_expiry": parse_date(need(i, "certificate_expiry", field), f"{field}.certificate_expiry"),
+        "certificate_expiry": four_digit_year(parse_date(need(i, "certificate_expiry", field), f"{field}.certificate_expiry"), f"{field}.certificate_expiry"),
         "conflicts": sorted_unique(id_list(dflt(i, "conflicts", field, []), f"{field}.conflicts")),
         "max_load": opt(i, "max_load", field),
     }
@@ -738,6 +745,10 @@ def check_seed(c, task_id, com, com_enc, commitment_hash, secret, entropy) -> by
     """§13 step 2 (shared by every artefact): protocol, task id, commitment hash, secret."""
     c.eq("protocol", "commitment.protocol", PROTOCOL, com["protocol"])
     c.eq("task id", "commitment.task_id", task_id, com["task_id"])
+    if not (1 <= len(task_id.encode()) <= 128) or task_id.strip() != task_id or any(
+        unicodedata.category(ch) == "Cc" for ch in task_id
+    ):
+        raise Mismatch("task_id", "1 to 128 bytes without control characters or surrounding spaces", repr(task_id))
     c.eq("commitment hash", "commitment_hash", sha256(com_enc), commitment_hash)
     c.eq("secret hash", "secret", com["secret_hash"], sha256(secret))
     if len(secret) < MIN_SECRET:
@@ -1096,7 +1107,7 @@ def verify(b, out):
     leaves = [leaf_hash(encode_inspector(i)) for i in inspectors]
     c.eq("inspector list matches the committed inspector tree", "inspectors", com["inspectors"],
          {"count": len(leaves), "root": mth(leaves)})
-    # 7: strata layout, cooled strata, id count, bound, populations
+    # 7-9: strata layout, cooled strata, id count, bound, populations
     expect = [(t["name"], cooled) for t in pol["tiers"] for cooled in (False, True)]
     c.eq("strata follow the policy's tiers", "commitment.strata", expect, [(s["tier"], s["cooled"]) for s in com["strata"]])
     downweight = pol["cooldown"] is not None and pol["cooldown"]["action"] == "downweight"
@@ -1111,12 +1122,19 @@ def verify(b, out):
     c.eq("strata and populations match the commitment", "result.strata",
          [(s["tier"], s["cooled"], s["count"]) for s in com["strata"]],
          [(s["tier"], s["cooled"], s["population"]) for s in result["strata"]])
-    # 8
+    # 10 (numbered as in spec §13)
+    if pol["mode"] == "weighted":
+        # The weighted sizes always sum to min(total, Σ N): reject a bundle that breaks this
+        # before running up to 10^8 draws (a shortcut spec §13 step 10 allows).
+        want = min(pol["total"], eligible)
+        got = sum(s["sample"] for s in result["strata"])
+        if got != want:
+            raise Mismatch("result.strata[].sample", f"sample sizes summing to {want}", f"sum {got}")
     sizes = sample_sizes(pol, [(k // 2, s["cooled"], s["count"]) for k, s in enumerate(com["strata"])], seed)
     c.eq("sample sizes recomputed", "result.strata[].sample", sizes, [s["sample"] for s in result["strata"]])
     c.eq("each stratum lists exactly its sample size", "result.strata[].selected.length", sizes,
          [len(s["selected"]) for s in result["strata"]])
-    # 9
+    # 11
     by_id = {}
     for i, d in enumerate(drawn):
         if d["stratum"] >= len(com["strata"]):
@@ -1133,7 +1151,7 @@ def verify(b, out):
             raise Mismatch(f"drawn[{i}].object", "an active object within the policy's scope", f"{o['id']} is excluded: {why}")
         by_id[o["id"]] = d
     c.checks.append(f"{len(drawn)} drawn objects: inclusion proofs, tickets, active and in scope")
-    # 10
+    # 12
     listed = 0
     for si, s in enumerate(result["strata"]):
         prev = None
@@ -1145,7 +1163,7 @@ def verify(b, out):
             prev = (d["ticket"], u8key(oid))
             listed += 1
         c.eq("", f"result.strata[{si}].cutoff", prev[0] if prev else None, s["cutoff"])
-    # 11
+    # 13
     taken = {}
     for k, x in enumerate(result["replacements"]):
         if x["request"]["kind"] != "object":
@@ -1162,7 +1180,7 @@ def verify(b, out):
     for si, s in enumerate(result["strata"]):
         c.eq("", f"result.strata[{si}].extended_cutoff", taken.get(si), s["extended_cutoff"])
     c.eq("selection: ticket order, cutoffs, replacements beyond them", "drawn.length", listed, len(drawn))
-    # 12
+    # 14-15
     order = sorted(((by_id[o]["ticket"], u8key(o), o) for s in result["strata"] for o in s["selected"]))
     objects_by_id = {o: d["object"] for o, d in by_id.items()}
     try:
