@@ -357,20 +357,47 @@ fn decode_hex(s: &str) -> Result<Vec<u8>> {
     hex::decode(s.trim()).map_err(|e| anyhow::anyhow!("not hex: {e}"))
 }
 
-fn read_json_file(path: &Path) -> Result<(serde_json::Value, Vec<u8>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+/// The `format` of a double-random JSON file. Our writers put it first, so the opening bytes
+/// usually tell; otherwise the whole document is scanned for it.
+fn read_format(path: &Path) -> Result<String> {
+    use std::io::Read as _;
+    let mut head = Vec::with_capacity(512);
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    file.take(512).read_to_end(&mut head)?;
+    let text = String::from_utf8_lossy(&head);
+    let quick = text.trim_start().strip_prefix('{').and_then(|rest| {
+        let rest = rest
+            .trim_start()
+            .strip_prefix("\"format\"")?
+            .trim_start()
+            .strip_prefix(':')?;
+        let rest = rest.trim_start().strip_prefix('"')?;
+        let end = rest.find('"')?;
+        let value = &rest[..end];
+        (!value.contains('\\')).then(|| value.to_owned())
+    });
+    if let Some(f) = quick {
+        return Ok(f);
+    }
     #[derive(serde::Deserialize)]
     struct Head {
         format: String,
     }
-    // Only the "format" field is needed to pick the type; the rest is parsed once, typed.
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let head: Head = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}: not a double-random JSON file", path.display()))?;
-    Ok((serde_json::Value::String(head.format), bytes))
+    Ok(head.format)
+}
+
+/// Parses a whole file as `T`, streaming (a full bundle can be gigabytes).
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_reader(std::io::BufReader::with_capacity(1 << 20, file))
+        .with_context(|| format!("{}: malformed {what}", path.display()))
 }
 
 fn read_full(path: &Path) -> Result<FullBundle> {
-    let (format, bytes) = read_json_file(path)?;
+    let format = read_format(path)?;
     if format != bundle::FULL_FORMAT {
         bail!(
             "{}: expected a full bundle ({}), found {format}",
@@ -378,32 +405,18 @@ fn read_full(path: &Path) -> Result<FullBundle> {
             bundle::FULL_FORMAT
         );
     }
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: malformed full bundle", path.display()))
+    read_json(path, "full bundle")
 }
 
 pub fn verify_file(path: &Path, public: Option<&Path>) -> Result<Report> {
-    let (format, bytes) = read_json_file(path)?;
-    let ctx = || format!("{}: malformed {format}", path.display());
-    Ok(match format.as_str().unwrap_or_default() {
-        bundle::FULL_FORMAT => {
-            bundle::verify_full(&serde_json::from_slice::<FullBundle>(&bytes).with_context(ctx)?)
-        }
-        bundle::PUBLIC_FORMAT => bundle::verify_public(
-            &serde_json::from_slice::<PublicBundle>(&bytes).with_context(ctx)?,
-        ),
+    Ok(match read_format(path)?.as_str() {
+        bundle::FULL_FORMAT => bundle::verify_full(&read_json(path, "full bundle")?),
+        bundle::PUBLIC_FORMAT => bundle::verify_public(&read_json(path, "public bundle")?),
         bundle::PROOF_FORMAT => {
-            let proof: EnterpriseProof = serde_json::from_slice(&bytes).with_context(ctx)?;
-            let public = match public {
-                Some(p) => {
-                    let b = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-                    Some(
-                        serde_json::from_slice::<PublicBundle>(&b)
-                            .with_context(|| format!("{}: not a public bundle", p.display()))?,
-                    )
-                }
-                None => None,
-            };
+            let proof: EnterpriseProof = read_json(path, "enterprise proof")?;
+            let public = public
+                .map(|p| read_json::<PublicBundle>(p, "public bundle"))
+                .transpose()?;
             bundle::verify_proof(&proof, public.as_ref())
         }
         other => bail!("{}: unknown format {other:?}", path.display()),
