@@ -16,6 +16,12 @@ impl Sink for Vec<u8> {
     }
 }
 
+impl Sink for &mut Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
 impl Sink for Sha256 {
     fn put(&mut self, bytes: &[u8]) {
         self.update(bytes);
@@ -55,6 +61,13 @@ impl Encoder<Vec<u8>> {
 
     pub fn sha256(&self) -> Hash {
         sha256(&self.sink)
+    }
+}
+
+impl<'b> Encoder<&'b mut Vec<u8>> {
+    /// Appends to a caller's buffer (reused across records on hot paths).
+    pub fn over(buf: &'b mut Vec<u8>) -> Self {
+        Self { sink: buf }
     }
 }
 

@@ -16,11 +16,11 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
 }
 
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    let mut block = [0u8; 65];
+    block[0] = 1;
+    block[1..33].copy_from_slice(left);
+    block[33..].copy_from_slice(right);
+    sha256(&block)
 }
 
 /// Hash of the empty tree: SHA-256 of the empty string.

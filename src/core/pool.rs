@@ -164,34 +164,46 @@ pub fn private_prefix(salt_key: &Hash) -> Sha256 {
 /// key is never published, so the digest of a drawn object's tier, dates and attributes cannot be
 /// reversed by guessing, and a neighbour's leaf in a proof tells nothing.
 pub fn private_digest(prefix: &Sha256, o: &Object) -> Hash {
-    let mut e = Encoder::hashing(prefix.clone());
-    e.str(o.id.as_str());
-    o.encode_private_to(&mut e);
-    e.finish()
+    with_scratch(|buf| {
+        let mut e = Encoder::over(buf);
+        e.str(o.id.as_str());
+        o.encode_private_to(&mut e);
+        prefix.clone().chain_update(&buf[..]).finalize().into()
+    })
 }
 
-/// Leaf of an object: RFC 6962 leaf hash of private digest ‖ public encoding [‖ lp(reason)],
-/// hashed as it is encoded.
+/// Leaf of an object: RFC 6962 leaf hash of private digest ‖ public encoding [‖ lp(reason)].
 pub fn object_leaf(
     private_digest: &Hash,
-    public: impl FnOnce(&mut Encoder<Sha256>),
+    public: impl FnOnce(&mut Encoder<&mut Vec<u8>>),
     reason: Option<&str>,
 ) -> Hash {
-    let mut e = Encoder::hashing(Sha256::new());
-    e.u8(0).hash(private_digest);
-    public(&mut e);
-    if let Some(r) = reason {
-        e.str(r);
+    with_scratch(|buf| {
+        let mut e = Encoder::over(buf);
+        e.u8(0).hash(private_digest);
+        public(&mut e);
+        if let Some(r) = reason {
+            e.str(r);
+        }
+        sha256(buf)
+    })
+}
+
+/// A per-thread buffer: a record is encoded whole and hashed in one call, which is much
+/// cheaper than feeding the hasher a dozen short pieces.
+fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    e.finish()
+    SCRATCH.with_borrow_mut(|buf| {
+        buf.clear();
+        f(buf)
+    })
 }
 
 fn leaf_of(prefix: &Sha256, o: &Object, reason: Option<&str>) -> Hash {
-    object_leaf(
-        &private_digest(prefix, o),
-        |e| o.encode_public_to(e),
-        reason,
-    )
+    let private = private_digest(prefix, o);
+    object_leaf(&private, |e| o.encode_public_to(e), reason)
 }
 
 pub fn id_leaf(id: &ObjectId) -> Hash {
