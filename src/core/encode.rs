@@ -118,12 +118,6 @@ impl<S: Sink> Encoder<S> {
         self
     }
 
-    /// Bytes that are already a complete encoding.
-    pub fn raw(&mut self, v: &[u8]) -> &mut Self {
-        self.sink.put(v);
-        self
-    }
-
     pub fn opt_str(&mut self, v: Option<&str>) -> &mut Self {
         match v {
             None => self.u8(0),

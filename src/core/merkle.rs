@@ -85,10 +85,6 @@ impl Tree {
         }
     }
 
-    pub fn leaf(&self, index: usize) -> Hash {
-        self.levels[0][index]
-    }
-
     /// The audit path (RFC 6962 PATH) of leaf `index`, leaf side first.
     pub fn proof(&self, index: usize) -> Vec<Hash> {
         assert!(index < self.size(), "leaf index out of range");
