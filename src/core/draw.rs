@@ -244,24 +244,39 @@ impl DrawResult {
 
 /// Tickets of a stratum's members, sorted by (ticket, object index).
 fn sorted_tickets(snapshot: &Snapshot, s: &Stratum, seed: &Hash, take: usize) -> Vec<(Hash, u32)> {
+    let n = s.members.len();
+    if take == 0 {
+        return Vec::new();
+    }
     let objects = snapshot.objects();
     let prefix = ticket_hasher(seed);
-    let mut t: Vec<(Hash, u32)> = s
-        .members
-        .par_iter()
-        .map(|&i| {
-            let id = objects[i as usize].id.as_str();
-            let h = prefix
-                .clone()
-                .chain_update((id.len() as u32).to_be_bytes())
-                .chain_update(id);
-            (h.finalize().into(), i)
-        })
-        .collect();
+    let ticket = |i: u32| -> (Hash, u32) {
+        let id = objects[i as usize].id.as_str();
+        let h = prefix
+            .clone()
+            .chain_update((id.len() as u32).to_be_bytes())
+            .chain_update(id);
+        (h.finalize().into(), i)
+    };
+    // Tickets are uniform, so the `take` smallest almost surely start below a bound set for about
+    // twice as many. Keeping only those avoids holding every ticket; when too few pass, the
+    // full list is used, so the result is exact either way.
+    let keep_below = ((2 * take as u128 + 64) << 64) / n as u128;
+    let mut t: Vec<(Hash, u32)> = if keep_below < 1 << 64 {
+        let bound = keep_below as u64;
+        s.members
+            .par_iter()
+            .map(|&i| ticket(i))
+            .filter(|(h, _)| u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) < bound)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if t.len() < take {
+        t = s.members.par_iter().map(|&i| ticket(i)).collect();
+    }
     if take < t.len() {
-        if take > 0 {
-            t.select_nth_unstable(take - 1);
-        }
+        t.select_nth_unstable(take - 1);
         t.truncate(take);
     }
     t.par_sort_unstable();
