@@ -1,5 +1,5 @@
-//! From snapshot + policy to the committed pool: eligibility, strata, salted leaves, Merkle
-//! roots, and the commitment that is published before any randomness exists (draw-spec §3, §4, §7).
+//! From snapshot + policy to the committed pool: eligibility, strata, leaves keyed by the
+//! private salt key, Merkle roots, and the commitment that is published before any randomness exists (draw-spec §3, §4, §7).
 
 use std::sync::LazyLock;
 
@@ -283,8 +283,6 @@ impl CommittedPool {
     pub fn build(snapshot: &Snapshot, policy: &Policy, salt_key: &Hash) -> Result<Self, CoreError> {
         let placements = place(snapshot, policy)?;
         let strata = strata(policy, &placements);
-        let objects = snapshot.objects();
-        let salt_prefix = private_prefix(salt_key);
         let heads = strata
             .iter()
             .map(|s| StratumHead {
@@ -294,15 +292,8 @@ impl CommittedPool {
                 root: merkle::root(&stratum_leaves(snapshot, s, salt_key)),
             })
             .collect();
-        let excluded_leaves: Vec<Hash> = placements
-            .par_iter()
-            .enumerate()
-            .filter_map(|(i, p)| match p {
-                Placement::Excluded(e) => Some(leaf_of(&salt_prefix, &objects[i], Some(e.code()))),
-                Placement::Stratum(_) => None,
-            })
-            .collect();
-        let id_leaves: Vec<Hash> = objects.par_iter().map(|o| id_leaf(&o.id)).collect();
+        let (_, excluded_leaves) = excluded_leaves(snapshot, &placements, salt_key);
+        let id_leaves = id_leaves(snapshot);
         let inspector_leaves: Vec<Hash> = snapshot
             .inspectors()
             .par_iter()
@@ -361,15 +352,16 @@ pub fn stratum_tree(snapshot: &Snapshot, s: &Stratum, salt_key: &Hash) -> Tree {
     Tree::new(stratum_leaves(snapshot, s, salt_key))
 }
 
-pub fn excluded_tree(
+/// The excluded objects (snapshot indices, ascending) and their leaves, which carry the reason.
+fn excluded_leaves(
     snapshot: &Snapshot,
     placements: &[Placement],
     salt_key: &Hash,
-) -> (Tree, Vec<u32>) {
+) -> (Vec<u32>, Vec<Hash>) {
     let objects = snapshot.objects();
     let prefix = private_prefix(salt_key);
-    let (idx, leaves): (Vec<u32>, Vec<Hash>) = placements
-        .iter()
+    placements
+        .par_iter()
         .enumerate()
         .filter_map(|(i, p)| match p {
             Placement::Excluded(e) => {
@@ -377,16 +369,26 @@ pub fn excluded_tree(
             }
             Placement::Stratum(_) => None,
         })
-        .unzip();
+        .unzip()
+}
+
+pub fn excluded_tree(
+    snapshot: &Snapshot,
+    placements: &[Placement],
+    salt_key: &Hash,
+) -> (Tree, Vec<u32>) {
+    let (idx, leaves) = excluded_leaves(snapshot, placements, salt_key);
     (Tree::new(leaves), idx)
 }
 
+fn id_leaves(snapshot: &Snapshot) -> Vec<Hash> {
+    snapshot
+        .objects()
+        .par_iter()
+        .map(|o| id_leaf(&o.id))
+        .collect()
+}
+
 pub fn id_tree(snapshot: &Snapshot) -> Tree {
-    Tree::new(
-        snapshot
-            .objects()
-            .par_iter()
-            .map(|o| id_leaf(&o.id))
-            .collect(),
-    )
+    Tree::new(id_leaves(snapshot))
 }
