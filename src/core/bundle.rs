@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -794,6 +795,54 @@ fn object_leaf(o: &PublicObject, private_digest: &Hash, reason: Option<&str>) ->
     pool::object_leaf(private_digest, |e| o.encode_to(e), reason)
 }
 
+/// One drawn object of a public bundle: its stratum, leaf inclusion, ticket and eligibility.
+fn check_drawn(b: &PublicBundle, seed: &Hash, i: usize, d: &DrawnObject) -> Option<Mismatch> {
+    let fail = |what: &str, expected: String, found: String| {
+        Some(Mismatch {
+            field: format!("drawn[{i}].{what}"),
+            expected,
+            found,
+        })
+    };
+    let Some(head) = b.commitment.strata.get(d.stratum as usize) else {
+        return fail(
+            "stratum",
+            "a committed stratum".into(),
+            d.stratum.to_string(),
+        );
+    };
+    let leaf = object_leaf(&d.object, &d.private_digest, None);
+    if !merkle::verify_inclusion(
+        d.leaf_index,
+        head.count,
+        &leaf,
+        &unhex(&d.proof),
+        &head.root,
+    ) {
+        return fail(
+            "proof",
+            format!(
+                "inclusion in stratum {} root {}",
+                d.stratum,
+                hex::encode(head.root)
+            ),
+            format!("{} does not verify", d.object.id),
+        );
+    }
+    let ticket = draw::ticket(seed, &d.object.id);
+    if ticket != d.ticket {
+        return fail("ticket", hex::encode(ticket), hex::encode(d.ticket));
+    }
+    if let Some(why) = pool::public_exclusion(&b.policy, &d.object) {
+        return fail(
+            "object",
+            "an active object within the policy's scope".into(),
+            format!("{} is excluded: {}", d.object.id, why.code()),
+        );
+    }
+    None
+}
+
 pub fn verify_public(b: &PublicBundle) -> Report {
     let mut c = Checker::new();
     c.eq("format", "format", PUBLIC_FORMAT, b.format.as_str());
@@ -934,55 +983,19 @@ pub fn verify_public(b: &PublicBundle) -> Report {
         &listed,
     );
 
-    // Every drawn object: leaf in its stratum's committed tree, ticket from the seed.
-    let mut by_id: BTreeMap<&ObjectId, &DrawnObject> = BTreeMap::new();
-    for (i, d) in b.drawn.iter().enumerate() {
-        let field = format!("drawn[{i}]");
-        let Some(head) = b.commitment.strata.get(d.stratum as usize) else {
-            c.fail(
-                &format!("{field}.stratum"),
-                "a committed stratum",
-                d.stratum.to_string(),
-            );
-            break;
-        };
-        let leaf = object_leaf(&d.object, &d.private_digest, None);
-        if !merkle::verify_inclusion(
-            d.leaf_index,
-            head.count,
-            &leaf,
-            &unhex(&d.proof),
-            &head.root,
-        ) {
-            c.fail(
-                &format!("{field}.proof"),
-                format!(
-                    "inclusion in stratum {} root {}",
-                    d.stratum,
-                    hex::encode(head.root)
-                ),
-                format!("{} does not verify", d.object.id),
-            );
-            break;
-        }
-        if !c.hash(
-            "",
-            &format!("{field}.ticket"),
-            &draw::ticket(&seed, &d.object.id),
-            &d.ticket,
-        ) {
-            break;
-        }
-        if let Some(why) = pool::public_exclusion(&b.policy, &d.object) {
-            c.fail(
-                &format!("{field}.object"),
-                "an active object within the policy's scope",
-                format!("{} is excluded: {}", d.object.id, why.code()),
-            );
-            break;
-        }
-        by_id.insert(&d.object.id, d);
+    // Every drawn object: leaf in its stratum's committed tree, ticket from the seed. Checked on
+    // all cores; the first failure in list order is the one reported.
+    let failures: Vec<Option<Mismatch>> = b
+        .drawn
+        .par_iter()
+        .enumerate()
+        .map(|(i, d)| check_drawn(b, &seed, i, d))
+        .collect();
+    if let Some(m) = failures.into_iter().flatten().next() {
+        c.fail(&m.field, m.expected, m.found);
     }
+    let by_id: BTreeMap<&ObjectId, &DrawnObject> =
+        b.drawn.iter().map(|d| (&d.object.id, d)).collect();
     if c.ok() {
         c.checks.push(format!("{} drawn objects: leaf inclusion proofs against the committed stratum roots and tickets", b.drawn.len()));
     }
