@@ -439,6 +439,9 @@ fn print_report(r: &Report, json: bool) -> Result<()> {
             println!("     found:    {}", m.found);
         }
     }
+    for l in &r.limits {
+        println!("not checked: {l}");
+    }
     if let Some(o) = r.outcome {
         println!("outcome: {o:?}");
     }

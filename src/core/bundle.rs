@@ -519,6 +519,9 @@ pub struct Report {
     pub result_digest: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// What this verification could not establish from the file it was given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<String>,
 }
 
 struct Checker {
@@ -652,6 +655,7 @@ impl Checker {
             mismatch: self.mismatch,
             result_digest: result_digest.map(hex::encode),
             outcome,
+            limits: Vec::new(),
         }
     }
 }
@@ -1139,7 +1143,11 @@ pub fn verify_public(b: &PublicBundle) -> Report {
             }
         }
     }
-    c.report("public bundle", Some(digest), None)
+    let mut report = c.report("public bundle", Some(digest), None);
+    report.limits.push(
+        "that no object left out of the bundle had a ticket under its stratum's cutoff: each enterprise checks that with its own proof".into(),
+    );
+    report
 }
 
 /// Checks an enterprise proof on its own and, given the public bundle, against it too.
@@ -1368,5 +1376,9 @@ pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Repor
             &p.inspectors,
         );
     }
-    c.report("enterprise proof", Some(p.result_digest), Some(p.outcome))
+    let mut report = c.report("enterprise proof", Some(p.result_digest), Some(p.outcome));
+    if public.is_none() {
+        report.limits.push("the proof was checked on its own: pass the public bundle (--public) to check it against what was published".into());
+    }
+    report
 }
