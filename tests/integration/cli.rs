@@ -364,6 +364,32 @@ fn replacement_via_cli_verifies_and_keeps_earlier_picks() {
         text(&o)
     );
     assert!(!d.path("r3.json").exists());
+
+    // The replacement proves it was drawn as one; the replaced object, that it was drawn first.
+    let replacement = r2["result"]["replacements"][1]["replacement"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (id, outcome) in [
+        (replacement.as_str(), "drawn_as_replacement"),
+        (object, "drawn"),
+    ] {
+        let proof = d.path(&format!("proof-{id}.json"));
+        ok(&[
+            "prove",
+            "--bundle",
+            p(&d.path("r2.json")),
+            "--id",
+            id,
+            "--out",
+            p(&proof),
+        ]);
+        let (valid, report) = d.verify_json(&proof, &["--public", p(&d.path("r2-public.json"))]);
+        assert!(valid, "{id}: {report}");
+        assert_eq!(report["outcome"], outcome, "{id}: {report}");
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+        assert_eq!(v["replaced_reason"].is_string(), id == object, "{v}");
+    }
 }
 
 fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
