@@ -95,35 +95,41 @@ fn scope_exclusion(
 
 /// Decides each object's placement. Fails only on a tier the policy does not define.
 pub fn place(snapshot: &Snapshot, policy: &Policy) -> Result<Vec<Placement>, CoreError> {
+    // Unknown tiers are reported for the first such object in id order, whatever the threads did.
+    if let Some(o) = snapshot
+        .objects()
+        .iter()
+        .find(|o| policy.tier_index(&o.tier).is_none())
+    {
+        return Err(CoreError::UnknownTier {
+            object: o.id.to_string(),
+            tier: o.tier.to_string(),
+            known: policy
+                .tiers
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
     let downweight = matches!(&policy.cooldown, Some(c) if c.action == CooldownAction::Downweight);
-    snapshot
+    Ok(snapshot
         .objects()
         .par_iter()
         .map(|o| {
-            let tier = policy
-                .tier_index(&o.tier)
-                .ok_or_else(|| CoreError::UnknownTier {
-                    object: o.id.to_string(),
-                    tier: o.tier.to_string(),
-                    known: policy
-                        .tiers
-                        .iter()
-                        .map(|t| t.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
+            let tier = policy.tier_index(&o.tier).expect("checked above");
             let excluded = scope_exclusion(policy, o.status, &o.kind, &o.region, &o.industry);
             let cooled = policy
                 .cooldown
                 .as_ref()
                 .is_some_and(|c| recently_inspected(o, policy, c.days));
-            Ok(match excluded {
+            match excluded {
                 Some(e) => Placement::Excluded(e),
                 None if cooled && !downweight => Placement::Excluded(Exclusion::Cooldown),
                 None => Placement::Stratum(tier * 2 + usize::from(cooled)),
-            })
+            }
         })
-        .collect()
+        .collect())
 }
 
 /// Inspected fewer than `days` days before the draw date; a date after the draw date counts as
