@@ -95,11 +95,11 @@ fn scope_exclusion(
 
 /// Decides each object's placement. Fails only on a tier the policy does not define.
 pub fn place(snapshot: &Snapshot, policy: &Policy) -> Result<Vec<Placement>, CoreError> {
-    // Unknown tiers are reported for the first such object in id order, whatever the threads did.
+    // The first object with an unknown tier in id order (find_first is deterministic).
     if let Some(o) = snapshot
         .objects()
-        .iter()
-        .find(|o| policy.tier_index(&o.tier).is_none())
+        .par_iter()
+        .find_first(|o| policy.tier_index(&o.tier).is_none())
     {
         return Err(CoreError::UnknownTier {
             object: o.id.to_string(),
