@@ -18,6 +18,7 @@ use crate::core::bundle::{self, DrawInputs, EnterpriseProof, FullBundle, PublicB
 use crate::core::draw::ReplacementRequest;
 use crate::core::model::{InspectorId, ObjectId, Snapshot};
 use crate::core::policy::format_ratio;
+use crate::core::pool::CommittedPool;
 use crate::core::rfc3797;
 use crate::core::secret::{SaltKey, Secret};
 
@@ -220,15 +221,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             };
             let (full, pool) = FullBundle::create(inputs)?;
             clock.lap("commit and draw");
-            let public = public_out
-                .as_ref()
-                .map(|_| PublicBundle::from_full(&full, &pool));
-            clock.lap("public bundle");
-            output::write_json_compact(&out, &full)?;
-            if let (Some(path), Some(public)) = (&public_out, &public) {
-                output::write_json(path, public)?;
-            }
-            clock.lap("write");
+            write_bundles(&full, &pool, &out, public_out.as_deref())?;
+            clock.lap("write bundles");
             print_summary(&full);
             Ok(0)
         }
@@ -240,11 +234,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Prove { bundle, id, out } => {
             let full = read_full(&bundle)?;
             let id = ObjectId::parse(&id).context("--id")?;
-            let pool = crate::core::pool::CommittedPool::build(
-                &full.snapshot,
-                &full.policy,
-                &full.salt_key.0,
-            )?;
+            let pool = CommittedPool::build(&full.snapshot, &full.policy, &full.salt_key.0)?;
             let proof = bundle::prove(&full, &pool, &id);
             output::write_json(&out, &proof)?;
             println!("{id}: {:?} — {}", proof.outcome, proof.explanation);
@@ -275,13 +265,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 record.replacement,
                 join(&record.inspectors)
             );
-            let public = public_out
-                .as_ref()
-                .map(|_| PublicBundle::from_full(&next, &pool));
-            output::write_json_compact(&out, &next)?;
-            if let (Some(path), Some(public)) = (&public_out, &public) {
-                output::write_json(path, public)?;
-            }
+            write_bundles(&next, &pool, &out, public_out.as_deref())?;
             Ok(0)
         }
         Command::Rfc3797 {
@@ -343,6 +327,22 @@ impl Phases {
             self.last.set(now);
         }
     }
+}
+
+/// Writes the full bundle and, when asked, the public one derived from it.
+fn write_bundles(
+    full: &FullBundle,
+    pool: &CommittedPool,
+    out: &Path,
+    public_out: Option<&Path>,
+) -> Result<()> {
+    // Built before anything is written, so a failure leaves no half-set of files.
+    let public = public_out.map(|_| PublicBundle::from_full(full, pool));
+    output::write_json_compact(out, full)?;
+    if let (Some(path), Some(public)) = (public_out, &public) {
+        output::write_json(path, public)?;
+    }
+    Ok(())
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
@@ -584,9 +584,12 @@ fn demo(dir: &Path, objects: u64, inspectors: u64) -> Result<i32> {
         replacements: Vec::new(),
     };
     let (full, pool) = FullBundle::create(inputs)?;
-    let public = PublicBundle::from_full(&full, &pool);
-    output::write_json_compact(&dir.join("bundle.json"), &full)?;
-    output::write_json(&dir.join("public.json"), &public)?;
+    write_bundles(
+        &full,
+        &pool,
+        &dir.join("bundle.json"),
+        Some(&dir.join("public.json")),
+    )?;
     print_summary(&full);
     let mut valid = true;
     for name in ["bundle.json", "public.json"] {
