@@ -1,2 +1,7 @@
 pub mod cli;
+pub mod config;
 pub mod core;
+pub mod library;
+pub mod service;
+pub mod store;
+pub mod table;

@@ -7,13 +7,15 @@ use std::io::{BufRead, BufReader, Read};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
-
 use crate::core::CoreError;
 use crate::core::model::{
     ENTITY_KINDS, Inspector, InspectorId, Label, Object, ObjectId, ObjectStatus, check_uscc,
 };
 use crate::core::policy::{Policy, TierScheme};
+use crate::library::fields::{
+    Columns, parse_bool, parse_date, parse_kind, split_list, tier_alias, tier_from_penalties,
+    toml_field_line,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -36,7 +38,7 @@ fn file_err(file: &Path, message: impl Into<String>) -> InputError {
 }
 
 /// Header aliases: the canonical name first.
-const OBJECT_COLUMNS: &[&[&str]] = &[
+pub const OBJECT_COLUMNS: &[&[&str]] = &[
     &[
         "id",
         "uscc",
@@ -75,7 +77,7 @@ const OBJECT_COLUMNS: &[&[&str]] = &[
     ],
 ];
 
-const INSPECTOR_COLUMNS: &[&[&str]] = &[
+pub const INSPECTOR_COLUMNS: &[&[&str]] = &[
     &["id", "执法人员编号", "人员编号", "工号", "编号"],
     &["name", "姓名"],
     &["departments", "department", "部门", "所属部门", "执法部门"],
@@ -113,79 +115,6 @@ const I_CERTIFICATE_NO: usize = 5;
 const I_CERTIFICATE_EXPIRY: usize = 6;
 const I_CONFLICTS: usize = 7;
 const I_MAX_LOAD: usize = 8;
-
-/// Maps the file's header row to known columns; unknown columns become attributes.
-struct Columns {
-    /// For each known column (by position in its list), its index in the file.
-    at: Vec<Option<usize>>,
-    names: Vec<&'static str>,
-    extra: Vec<(usize, String)>,
-}
-
-impl Columns {
-    fn new(
-        file: &Path,
-        headers: &csv::StringRecord,
-        known: &[&[&'static str]],
-        required: &[usize],
-    ) -> Result<Self, InputError> {
-        let mut at = vec![None; known.len()];
-        let mut extra = Vec::new();
-        for (i, h) in headers.iter().enumerate() {
-            let h = h.trim();
-            match known
-                .iter()
-                .position(|aliases| aliases.iter().any(|a| a.eq_ignore_ascii_case(h)))
-            {
-                Some(k) => {
-                    let aliases = known[k];
-                    if at[k].replace(i).is_some() {
-                        return Err(file_err(
-                            file,
-                            format!("line 1: column {h:?} is given twice (as {})", aliases[0]),
-                        ));
-                    }
-                }
-                None if h.is_empty() => {
-                    return Err(file_err(
-                        file,
-                        format!("line 1: column {} has no header", i + 1),
-                    ));
-                }
-                None => extra.push((i, h.to_owned())),
-            }
-        }
-        for &r in required {
-            if at[r].is_none() {
-                return Err(file_err(
-                    file,
-                    format!(
-                        "line 1: missing column {} (any of: {})",
-                        known[r][0],
-                        known[r].join(", ")
-                    ),
-                ));
-            }
-        }
-        let names = known.iter().map(|a| a[0]).collect();
-        Ok(Self { at, names, extra })
-    }
-
-    fn has(&self, column: usize) -> bool {
-        self.at[column].is_some()
-    }
-
-    fn name(&self, column: usize) -> &'static str {
-        self.names[column]
-    }
-
-    fn get<'r>(&self, rec: &'r csv::StringRecord, column: usize) -> &'r str {
-        self.at[column]
-            .and_then(|i| rec.get(i))
-            .map(str::trim)
-            .unwrap_or("")
-    }
-}
 
 /// Opens a CSV file, skipping a UTF-8 byte-order mark.
 fn open_csv(file: &Path) -> Result<csv::Reader<Box<dyn Read>>, InputError> {
@@ -293,75 +222,14 @@ pub fn duplicate_error(file: &Path, id: &str) -> InputError {
     }
 }
 
-fn split_list(s: &str) -> Vec<String> {
-    s.split([';', '；', '|', '、'])
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    use chrono::Datelike;
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(s, "%Y/%m/%d"))
-        .ok()
-        .filter(|d| (1900..=9999).contains(&d.year()))
-        .ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD, years 1900 to 9999)"))
-}
-
-fn parse_kind(s: &str) -> Option<&'static str> {
-    Some(match s {
-        "" | "enterprise" | "企业" | "公司" => "enterprise",
-        "individual_business" | "个体工商户" | "个体户" => "individual_business",
-        "social_organisation" | "social_organization" | "社会组织" => "social_organisation",
-        "public_institution" | "事业单位" => "public_institution",
-        "product" | "产品" => "product",
-        "project" | "项目" => "project",
-        "behaviour" | "behavior" | "行为" => "behaviour",
-        _ => return None,
-    })
-}
-
-/// Chinese names of the default (penalty) tiers, as officers write them.
-fn tier_alias(s: &str) -> &str {
-    match s {
-        "良好" | "正常" | "无记录" | "守信" => "good",
-        "提示" | "提示对象" => "notice",
-        "关注" | "关注对象" => "watch",
-        "警示" | "警示对象" => "warning",
-        "重点关注" | "重点关注对象" => "focus",
-        other => other,
-    }
-}
-
-/// domain.md: 1 penalty in the last year → notice, 2 → watch, 3 → warning, more than 3 or on the
-/// joint-punishment list → focus; none → good standing.
-pub fn tier_from_penalties(penalties: u32, blacklisted: bool) -> &'static str {
-    match (penalties, blacklisted) {
-        (_, true) | (4.., _) => "focus",
-        (3, _) => "warning",
-        (2, _) => "watch",
-        (1, _) => "notice",
-        (0, _) => "good",
-    }
-}
-
-fn parse_bool(s: &str) -> Option<bool> {
-    match s.to_ascii_lowercase().as_str() {
-        "" | "0" | "false" | "no" | "n" | "否" => Some(false),
-        "1" | "true" | "yes" | "y" | "是" => Some(true),
-        _ => None,
-    }
-}
-
 pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputError> {
     let mut reader = open_csv(file)?;
     let headers = reader
         .headers()
         .map_err(|e| file_err(file, e.to_string()))?
         .clone();
-    let cols = Columns::new(file, &headers, OBJECT_COLUMNS, &[O_ID, O_NAME])?;
+    let cols = Columns::new(headers.iter(), OBJECT_COLUMNS, &[O_ID, O_NAME])
+        .map_err(|m| file_err(file, m))?;
     let has_tier = cols.has(O_TIER);
     let has_penalties = cols.has(O_PENALTIES);
     if !has_tier && !has_penalties {
@@ -467,8 +335,7 @@ pub fn read_inspectors(file: &Path) -> Result<Vec<Inspector>, InputError> {
         .map_err(|e| file_err(file, e.to_string()))?
         .clone();
     let cols = Columns::new(
-        file,
-        &headers,
+        headers.iter(),
         INSPECTOR_COLUMNS,
         &[
             I_ID,
@@ -477,7 +344,8 @@ pub fn read_inspectors(file: &Path) -> Result<Vec<Inspector>, InputError> {
             I_CERTIFICATE_NO,
             I_CERTIFICATE_EXPIRY,
         ],
-    )?;
+    )
+    .map_err(|m| file_err(file, m))?;
     records(file, reader, |line, rec| {
         let err = |field: &str, message: String| InputError::Field {
             file: file.to_owned(),
@@ -528,7 +396,7 @@ pub fn read_policy(file: &Path) -> Result<Policy, InputError> {
     let text = std::fs::read_to_string(file).map_err(|e| file_err(file, e.to_string()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     Policy::from_toml(text).map_err(|e| match &e {
-        CoreError::BadPolicy { field, reason } => match field_line(text, field) {
+        CoreError::BadPolicy { field, reason } => match toml_field_line(text, field) {
             Some(line) => InputError::Field {
                 file: file.to_owned(),
                 line,
@@ -541,44 +409,6 @@ pub fn read_policy(file: &Path) -> Result<Policy, InputError> {
     })
 }
 
-/// The line of a policy field named like `tiers[4].ratio`, `inspectors.per_object` or `total`:
-/// the key's own line, or its table's header when the key is missing.
-fn field_line(text: &str, field: &str) -> Option<u64> {
-    let (table, key) = match field.rsplit_once('.') {
-        Some((t, k)) => (Some(t), k),
-        None => (None, field),
-    };
-    let key = key.split('[').next()?;
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    let is_header = |l: &str| l.starts_with('[');
-    let start = match table {
-        None => 0,
-        Some(t) => match t.split_once('[') {
-            Some((name, idx)) => {
-                let n: usize = idx.trim_end_matches(']').parse().ok()?;
-                lines
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, l)| **l == format!("[[{name}]]"))
-                    .nth(n)?
-                    .0
-                    + 1
-            }
-            None => lines.iter().position(|l| *l == format!("[{t}]"))? + 1,
-        },
-    };
-    let section = lines[start..].iter().take_while(|l| !is_header(l));
-    let at = section
-        .enumerate()
-        .find(|(_, l)| {
-            l.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map(|(i, _)| start + i)
-        .unwrap_or(start.saturating_sub(1));
-    Some(at as u64 + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,20 +416,10 @@ mod tests {
     #[test]
     fn policy_fields_are_located_by_line() {
         let text = "draw_date = \"2026-12-01\"\nmode = \"ratio\"\n[[tiers]]\nname = \"a\"\nratio = \"1%\"\n[[tiers]]\nname = \"b\"\nratio = \"120%\"\n[inspectors]\nper_object = 0\n";
-        assert_eq!(field_line(text, "tiers[1].ratio"), Some(8));
-        assert_eq!(field_line(text, "inspectors.per_object"), Some(10));
-        assert_eq!(field_line(text, "mode"), Some(2));
-        assert_eq!(field_line(text, "inspectors.departments[0]"), Some(9));
-        assert_eq!(field_line(text, "total"), Some(1));
-    }
-
-    #[test]
-    fn penalty_rule_follows_the_source_document() {
-        assert_eq!(tier_from_penalties(0, false), "good");
-        assert_eq!(tier_from_penalties(1, false), "notice");
-        assert_eq!(tier_from_penalties(2, false), "watch");
-        assert_eq!(tier_from_penalties(3, false), "warning");
-        assert_eq!(tier_from_penalties(4, false), "focus");
-        assert_eq!(tier_from_penalties(0, true), "focus");
+        assert_eq!(toml_field_line(text, "tiers[1].ratio"), Some(8));
+        assert_eq!(toml_field_line(text, "inspectors.per_object"), Some(10));
+        assert_eq!(toml_field_line(text, "mode"), Some(2));
+        assert_eq!(toml_field_line(text, "inspectors.departments[0]"), Some(9));
+        assert_eq!(toml_field_line(text, "total"), Some(1));
     }
 }

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod demo;
 pub mod input;
+pub mod library;
 pub mod output;
 
 use std::io::Write;
@@ -29,6 +30,8 @@ use crate::core::secret::{SaltKey, Secret};
     about = "Verifiable random inspection draws (双随机、一公开)"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: library::Global,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -130,6 +133,26 @@ pub enum Command {
         #[arg(long)]
         count: usize,
     },
+    /// Import a library file (CSV or .xlsx) in one transaction.
+    Import(library::ImportArgs),
+    /// Export a library as CSV, .xlsx or JSON, with the columns `import` reads.
+    Export(library::ExportArgs),
+    /// The annual plan: create, submit, approve, amend, show.
+    #[command(subcommand)]
+    Plan(library::PlanCommand),
+    /// A plan's tasks: add, show.
+    #[command(subcommand)]
+    Task(library::TaskCommand),
+    /// Freeze a task's pool as of now (or a past time), or check a stored snapshot.
+    Snapshot(library::SnapshotArgs),
+    /// The audit log: verify the chain and everything it covers, or list entries.
+    #[command(subcommand)]
+    Audit(library::AuditCommand),
+    /// Print the documented default configuration.
+    Config {
+        #[arg(long, required = true)]
+        default: bool,
+    },
     /// Measure the core on synthetic data: commit, draw, verify, peak memory.
     Bench {
         #[arg(long, default_value_t = 1_000_000)]
@@ -141,6 +164,16 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
+        Command::Import(a) => library::run(&cli.global, library::Job::Import(a)),
+        Command::Export(a) => library::run(&cli.global, library::Job::Export(a)),
+        Command::Plan(c) => library::run(&cli.global, library::Job::Plan(c)),
+        Command::Task(c) => library::run(&cli.global, library::Job::Task(c)),
+        Command::Snapshot(a) => library::run(&cli.global, library::Job::Snapshot(a)),
+        Command::Audit(c) => library::run(&cli.global, library::Job::Audit(c)),
+        Command::Config { .. } => {
+            print!("{}", crate::config::DEFAULT_TOML);
+            Ok(0)
+        }
         Command::Demo {
             out_dir,
             objects,

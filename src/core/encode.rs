@@ -80,6 +80,11 @@ impl Encoder<Sha256> {
     pub fn finish(self) -> Hash {
         self.sink.finalize().into()
     }
+
+    /// The hasher, to go on feeding it.
+    pub fn into_hasher(self) -> Sha256 {
+        self.sink
+    }
 }
 
 impl<S: Sink> Encoder<S> {

@@ -6,5 +6,6 @@ mod independent;
 mod matching;
 mod properties;
 mod statistics;
+mod store;
 mod support;
 mod vectors;

@@ -1,0 +1,126 @@
+-- Schema v1. Library tables are versioned: a version is valid from the audit entry that
+-- created it (valid_from) until the one that replaced it (valid_to, NULL while current). Rows
+-- are never deleted or edited except to close a current version; triggers refuse the rest, and
+-- `audit verify` detects changes made around them. Never edit this file once landed: add a
+-- new migration.
+
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+-- Plans, tasks, amendments, snapshots: JSON documents, each change audited.
+CREATE TABLE documents (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    secret BLOB,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX documents_parent ON documents (kind, parent);
+CREATE TRIGGER documents_no_delete BEFORE DELETE ON documents
+BEGIN SELECT RAISE(ABORT, 'documents are never deleted'); END;
+
+CREATE TABLE objects (
+    key TEXT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    src_line INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX objects_current ON objects (key) WHERE valid_to IS NULL;
+CREATE INDEX objects_created ON objects (valid_from, src_line);
+CREATE INDEX objects_closed ON objects (valid_to, key) WHERE valid_to IS NOT NULL;
+CREATE TRIGGER objects_immutable BEFORE UPDATE ON objects
+WHEN OLD.valid_to IS NOT NULL OR NEW.valid_to IS NULL OR NEW.key IS NOT OLD.key
+  OR NEW.valid_from IS NOT OLD.valid_from OR NEW.src_line IS NOT OLD.src_line
+  OR NEW.data IS NOT OLD.data
+BEGIN SELECT RAISE(ABORT, 'library versions are immutable: only closing a current version is allowed'); END;
+CREATE TRIGGER objects_no_delete BEFORE DELETE ON objects
+BEGIN SELECT RAISE(ABORT, 'library versions are never deleted'); END;
+
+CREATE TABLE inspectors (
+    key TEXT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    src_line INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX inspectors_current ON inspectors (key) WHERE valid_to IS NULL;
+CREATE INDEX inspectors_created ON inspectors (valid_from, src_line);
+CREATE INDEX inspectors_closed ON inspectors (valid_to, key) WHERE valid_to IS NOT NULL;
+CREATE TRIGGER inspectors_immutable BEFORE UPDATE ON inspectors
+WHEN OLD.valid_to IS NOT NULL OR NEW.valid_to IS NULL OR NEW.key IS NOT OLD.key
+  OR NEW.valid_from IS NOT OLD.valid_from OR NEW.src_line IS NOT OLD.src_line
+  OR NEW.data IS NOT OLD.data
+BEGIN SELECT RAISE(ABORT, 'library versions are immutable: only closing a current version is allowed'); END;
+CREATE TRIGGER inspectors_no_delete BEFORE DELETE ON inspectors
+BEGIN SELECT RAISE(ABORT, 'library versions are never deleted'); END;
+
+CREATE TABLE credit_records (
+    key TEXT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    src_line INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX credit_records_current ON credit_records (key) WHERE valid_to IS NULL;
+CREATE INDEX credit_records_created ON credit_records (valid_from, src_line);
+CREATE INDEX credit_records_closed ON credit_records (valid_to, key) WHERE valid_to IS NOT NULL;
+CREATE TRIGGER credit_records_immutable BEFORE UPDATE ON credit_records
+WHEN OLD.valid_to IS NOT NULL OR NEW.valid_to IS NULL OR NEW.key IS NOT OLD.key
+  OR NEW.valid_from IS NOT OLD.valid_from OR NEW.src_line IS NOT OLD.src_line
+  OR NEW.data IS NOT OLD.data
+BEGIN SELECT RAISE(ABORT, 'library versions are immutable: only closing a current version is allowed'); END;
+CREATE TRIGGER credit_records_no_delete BEFORE DELETE ON credit_records
+BEGIN SELECT RAISE(ABORT, 'library versions are never deleted'); END;
+
+CREATE TABLE inspections (
+    key TEXT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    src_line INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX inspections_current ON inspections (key) WHERE valid_to IS NULL;
+CREATE INDEX inspections_created ON inspections (valid_from, src_line);
+CREATE INDEX inspections_closed ON inspections (valid_to, key) WHERE valid_to IS NOT NULL;
+CREATE TRIGGER inspections_immutable BEFORE UPDATE ON inspections
+WHEN OLD.valid_to IS NOT NULL OR NEW.valid_to IS NULL OR NEW.key IS NOT OLD.key
+  OR NEW.valid_from IS NOT OLD.valid_from OR NEW.src_line IS NOT OLD.src_line
+  OR NEW.data IS NOT OLD.data
+BEGIN SELECT RAISE(ABORT, 'library versions are immutable: only closing a current version is allowed'); END;
+CREATE TRIGGER inspections_no_delete BEFORE DELETE ON inspections
+BEGIN SELECT RAISE(ABORT, 'library versions are never deleted'); END;
+
+CREATE TABLE check_items (
+    key TEXT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER,
+    src_line INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX check_items_current ON check_items (key) WHERE valid_to IS NULL;
+CREATE INDEX check_items_created ON check_items (valid_from, src_line);
+CREATE INDEX check_items_closed ON check_items (valid_to, key) WHERE valid_to IS NOT NULL;
+CREATE TRIGGER check_items_immutable BEFORE UPDATE ON check_items
+WHEN OLD.valid_to IS NOT NULL OR NEW.valid_to IS NULL OR NEW.key IS NOT OLD.key
+  OR NEW.valid_from IS NOT OLD.valid_from OR NEW.src_line IS NOT OLD.src_line
+  OR NEW.data IS NOT OLD.data
+BEGIN SELECT RAISE(ABORT, 'library versions are immutable: only closing a current version is allowed'); END;
+CREATE TRIGGER check_items_no_delete BEFORE DELETE ON check_items
+BEGIN SELECT RAISE(ABORT, 'library versions are never deleted'); END;

@@ -1,0 +1,91 @@
+//! The deployment's settings: `config/double-random.toml` documents every key; environment
+//! variables override the file, command-line options override both.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::library::pool::TierSource;
+
+/// The documented default file, printed by `double-random config --default`.
+pub const DEFAULT_TOML: &str = include_str!("../config/double-random.toml");
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub database: Database,
+    pub credit: Credit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    pub url: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Credit {
+    pub tier_source: TierSource,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://./data/double-random.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: &'static str, message: String },
+}
+
+impl Config {
+    /// The file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            None => Config::default(),
+            Some(f) => {
+                let err = |message: String| ConfigError::File {
+                    file: f.display().to_string(),
+                    message,
+                };
+                let text = std::fs::read_to_string(f).map_err(|e| err(e.to_string()))?;
+                toml::from_str(&text)
+                    .map_err(|e| err(e.to_string().trim_end().replace('\n', " ")))?
+            }
+        };
+        if let Ok(url) = std::env::var("DOUBLE_RANDOM_DB") {
+            config.database.url = url;
+        }
+        if let Ok(s) = std::env::var("DOUBLE_RANDOM_TIER_SOURCE") {
+            config.credit.tier_source = match s.as_str() {
+                "penalties" => TierSource::Penalties,
+                "class" => TierSource::Class,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "DOUBLE_RANDOM_TIER_SOURCE",
+                        message: format!("{s:?} is not penalties or class"),
+                    });
+                }
+            };
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_file_holds_the_defaults() {
+        let parsed: Config = toml::from_str(DEFAULT_TOML).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+}

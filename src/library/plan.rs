@@ -1,0 +1,250 @@
+//! The annual plan (年度抽查计划) and its tasks. A plan goes draft → submitted → approved; after
+//! approval it changes only through an amendment naming an approver and a reason.
+
+use std::str::FromStr;
+
+use chrono::{Datelike, FixedOffset, NaiveDate, TimeZone};
+use serde::{Deserialize, Serialize};
+
+use crate::core::policy::{Policy, PolicyFile};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanState {
+    Draft,
+    Submitted,
+    Approved,
+}
+
+impl PlanState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanState::Draft => "draft",
+            PlanState::Submitted => "submitted",
+            PlanState::Approved => "approved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Draft, Self::Submitted, Self::Approved]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: String,
+    pub year: i32,
+    pub name: String,
+    pub state: PlanState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+}
+
+/// When a task's draw happens: once on a date, or on a cron schedule within the window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    Date(NaiveDate),
+    /// A `cron` crate expression (seconds first), read in the deployment's timezone.
+    Cron(String),
+}
+
+/// A task as written in a task TOML file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskFile {
+    pub id: String,
+    pub name: String,
+    /// Check-item codes from the item list.
+    pub items: Vec<String>,
+    pub lead_department: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub participating_departments: Vec<String>,
+    #[serde(deserialize_with = "toml_date")]
+    pub window_start: NaiveDate,
+    #[serde(deserialize_with = "toml_date")]
+    pub window_end: NaiveDate,
+    #[serde(default, deserialize_with = "toml_optional_date")]
+    pub date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// The draw policy (policy.toml's fields); `draw_date` is set by each snapshot.
+    pub policy: toml::Table,
+}
+
+/// A date written as a TOML date (`2027-03-05`) or a string (`"2027-03-05"`).
+fn toml_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    let text = match toml::Value::deserialize(d)? {
+        toml::Value::String(s) => s,
+        toml::Value::Datetime(t) if t.time.is_none() && t.offset.is_none() => t.to_string(),
+        other => {
+            return Err(serde::de::Error::custom(format!(
+                "{other} is not a date (YYYY-MM-DD)"
+            )));
+        }
+    };
+    text.parse()
+        .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a date (YYYY-MM-DD)")))
+}
+
+fn toml_optional_date<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<NaiveDate>, D::Error> {
+    toml_date(d).map(Some)
+}
+
+/// A validated task. `policy_toml` is kept as text: it is what officers wrote and approved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub plan_id: String,
+    pub name: String,
+    pub items: Vec<String>,
+    pub lead_department: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub participating_departments: Vec<String>,
+    pub window_start: NaiveDate,
+    pub window_end: NaiveDate,
+    pub schedule: Schedule,
+    pub policy_toml: String,
+}
+
+/// A bad task field; `field` is a TOML path like `policy.tiers[1].ratio`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TaskError {
+    pub field: String,
+    pub reason: String,
+}
+
+fn bad(field: &str, reason: impl Into<String>) -> TaskError {
+    TaskError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// China Standard Time: no daylight saving, so a fixed offset is exact.
+pub fn china_time() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+impl Task {
+    /// Validates a task file for a plan of `year`. `known_items` are the active item codes.
+    pub fn from_file(
+        plan_id: &str,
+        year: i32,
+        f: TaskFile,
+        known_items: &dyn Fn(&str) -> bool,
+    ) -> Result<Task, TaskError> {
+        let id_ok = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
+        if !id_ok(&f.id) || f.id.trim() != f.id {
+            return Err(bad(
+                "id",
+                "must be 1 to 128 characters without control characters or surrounding spaces",
+            ));
+        }
+        if f.name.trim().is_empty() {
+            return Err(bad("name", "is empty"));
+        }
+        if f.items.is_empty() {
+            return Err(bad("items", "names no check item"));
+        }
+        if let Some((i, code)) = f.items.iter().enumerate().find(|(_, c)| !known_items(c)) {
+            return Err(bad(
+                &format!("items[{i}]"),
+                format!("{code:?} is not an active item of the check-item list"),
+            ));
+        }
+        if f.lead_department.trim().is_empty() {
+            return Err(bad("lead_department", "is empty"));
+        }
+        if f.window_end < f.window_start {
+            return Err(bad("window_end", "is before window_start"));
+        }
+        if f.window_start.year() != year || f.window_end.year() != year {
+            return Err(bad(
+                "window_start",
+                format!("the window must lie in the plan's year {year}"),
+            ));
+        }
+        let schedule = match (f.date, f.cron) {
+            (Some(d), None) => {
+                if d < f.window_start || d > f.window_end {
+                    return Err(bad("date", "is outside the task window"));
+                }
+                Schedule::Date(d)
+            }
+            (None, Some(c)) => {
+                let s = cron::Schedule::from_str(&c).map_err(|e| {
+                    bad(
+                        "cron",
+                        format!(
+                            "{c:?} is not a cron expression (sec min hour day month weekday): {e}"
+                        ),
+                    )
+                })?;
+                let tz = china_time();
+                let start = tz
+                    .from_local_datetime(&f.window_start.and_hms_opt(0, 0, 0).expect("midnight"))
+                    .single()
+                    .expect("fixed offset");
+                let fires = s.after(&(start - chrono::Duration::seconds(1))).next();
+                if fires.is_none_or(|t| t.date_naive() > f.window_end) {
+                    return Err(bad("cron", "never fires within the task window"));
+                }
+                Schedule::Cron(c)
+            }
+            _ => {
+                return Err(bad(
+                    "date",
+                    "give exactly one of date = YYYY-MM-DD or cron = \"…\"",
+                ));
+            }
+        };
+        let mut policy = f.policy.clone();
+        // Inspectors come from the lead department, then the participating ones, unless the
+        // policy says otherwise.
+        if let Some(toml::Value::Table(ins)) = policy.get_mut("inspectors") {
+            ins.entry("departments").or_insert_with(|| {
+                std::iter::once(&f.lead_department)
+                    .chain(&f.participating_departments)
+                    .map(|d| toml::Value::String(d.clone()))
+                    .collect::<Vec<_>>()
+                    .into()
+            });
+        }
+        if policy.contains_key("draw_date") {
+            return Err(bad(
+                "policy.draw_date",
+                "is set by each snapshot; leave it out",
+            ));
+        }
+        let policy_toml = toml::to_string(&policy).expect("a table serialises");
+        policy.insert(
+            "draw_date".into(),
+            toml::Value::String(f.window_start.to_string()),
+        );
+        let file = PolicyFile::deserialize(toml::Value::Table(policy))
+            .map_err(|e| bad("policy", e.to_string().trim_end().replace('\n', " ")))?;
+        Policy::try_from(file).map_err(|e| match e {
+            crate::core::CoreError::BadPolicy { field, reason } => {
+                bad(&format!("policy.{field}"), reason)
+            }
+            other => bad("policy", other.to_string()),
+        })?;
+        Ok(Task {
+            id: f.id,
+            plan_id: plan_id.into(),
+            name: f.name,
+            items: f.items,
+            lead_department: f.lead_department,
+            participating_departments: f.participating_departments,
+            window_start: f.window_start,
+            window_end: f.window_end,
+            schedule,
+            policy_toml,
+        })
+    }
+}

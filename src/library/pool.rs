@@ -1,0 +1,280 @@
+//! From library records to the engine's snapshot: the tier of each object as of the draw date
+//! (from credit records, or an imported class), its last inspection, and the active inspectors.
+
+use std::collections::BTreeMap;
+
+use chrono::{Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::fields::tier_from_penalties;
+use super::{CreditKind, CreditRecord, InspectionRecord, InspectorRecord, ObjectRecord};
+use crate::core::CoreError;
+use crate::core::encode::Hash;
+use crate::core::encode::{Encoder, hex32};
+use crate::core::model::{Inspector, InspectorId, Label, Object, ObjectId};
+use crate::core::policy::Policy;
+use crate::core::pool::{CommittedPool, StratumHead, TreeHead};
+
+/// Where an object's tier comes from; a deployment setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierSource {
+    /// domain.md: penalties in the twelve months up to the draw date, and the joint-punishment
+    /// list (鄂州政办发〔2021〕29号).
+    #[default]
+    Penalties,
+    /// The `credit_class` imported with each object (e.g. SAMR's monthly A/B/C/D).
+    Class,
+}
+
+/// Per object: penalties counted in the window and whether it is on the joint-punishment list.
+#[derive(Default)]
+struct Standing {
+    penalties: u32,
+    listed: bool,
+}
+
+/// Everything about the pool but the objects themselves, which are streamed through
+/// [`PoolBuilder::object`] (ten million of them do not fit twice in memory).
+pub struct PoolBuilder {
+    draw_date: NaiveDate,
+    source: TierSource,
+    standing: BTreeMap<ObjectId, Standing>,
+    last: BTreeMap<ObjectId, (NaiveDate, Vec<InspectorId>)>,
+}
+
+impl PoolBuilder {
+    /// Credit records and inspections after the draw date are ignored: the pool is as of it.
+    pub fn new(
+        draw_date: NaiveDate,
+        source: TierSource,
+        credit: impl IntoIterator<Item = CreditRecord>,
+        inspections: impl IntoIterator<Item = InspectionRecord>,
+    ) -> Self {
+        let window_start = draw_date
+            .checked_sub_months(Months::new(12))
+            .unwrap_or(NaiveDate::MIN);
+        let mut standing: BTreeMap<ObjectId, Standing> = BTreeMap::new();
+        for c in credit {
+            match c.kind {
+                CreditKind::Penalty if c.date > window_start && c.date <= draw_date => {
+                    standing.entry(c.object_id).or_default().penalties += 1;
+                }
+                CreditKind::JointPunishment
+                    if c.date <= draw_date && c.until.is_none_or(|u| u > draw_date) =>
+                {
+                    standing.entry(c.object_id).or_default().listed = true;
+                }
+                _ => {}
+            }
+        }
+        let mut last: BTreeMap<ObjectId, (NaiveDate, Vec<InspectorId>)> = BTreeMap::new();
+        for i in inspections.into_iter().filter(|i| i.date <= draw_date) {
+            match last.get_mut(&i.object_id) {
+                Some((d, inspectors)) if *d <= i.date => {
+                    // Two inspections on one day: both teams count as previous inspectors.
+                    if *d == i.date {
+                        inspectors.extend(i.inspectors);
+                    } else {
+                        *d = i.date;
+                        *inspectors = i.inspectors;
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    last.insert(i.object_id, (i.date, i.inspectors));
+                }
+            }
+        }
+        Self {
+            draw_date,
+            source,
+            standing,
+            last,
+        }
+    }
+
+    pub fn tier_of(&self, o: &ObjectRecord) -> Result<String, CoreError> {
+        match self.source {
+            TierSource::Penalties => {
+                let s = self.standing.get(&o.id);
+                Ok(
+                    tier_from_penalties(s.map_or(0, |s| s.penalties), s.is_some_and(|s| s.listed))
+                        .to_owned(),
+                )
+            }
+            TierSource::Class => o.credit_class.clone().ok_or_else(|| {
+                CoreError::Input(format!(
+                    "object {}: no credit_class, and this deployment takes tiers from it",
+                    o.id
+                ))
+            }),
+        }
+    }
+
+    pub fn object(&self, o: ObjectRecord) -> Result<Object, CoreError> {
+        let tier = self.tier_of(&o)?;
+        let (last_inspected, last_inspectors) = match self.last.get(&o.id) {
+            Some((d, i)) => (Some(*d), i.clone().into_boxed_slice()),
+            None => (None, Box::default()),
+        };
+        Ok(Object {
+            id: o.id,
+            name: o.name.into(),
+            kind: Label::new(&o.kind),
+            region: Label::new(&o.region),
+            industry: Label::new(&o.industry),
+            tier: Label::new(&tier),
+            status: o.status,
+            last_inspected,
+            last_inspectors,
+            attributes: o.attributes,
+        })
+    }
+
+    /// Active inspectors only; an inactive one is not in the pool at all.
+    pub fn inspector(&self, i: InspectorRecord) -> Option<Inspector> {
+        i.active.then(|| Inspector {
+            id: i.id,
+            name: i.name,
+            departments: i.departments,
+            region: i.region,
+            specialties: i.specialties,
+            certificate_no: i.certificate_no,
+            certificate_expiry: i.certificate_expiry,
+            conflicts: i.conflicts,
+            max_load: i.max_load,
+        })
+    }
+
+    pub fn draw_date(&self) -> NaiveDate {
+        self.draw_date
+    }
+}
+
+/// The roots a stored snapshot is addressed by: the commitment without the task, the secret and
+/// the entropy, which belong to a draw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolRoots {
+    #[serde(with = "hex32")]
+    pub policy_hash: Hash,
+    pub strata: Vec<StratumHead>,
+    pub excluded: TreeHead,
+    pub ids: TreeHead,
+    pub inspectors: TreeHead,
+}
+
+impl PoolRoots {
+    pub fn of(pool: &CommittedPool, policy: &Policy) -> Self {
+        Self {
+            policy_hash: policy.hash(),
+            strata: pool.heads.clone(),
+            excluded: pool.excluded.clone(),
+            ids: pool.ids.clone(),
+            inspectors: pool.inspectors.clone(),
+        }
+    }
+
+    /// The snapshot's address: SHA-256 over the roots, domain-separated.
+    pub fn address(&self) -> Hash {
+        let mut e = Encoder::with_domain("double-random/v1 snapshot");
+        e.hash(&self.policy_hash).count(self.strata.len());
+        for s in &self.strata {
+            e.str(&s.tier).bool(s.cooled).u64(s.count).hash(&s.root);
+        }
+        for t in [&self.excluded, &self.ids, &self.inspectors] {
+            e.u64(t.count).hash(&t.root);
+        }
+        e.sha256()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::ObjectStatus;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn penalty(id: &str, d: &str, doc: &str) -> CreditRecord {
+        CreditRecord {
+            object_id: ObjectId::parse(id).unwrap(),
+            kind: CreditKind::Penalty,
+            date: date(d),
+            until: None,
+            authority: "市监局".into(),
+            document_no: doc.into(),
+        }
+    }
+
+    fn object(id: &str) -> ObjectRecord {
+        ObjectRecord {
+            id: ObjectId::parse(id).unwrap(),
+            name: "x".into(),
+            kind: "product".into(),
+            region: String::new(),
+            industry: String::new(),
+            status: ObjectStatus::Active,
+            tags: vec![],
+            credit_class: Some("B".into()),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn tier_counts_penalties_in_the_twelve_months_up_to_the_draw_date() {
+        let credit = vec![
+            penalty("a", "2025-12-01", "1"), // exactly 12 months before: outside
+            penalty("a", "2025-12-02", "2"),
+            penalty("a", "2026-12-01", "3"), // on the draw date: inside
+            penalty("a", "2026-12-02", "4"), // after: ignored
+            penalty("b", "2026-06-01", "5"),
+            CreditRecord {
+                kind: CreditKind::JointPunishment,
+                until: Some(date("2026-12-01")),
+                ..penalty("c", "2026-01-01", "6")
+            },
+            CreditRecord {
+                kind: CreditKind::JointPunishment,
+                until: None,
+                ..penalty("d", "2020-01-01", "7")
+            },
+        ];
+        let b = PoolBuilder::new(date("2026-12-01"), TierSource::Penalties, credit, vec![]);
+        let tier = |id| b.tier_of(&object(id)).unwrap();
+        assert_eq!(tier("a"), "watch");
+        assert_eq!(tier("b"), "notice");
+        assert_eq!(tier("c"), "good", "removed from the list on the draw date");
+        assert_eq!(tier("d"), "focus");
+        assert_eq!(tier("e"), "good");
+        let by_class = PoolBuilder::new(date("2026-12-01"), TierSource::Class, vec![], vec![]);
+        assert_eq!(by_class.tier_of(&object("a")).unwrap(), "B");
+    }
+
+    #[test]
+    fn last_inspection_is_the_latest_up_to_the_draw_date() {
+        let ins = |d: &str, who: &[&str]| InspectionRecord {
+            object_id: ObjectId::parse("a").unwrap(),
+            date: date(d),
+            inspectors: who.iter().map(|w| InspectorId::parse(w).unwrap()).collect(),
+            result: String::new(),
+            task: String::new(),
+        };
+        let b = PoolBuilder::new(
+            date("2026-12-01"),
+            TierSource::Penalties,
+            vec![],
+            vec![
+                ins("2026-03-01", &["p1", "p2"]),
+                ins("2026-09-01", &["p3", "p4"]),
+                ins("2027-01-01", &["p5", "p6"]),
+            ],
+        );
+        let o = b.object(object("a")).unwrap();
+        assert_eq!(o.last_inspected, Some(date("2026-09-01")));
+        assert_eq!(o.last_inspectors.len(), 2);
+        assert_eq!(o.last_inspectors[0].as_str(), "p3");
+    }
+}

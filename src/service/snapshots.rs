@@ -1,0 +1,286 @@
+//! Freezing a task's pool: everything as of one audit position, read in one consistent
+//! transaction, turned into the engine's snapshot and committed to; stored by its roots.
+//! Library history is never deleted, so any stored snapshot can be rebuilt and checked.
+
+use chrono::NaiveDate;
+use futures_util::TryStreamExt;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::plans::{load_plan, load_task};
+use super::{Actor, Result, ServiceError};
+use crate::core::encode::Hash;
+use crate::core::model::{Object, Snapshot};
+use crate::core::policy::Policy;
+use crate::core::pool::CommittedPool;
+use crate::library::plan::{PlanState, china_time};
+use crate::library::pool::{PoolBuilder, PoolRoots, TierSource};
+use crate::library::{Kind, Record};
+use crate::store::audit::doc_hash;
+use crate::store::{AuditDraft, Doc, DocKind, DocOp, ReadTx, Seq, Store, StoreError};
+
+/// A stored snapshot (without its salt key, which is kept apart and never shown).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    /// Hex SHA-256 over the roots: the snapshot's name.
+    pub address: String,
+    pub task_id: String,
+    /// The audit position the pool was read at, and that entry's time.
+    pub as_of_seq: Seq,
+    pub as_of: String,
+    pub draw_date: NaiveDate,
+    pub tier_source: TierSource,
+    /// The task's policy with this draw date, as TOML.
+    pub policy_toml: String,
+    pub roots: PoolRoots,
+    pub objects: u64,
+    pub inspectors: u64,
+    pub created_at: String,
+}
+
+fn corrupt(kind: Kind, key: &str, e: impl std::fmt::Display) -> ServiceError {
+    StoreError::Corrupt(format!("{} {key}: {e}", kind.as_str())).into()
+}
+
+async fn records(read: &mut dyn ReadTx, kind: Kind, at: Seq) -> Result<Vec<Record>> {
+    let mut rows = read.scan(kind, at);
+    let mut out = Vec::new();
+    while let Some((key, data)) = rows.try_next().await? {
+        out.push(Record::from_data(kind, &data).map_err(|e| corrupt(kind, &key, e))?);
+    }
+    Ok(out)
+}
+
+/// Builds the engine's snapshot of everything valid at `at`.
+pub async fn build_pool(
+    read: &mut dyn ReadTx,
+    at: Seq,
+    draw_date: NaiveDate,
+    source: TierSource,
+) -> Result<Snapshot> {
+    let credit = records(read, Kind::Penalties, at)
+        .await?
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Credit(c) => Some(c),
+            _ => None,
+        });
+    let inspections = records(read, Kind::Inspections, at)
+        .await?
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Inspection(i) => Some(i),
+            _ => None,
+        });
+    let builder = PoolBuilder::new(draw_date, source, credit, inspections);
+    let inspectors = records(read, Kind::Inspectors, at)
+        .await?
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Inspector(i) => builder.inspector(i),
+            _ => None,
+        })
+        .collect();
+    // Objects are the bulk: parsed on all cores, a batch at a time, as the rows stream in.
+    let mut objects: Vec<Object> = Vec::new();
+    let mut batch: Vec<(String, String)> = Vec::with_capacity(65536);
+    let mut rows = read.scan(Kind::Objects, at);
+    loop {
+        let row = rows.try_next().await?;
+        let end = row.is_none();
+        if let Some(r) = row {
+            batch.push(r);
+        }
+        if batch.len() == batch.capacity() || (end && !batch.is_empty()) {
+            let parsed: Result<Vec<Object>> = batch
+                .par_drain(..)
+                .map(
+                    |(key, data)| match Record::from_data(Kind::Objects, &data) {
+                        Ok(Record::Object(o)) => Ok(builder.object(o)?),
+                        Ok(_) => unreachable!("objects parse as objects"),
+                        Err(e) => Err(corrupt(Kind::Objects, &key, e)),
+                    },
+                )
+                .collect();
+            objects.extend(parsed?);
+        }
+        if end {
+            break;
+        }
+    }
+    drop(rows);
+    Ok(Snapshot::new(objects, inspectors)?)
+}
+
+/// Freezes `task_id`'s pool as of now (or `as_of`, RFC 3339) for a draw on `draw_date`
+/// (default: today, China time).
+pub async fn take(
+    store: &dyn Store,
+    task_id: &str,
+    as_of: Option<&str>,
+    draw_date: Option<NaiveDate>,
+    source: TierSource,
+    actor: &Actor,
+) -> Result<SnapshotInfo> {
+    let task = load_task(store, task_id).await?;
+    let (plan, _) = load_plan(store, &task.plan_id).await?;
+    if plan.state != PlanState::Approved {
+        return Err(ServiceError::Invalid(format!(
+            "plan {} is {}: only an approved plan's tasks are drawn",
+            plan.id,
+            plan.state.as_str()
+        )));
+    }
+    let draw_date =
+        draw_date.unwrap_or_else(|| chrono::Utc::now().with_timezone(&china_time()).date_naive());
+    policy_for(&task.policy_toml, draw_date)?;
+    let mut salt = [0u8; 32];
+    getrandom::fill(&mut salt).map_err(|e| ServiceError::Invalid(format!("OS randomness: {e}")))?;
+    let mut read = store.begin_read().await?;
+    let head = read.head().await?;
+    let at = match as_of {
+        None => head,
+        Some(t) => store.seq_at(t).await?.min(head),
+    };
+    let info = freeze(
+        &mut *read,
+        store,
+        task_id,
+        at,
+        draw_date,
+        source,
+        &task.policy_toml,
+        &salt,
+    )
+    .await?;
+    drop(read);
+    let doc = Doc {
+        kind: DocKind::Snapshot,
+        id: info.address.clone(),
+        parent: task_id.into(),
+        doc: serde_json::to_string(&info).expect("serialises"),
+        secret: Some(salt.to_vec()),
+    };
+    let audit = AuditDraft {
+        actor: actor.name.clone(),
+        action: "snapshot".into(),
+        subject: task_id.into(),
+        reason: actor.reason.clone(),
+        detail: serde_json::json!({
+            "address": info.address,
+            "as_of_seq": info.as_of_seq,
+            "documents": [{"kind": "snapshot", "id": info.address, "hash": doc_hash(&doc.doc, doc.secret.as_deref())}],
+        }),
+    };
+    store
+        .write_docs(
+            vec![DocOp::Put {
+                new: doc,
+                previous: None,
+            }],
+            audit,
+        )
+        .await?;
+    Ok(info)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn freeze(
+    read: &mut dyn ReadTx,
+    store: &dyn Store,
+    task_id: &str,
+    at: Seq,
+    draw_date: NaiveDate,
+    source: TierSource,
+    policy_toml: &str,
+    salt: &Hash,
+) -> Result<SnapshotInfo> {
+    let policy = &policy_for(policy_toml, draw_date)?;
+    let snapshot = build_pool(read, at, draw_date, source).await?;
+    let pool = tokio::task::block_in_place(|| CommittedPool::build(&snapshot, policy, salt))?;
+    let roots = PoolRoots::of(&pool, policy);
+    let as_of = match at {
+        0 => String::new(),
+        _ => store
+            .audit(at, 1)
+            .await?
+            .first()
+            .map(|e| e.at.clone())
+            .unwrap_or_default(),
+    };
+    Ok(SnapshotInfo {
+        address: hex::encode(roots.address()),
+        task_id: task_id.into(),
+        as_of_seq: at,
+        as_of,
+        draw_date,
+        tier_source: source,
+        policy_toml: policy_toml.into(),
+        objects: snapshot.objects().len() as u64,
+        inspectors: snapshot.inspectors().len() as u64,
+        roots,
+        created_at: crate::store::audit::now(),
+    })
+}
+
+/// A task's policy (TOML without `draw_date`) for a draw on `draw_date`.
+pub fn policy_for(policy_toml: &str, draw_date: NaiveDate) -> Result<Policy> {
+    let mut table: toml::Table = toml::from_str(policy_toml)
+        .map_err(|e| StoreError::Corrupt(format!("stored policy: {e}")))?;
+    table.insert(
+        "draw_date".into(),
+        toml::Value::String(draw_date.to_string()),
+    );
+    Ok(Policy::from_toml(
+        &toml::to_string(&table).expect("a table serialises"),
+    )?)
+}
+
+/// Looks a snapshot up by its address (or a unique prefix of at least 8 hex digits).
+pub async fn find(store: &dyn Store, address: &str) -> Result<(SnapshotInfo, Hash)> {
+    let docs = store.docs(DocKind::Snapshot, None).await?;
+    let mut found = docs
+        .iter()
+        .filter(|d| address.len() >= 8 && d.id.starts_with(address));
+    let doc = match (found.next(), found.next()) {
+        (Some(d), None) => d,
+        (Some(_), Some(_)) => {
+            return Err(ServiceError::Invalid(format!(
+                "snapshot prefix {address} is ambiguous"
+            )));
+        }
+        _ => return Err(ServiceError::NotFound(format!("no snapshot {address}"))),
+    };
+    let info: SnapshotInfo = serde_json::from_str(&doc.doc)
+        .map_err(|e| StoreError::Corrupt(format!("snapshot {}: {e}", doc.id)))?;
+    let salt = doc
+        .secret
+        .as_deref()
+        .and_then(|s| Hash::try_from(s).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("snapshot {}: salt key missing", doc.id)))?;
+    Ok((info, salt))
+}
+
+/// Rebuilds a stored snapshot from the library history and checks it has the same roots.
+pub async fn verify(store: &dyn Store, address: &str) -> Result<SnapshotInfo> {
+    let (info, salt) = find(store, address).await?;
+    let mut read = store.begin_read().await?;
+    let rebuilt = freeze(
+        &mut *read,
+        store,
+        &info.task_id,
+        info.as_of_seq,
+        info.draw_date,
+        info.tier_source,
+        &info.policy_toml,
+        &salt,
+    )
+    .await?;
+    if rebuilt.roots != info.roots || rebuilt.address != info.address {
+        return Err(ServiceError::Invalid(format!(
+            "snapshot {} does not match the library as of position {}: rebuilt address {}",
+            info.address, info.as_of_seq, rebuilt.address
+        )));
+    }
+    Ok(info)
+}

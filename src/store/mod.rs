@@ -1,0 +1,236 @@
+//! Storage: one trait, one implementation per backend (SQLite, the embedded default, and
+//! PostgreSQL), migrations per backend in `migrations/`. Library tables are versioned (a change
+//! closes the old version and adds a new one; nothing is deleted), plans, tasks and snapshots
+//! are documents, and every write appends to one hash-chained audit log in the same transaction.
+
+pub mod audit;
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+use crate::library::Kind;
+pub use audit::{AuditDraft, AuditEntry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Url(String),
+    /// A precondition no longer holds: another writer changed the row first.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Rejected(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A position in the audit log; library versions are valid from one to another.
+pub type Seq = i64;
+
+/// One validated row for an import: its line in the file, its key and canonical JSON.
+#[derive(Clone, Debug)]
+pub struct Staged {
+    pub line: i64,
+    pub key: String,
+    pub data: String,
+}
+
+/// A key given twice in one file; the first line wins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Duplicate {
+    pub line: i64,
+    pub key: String,
+    pub first_line: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportCounts {
+    /// New keys.
+    pub inserted: u64,
+    /// Keys whose record changed: the old version is closed, a new one added.
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// An import in progress: one transaction holding the writer lock. Dropping it rolls back.
+#[async_trait]
+pub trait ImportTx: Send {
+    /// The audit sequence number this import will have.
+    fn seq(&self) -> Seq;
+    /// Rows in file order.
+    async fn add(&mut self, rows: Vec<Staged>) -> Result<()>;
+    /// Keys given more than once so far (call after the last `add`).
+    async fn duplicates(&mut self) -> Result<Vec<Duplicate>>;
+    /// Applies the rows (first occurrence of each key), appends the audit entry (its detail is
+    /// completed with the counts and digests), and commits. When no record changed, nothing is
+    /// written and there is no entry.
+    async fn commit(
+        self: Box<Self>,
+        audit: AuditDraft,
+    ) -> Result<(ImportCounts, Option<AuditEntry>)>;
+}
+
+/// A consistent read of everything as of one moment: later writes are not seen.
+#[async_trait]
+pub trait ReadTx: Send {
+    /// The audit position this view is at.
+    async fn head(&mut self) -> Result<Seq>;
+    /// (key, data) of the versions valid at `at` (≤ head), in no particular order.
+    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<(String, String)>>;
+    async fn count(&mut self, kind: Kind, at: Seq) -> Result<u64>;
+}
+
+/// Plans, tasks, amendments and snapshots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    Plan,
+    Task,
+    Amendment,
+    Snapshot,
+}
+
+impl DocKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Plan => "plan",
+            DocKind::Task => "task",
+            DocKind::Amendment => "amendment",
+            DocKind::Snapshot => "snapshot",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Doc {
+    pub kind: DocKind,
+    pub id: String,
+    /// The plan of a task or amendment, the task of a snapshot.
+    pub parent: String,
+    pub doc: String,
+    /// Never shown: a snapshot's salt key.
+    pub secret: Option<Vec<u8>>,
+}
+
+/// One compare-and-set step of a document write; all steps and the audit entry land together.
+#[derive(Clone, Debug)]
+pub enum DocOp {
+    /// The document must currently be exactly `doc`.
+    Expect {
+        kind: DocKind,
+        id: String,
+        doc: String,
+    },
+    /// Writes `new`; the current document must be `previous` (`None`: must not exist).
+    Put { new: Doc, previous: Option<String> },
+}
+
+/// A version of a library record, for audit verification.
+#[derive(Clone, Debug)]
+pub struct Version {
+    pub key: String,
+    pub valid_from: Seq,
+    pub src_line: i64,
+    pub data: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> &'static str;
+    async fn begin_import(&self, kind: Kind) -> Result<Box<dyn ImportTx + '_>>;
+    async fn begin_read(&self) -> Result<Box<dyn ReadTx + '_>>;
+    /// Applies document operations and appends the audit entry, atomically.
+    async fn write_docs(&self, ops: Vec<DocOp>, audit: AuditDraft) -> Result<AuditEntry>;
+    async fn doc(&self, kind: DocKind, id: &str) -> Result<Option<Doc>>;
+    async fn docs(&self, kind: DocKind, parent: Option<&str>) -> Result<Vec<Doc>>;
+    /// The latest audit position whose time is at or before `at` (RFC 3339, UTC).
+    async fn seq_at(&self, at: &str) -> Result<Seq>;
+    /// Audit entries with `from <= seq`, at most `limit`, in order.
+    async fn audit(&self, from: Seq, limit: i64) -> Result<Vec<AuditEntry>>;
+    /// Versions created by the change at `seq`, in line order.
+    fn created(&self, kind: Kind, seq: Seq) -> BoxStream<'_, Result<Version>>;
+    /// (key, valid_from) of the versions closed by the change at `seq`, in key order.
+    async fn closed(&self, kind: Kind, seq: Seq) -> Result<Vec<(String, Seq)>>;
+    /// Versions that claim to be created by no audited import: (kind, key, valid_from) of
+    /// versions whose `valid_from` is not an import of their kind, at most 10.
+    async fn orphan_versions(&self, kind: Kind, imports: &[Seq]) -> Result<Vec<(String, Seq)>>;
+}
+
+/// Opens (creating if needed) the database at `url` and applies pending migrations.
+pub async fn open(url: &str) -> Result<Box<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Box::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Box::new(postgres::PgStore::open(url).await?))
+    } else {
+        Err(StoreError::Url(format!(
+            "database URL must start with sqlite: or postgres: (got {})",
+            redact_url(url)
+        )))
+    }
+}
+
+/// A URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub(crate) fn table(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Objects => "objects",
+        Kind::Inspectors => "inspectors",
+        Kind::Penalties => "credit_records",
+        Kind::Inspections => "inspections",
+        Kind::Items => "check_items",
+    }
+}
+
+/// SQL for one library table: `{t}` in `template` replaced by the table name. sqlx borrows the
+/// text for as long as a row stream lives, so each distinct statement is made `'static` once.
+pub(crate) fn table_sql(template: &'static str, kind: Kind) -> &'static str {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static CACHE: Mutex<BTreeMap<(&'static str, Kind), &'static str>> = Mutex::new(BTreeMap::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry((template, kind))
+        .or_insert_with(|| Box::leak(template.replace("{t}", table(kind)).into_boxed_str()))
+}
+
+/// Adds the import's results to the draft's detail object.
+pub(crate) fn complete_detail(
+    audit: &mut AuditDraft,
+    counts: &ImportCounts,
+    duplicates: usize,
+    digest: audit::BatchDigest,
+) {
+    let (created, closed) = digest.finish();
+    if let serde_json::Value::Object(m) = &mut audit.detail {
+        m.insert("inserted".into(), counts.inserted.into());
+        m.insert("updated".into(), counts.updated.into());
+        m.insert("unchanged".into(), counts.unchanged.into());
+        m.insert("duplicates".into(), duplicates.into());
+        m.insert("created_digest".into(), created.into());
+        m.insert("closed_digest".into(), closed.into());
+    }
+}

@@ -1,0 +1,457 @@
+//! PostgreSQL, for several instances on one database. Writers serialise on a transaction-scoped
+//! advisory lock (the audit log is one chain); imports stream rows in with COPY and merge them
+//! with set-based SQL; readers use REPEATABLE READ snapshots.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::audit::{self, AuditDraft, AuditEntry, BatchDigest};
+use super::{
+    Doc, DocKind, DocOp, Duplicate, ImportCounts, ImportTx, ReadTx, Result, Seq, Staged, Store,
+    StoreError, Version, complete_detail, table_sql,
+};
+use crate::core::encode::Hash;
+use crate::library::Kind;
+
+/// Key of the advisory lock every writer holds (any constant; "dr" in ASCII).
+const WRITER_LOCK: i64 = 0x6472;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<Self> {
+        let options: PgConnectOptions = url.parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(600))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn begin_write(&self) -> Result<(Tx, Option<(i64, Hash)>)> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITER_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let h = head(&mut tx).await?;
+        Ok((tx, h))
+    }
+}
+
+type Tx = Transaction<'static, Postgres>;
+
+async fn head(tx: &mut Tx) -> Result<Option<(i64, Hash)>> {
+    let row: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    row.map(|(seq, hash)| {
+        let hash = Hash::try_from(hash.as_slice())
+            .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}: hash is not 32 bytes")))?;
+        Ok((seq, hash))
+    })
+    .transpose()
+}
+
+async fn append(tx: &mut Tx, prev: Option<(i64, Hash)>, draft: AuditDraft) -> Result<AuditEntry> {
+    let e = AuditEntry::seal(draft, prev, audit::now());
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, action, subject, reason, detail, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(e.seq)
+    .bind(&e.at)
+    .bind(&e.actor)
+    .bind(&e.action)
+    .bind(&e.subject)
+    .bind(&e.reason)
+    .bind(&e.detail)
+    .bind(&e.prev_hash[..])
+    .bind(&e.hash[..])
+    .execute(&mut **tx)
+    .await?;
+    Ok(e)
+}
+
+fn entry(row: PgRow) -> Result<AuditEntry> {
+    let seq: i64 = row.try_get("seq")?;
+    let hash32 = |name: &str| -> Result<Hash> {
+        let v: Vec<u8> = row.try_get(name)?;
+        Hash::try_from(v.as_slice())
+            .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}: {name} is not 32 bytes")))
+    };
+    Ok(AuditEntry {
+        seq,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        subject: row.try_get("subject")?,
+        reason: row.try_get("reason")?,
+        detail: row.try_get("detail")?,
+        prev_hash: hash32("prev_hash")?,
+        hash: hash32("hash")?,
+    })
+}
+
+/// COPY's text format: tab-separated, with backslash escapes.
+fn copy_field(out: &mut Vec<u8>, s: &str) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+struct PgImport {
+    tx: Tx,
+    prev: Option<(i64, Hash)>,
+    kind: Kind,
+    seq: Seq,
+    buffer: Vec<u8>,
+}
+
+#[async_trait]
+impl ImportTx for PgImport {
+    fn seq(&self) -> Seq {
+        self.seq
+    }
+
+    async fn add(&mut self, rows: Vec<Staged>) -> Result<()> {
+        self.buffer.clear();
+        for r in &rows {
+            self.buffer.extend_from_slice(r.line.to_string().as_bytes());
+            self.buffer.push(b'\t');
+            copy_field(&mut self.buffer, &r.key);
+            self.buffer.push(b'\t');
+            copy_field(&mut self.buffer, &r.data);
+            self.buffer.push(b'\n');
+        }
+        let mut copy = self
+            .tx
+            .copy_in_raw("COPY stage (line, key, data) FROM STDIN")
+            .await?;
+        copy.send(self.buffer.as_slice()).await?;
+        copy.finish().await?;
+        Ok(())
+    }
+
+    async fn duplicates(&mut self) -> Result<Vec<Duplicate>> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "WITH dup AS (SELECT key FROM stage GROUP BY key HAVING count(*) > 1)
+             SELECT s.line, s.key, min(s.line) OVER (PARTITION BY s.key)
+             FROM stage s JOIN dup USING (key) ORDER BY s.line",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(line, _, first)| line != first)
+            .map(|(line, key, first_line)| Duplicate {
+                line,
+                key,
+                first_line,
+            })
+            .collect())
+    }
+
+    async fn commit(
+        mut self: Box<Self>,
+        mut audit: AuditDraft,
+    ) -> Result<(ImportCounts, Option<AuditEntry>)> {
+        let duplicates = self.duplicates().await?;
+        if !duplicates.is_empty() {
+            // The first line of each key wins.
+            sqlx::query(
+                "DELETE FROM stage s USING stage f
+                 WHERE s.key = f.key AND s.line > f.line",
+            )
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        sqlx::query("ANALYZE stage").execute(&mut *self.tx).await?;
+        let staged: i64 = sqlx::query_scalar("SELECT count(*) FROM stage")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        let updated = sqlx::query(table_sql(
+            "UPDATE {t} t SET valid_to = $1 FROM stage s
+             WHERE t.key = s.key AND t.valid_to IS NULL AND t.data <> s.data",
+            self.kind,
+        ))
+        .bind(self.seq)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        let written = sqlx::query(table_sql(
+            "INSERT INTO {t} (key, valid_from, src_line, data)
+             SELECT s.key, $1, s.line, s.data FROM stage s
+             WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE t.key = s.key AND t.valid_to IS NULL)",
+            self.kind,
+        ))
+        .bind(self.seq)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        let counts = ImportCounts {
+            inserted: written - updated,
+            updated,
+            unchanged: staged as u64 - written,
+        };
+        if written == 0 {
+            // Nothing changed (the same file again): no audit entry.
+            return Ok((counts, None));
+        }
+        let mut digest = BatchDigest::default();
+        {
+            let mut created = sqlx::query_as::<_, (i64, String, String)>(table_sql(
+                "SELECT src_line, key, data FROM {t} WHERE valid_from = $1 ORDER BY src_line",
+                self.kind,
+            ))
+            .bind(self.seq)
+            .fetch(&mut *self.tx);
+            while let Some((line, key, data)) = created.try_next().await? {
+                digest.created(line, &key, &data);
+            }
+        }
+        let closed: Vec<(String, i64)> = sqlx::query_as(table_sql(
+            "SELECT key, valid_from FROM {t} WHERE valid_to = $1 ORDER BY key COLLATE \"C\"",
+            self.kind,
+        ))
+        .bind(self.seq)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (key, from) in &closed {
+            digest.closed(key, *from);
+        }
+        complete_detail(&mut audit, &counts, duplicates.len(), digest);
+        let entry = append(&mut self.tx, self.prev, audit).await?;
+        self.tx.commit().await?;
+        Ok((counts, Some(entry)))
+    }
+}
+
+struct PgRead {
+    tx: Tx,
+}
+
+#[async_trait]
+impl ReadTx for PgRead {
+    async fn head(&mut self) -> Result<Seq> {
+        Ok(head(&mut self.tx).await?.map_or(0, |(s, _)| s))
+    }
+
+    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<(String, String)>> {
+        sqlx::query_as(table_sql(
+            "SELECT key, data FROM {t}
+             WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)",
+            kind,
+        ))
+        .bind(at)
+        .fetch(&mut *self.tx)
+        .map(|r| r.map_err(StoreError::from))
+        .boxed()
+    }
+
+    async fn count(&mut self, kind: Kind, at: Seq) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(table_sql(
+            "SELECT count(*) FROM {t}
+             WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)",
+            kind,
+        ))
+        .bind(at)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(n as u64)
+    }
+}
+
+fn doc_row(row: PgRow) -> Result<Doc> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Doc {
+        kind: serde_json::from_value(kind.clone().into())
+            .map_err(|_| StoreError::Corrupt(format!("unknown document kind {kind:?}")))?,
+        id: row.try_get("id")?,
+        parent: row.try_get("parent")?,
+        doc: row.try_get("doc")?,
+        secret: row.try_get("secret")?,
+    })
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn begin_import(&self, kind: Kind) -> Result<Box<dyn ImportTx + '_>> {
+        let (mut tx, prev) = self.begin_write().await?;
+        // Room to sort and hash a large file's keys in memory rather than on disk.
+        sqlx::query("SET LOCAL work_mem = '512MB'")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "CREATE TEMP TABLE stage (line BIGINT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL)
+             ON COMMIT DROP",
+        )
+        .execute(&mut *tx)
+        .await?;
+        Ok(Box::new(PgImport {
+            tx,
+            seq: prev.map_or(0, |(s, _)| s) + 1,
+            prev,
+            kind,
+            buffer: Vec::new(),
+        }))
+    }
+
+    async fn begin_read(&self) -> Result<Box<dyn ReadTx + '_>> {
+        let tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let mut read = PgRead { tx };
+        read.head().await?;
+        Ok(Box::new(read))
+    }
+
+    async fn write_docs(&self, ops: Vec<DocOp>, audit: AuditDraft) -> Result<AuditEntry> {
+        let (mut tx, prev) = self.begin_write().await?;
+        let seq = prev.map_or(0, |(s, _)| s) + 1;
+        for op in ops {
+            let (kind, id, expected, new) = match op {
+                DocOp::Expect { kind, id, doc } => (kind, id, Some(doc), None),
+                DocOp::Put { new, previous } => (new.kind, new.id.clone(), previous, Some(new)),
+            };
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT doc FROM documents WHERE kind = $1 AND id = $2")
+                    .bind(kind.as_str())
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if found != expected {
+                return Err(StoreError::Conflict(format!(
+                    "{} {id} was changed by another writer; reload and try again",
+                    kind.as_str()
+                )));
+            }
+            if let Some(d) = new {
+                sqlx::query(
+                    "INSERT INTO documents (kind, id, parent, doc, secret, seq)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (kind, id) DO UPDATE SET parent = excluded.parent,
+                       doc = excluded.doc, secret = excluded.secret, seq = excluded.seq",
+                )
+                .bind(d.kind.as_str())
+                .bind(&d.id)
+                .bind(&d.parent)
+                .bind(&d.doc)
+                .bind(&d.secret)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let e = append(&mut tx, prev, audit).await?;
+        tx.commit().await?;
+        Ok(e)
+    }
+
+    async fn doc(&self, kind: DocKind, id: &str) -> Result<Option<Doc>> {
+        sqlx::query(
+            "SELECT kind, id, parent, doc, secret FROM documents WHERE kind = $1 AND id = $2",
+        )
+        .bind(kind.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(doc_row)
+        .transpose()
+    }
+
+    async fn docs(&self, kind: DocKind, parent: Option<&str>) -> Result<Vec<Doc>> {
+        sqlx::query(
+            "SELECT kind, id, parent, doc, secret FROM documents
+             WHERE kind = $1 AND ($2::text IS NULL OR parent = $2) ORDER BY id COLLATE \"C\"",
+        )
+        .bind(kind.as_str())
+        .bind(parent)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(doc_row)
+        .collect()
+    }
+
+    async fn seq_at(&self, at: &str) -> Result<Seq> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log WHERE at <= $1")
+                .bind(at)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn audit(&self, from: Seq, limit: i64) -> Result<Vec<AuditEntry>> {
+        sqlx::query("SELECT * FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2")
+            .bind(from)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(entry)
+            .collect()
+    }
+
+    fn created(&self, kind: Kind, seq: Seq) -> BoxStream<'_, Result<Version>> {
+        sqlx::query_as(table_sql(
+            "SELECT key, valid_from, src_line, data FROM {t} WHERE valid_from = $1 ORDER BY src_line",
+            kind,
+        ))
+        .bind(seq)
+        .fetch(&self.pool)
+        .map(|r| {
+            r.map(|(key, valid_from, src_line, data)| Version {
+                key,
+                valid_from,
+                src_line,
+                data,
+            })
+            .map_err(StoreError::from)
+        })
+        .boxed()
+    }
+
+    async fn closed(&self, kind: Kind, seq: Seq) -> Result<Vec<(String, Seq)>> {
+        Ok(sqlx::query_as(table_sql(
+            "SELECT key, valid_from FROM {t} WHERE valid_to = $1 ORDER BY key COLLATE \"C\"",
+            kind,
+        ))
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn orphan_versions(&self, kind: Kind, imports: &[Seq]) -> Result<Vec<(String, Seq)>> {
+        Ok(sqlx::query_as(table_sql(
+            "SELECT key, valid_from FROM {t}
+             WHERE valid_from <> ALL($1) OR (valid_to IS NOT NULL AND valid_to <> ALL($1))
+             LIMIT 10",
+            kind,
+        ))
+        .bind(imports)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

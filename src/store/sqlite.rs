@@ -1,0 +1,562 @@
+//! The embedded default: one SQLite file in WAL mode. Writers take the write lock up front
+//! (`BEGIN IMMEDIATE`) and wait for each other; readers see a fixed snapshot of the file.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::stream::{BoxStream, StreamExt};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::audit::{self, AuditDraft, AuditEntry, BatchDigest};
+use super::{
+    Doc, DocKind, DocOp, Duplicate, ImportCounts, ImportTx, ReadTx, Result, Seq, Staged, Store,
+    StoreError, Version, complete_detail, table_sql,
+};
+use crate::core::encode::Hash;
+use crate::library::Kind;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            // A ten-million-row import holds the write lock for about a minute; others wait.
+            .busy_timeout(Duration::from_secs(600))
+            .pragma("cache_size", "-131072");
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Url(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+type Tx = Transaction<'static, Sqlite>;
+
+async fn head(tx: &mut Tx) -> Result<Option<(i64, Hash)>> {
+    let row: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    row.map(|(seq, hash)| {
+        let hash = Hash::try_from(hash.as_slice())
+            .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}: hash is not 32 bytes")))?;
+        Ok((seq, hash))
+    })
+    .transpose()
+}
+
+async fn append(tx: &mut Tx, draft: AuditDraft) -> Result<AuditEntry> {
+    let e = AuditEntry::seal(draft, head(tx).await?, audit::now());
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, action, subject, reason, detail, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.seq)
+    .bind(&e.at)
+    .bind(&e.actor)
+    .bind(&e.action)
+    .bind(&e.subject)
+    .bind(&e.reason)
+    .bind(&e.detail)
+    .bind(&e.prev_hash[..])
+    .bind(&e.hash[..])
+    .execute(&mut **tx)
+    .await?;
+    Ok(e)
+}
+
+fn entry(row: sqlx::sqlite::SqliteRow) -> Result<AuditEntry> {
+    let seq: i64 = row.try_get("seq")?;
+    let hash32 = |name: &str| -> Result<Hash> {
+        let v: Vec<u8> = row.try_get(name)?;
+        Hash::try_from(v.as_slice())
+            .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}: {name} is not 32 bytes")))
+    };
+    Ok(AuditEntry {
+        seq,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        subject: row.try_get("subject")?,
+        reason: row.try_get("reason")?,
+        detail: row.try_get("detail")?,
+        prev_hash: hash32("prev_hash")?,
+        hash: hash32("hash")?,
+    })
+}
+
+/// Rows per statement: keys and rows go in as one JSON array, so the SQL text never changes.
+const CHUNK: usize = 2000;
+
+struct SqliteImport {
+    tx: Tx,
+    kind: Kind,
+    seq: Seq,
+    digest: BatchDigest,
+    counts: ImportCounts,
+    duplicates: Vec<Duplicate>,
+    /// The table had no current rows when the import began.
+    fresh: bool,
+    /// First line of each 32-bit key hash inserted so far (only while `fresh`): 8 bytes a
+    /// row, so ten million keys take 150 MB.
+    first_lines: HashMap<u32, u32>,
+    /// Keys whose hash an earlier, different key already had, with their lines.
+    collided: HashMap<String, i64>,
+    insert_sql: String,
+}
+
+#[async_trait]
+impl ImportTx for SqliteImport {
+    fn seq(&self) -> Seq {
+        self.seq
+    }
+
+    async fn add(&mut self, rows: Vec<Staged>) -> Result<()> {
+        for chunk in rows.chunks(CHUNK) {
+            self.add_chunk(chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn duplicates(&mut self) -> Result<Vec<Duplicate>> {
+        Ok(self.duplicates.clone())
+    }
+
+    async fn commit(
+        mut self: Box<Self>,
+        mut audit: AuditDraft,
+    ) -> Result<(ImportCounts, Option<AuditEntry>)> {
+        if self.fresh {
+            sqlx::query(table_sql(
+                "CREATE UNIQUE INDEX {t}_current ON {t} (key) WHERE valid_to IS NULL",
+                self.kind,
+            ))
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        if self.counts.inserted + self.counts.updated == 0 {
+            // Nothing changed (the same file again): no audit entry; the rollback is a no-op.
+            return Ok((self.counts.clone(), None));
+        }
+        let closed: Vec<(String, i64)> = sqlx::query_as(table_sql(
+            "SELECT key, valid_from FROM {t} WHERE valid_to = ? ORDER BY key",
+            self.kind,
+        ))
+        .bind(self.seq)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut digest = std::mem::take(&mut self.digest);
+        for (key, from) in &closed {
+            digest.closed(key, *from);
+        }
+        complete_detail(&mut audit, &self.counts, self.duplicates.len(), digest);
+        let entry = append(&mut self.tx, audit).await?;
+        if entry.seq != self.seq {
+            return Err(StoreError::Corrupt(format!(
+                "import was given position {} but the log is at {}",
+                self.seq, entry.seq
+            )));
+        }
+        self.tx.commit().await?;
+        Ok((self.counts.clone(), Some(entry)))
+    }
+}
+
+impl SqliteImport {
+    async fn add_chunk(&mut self, rows: &[Staged]) -> Result<()> {
+        let mut close = Vec::new();
+        let mut insert: Vec<&Staged> = Vec::with_capacity(rows.len());
+        if self.fresh {
+            // The table was empty when the import began: every key is new unless the file
+            // repeats it. Key hashes find repeats; a matching hash is confirmed in the table.
+            for r in rows {
+                let line = u32::try_from(r.line).map_err(|_| {
+                    StoreError::Rejected(format!(
+                        "line {} is past the 4,294,967,295 a file may have",
+                        r.line
+                    ))
+                })?;
+                let first = match self.first_lines.entry(key_hash(&r.key)) {
+                    Entry::Vacant(v) => {
+                        v.insert(line);
+                        insert.push(r);
+                        continue;
+                    }
+                    Entry::Occupied(o) => i64::from(*o.get()),
+                };
+                // Same hash: the same key, or (rarely, with 32 bits) another one.
+                let first = match self.collided.get(&r.key) {
+                    Some(&line) => Some(line),
+                    None if insert.iter().any(|p| p.line == first && p.key == r.key) => Some(first),
+                    None => {
+                        let key: Option<String> = sqlx::query_scalar(table_sql(
+                            "SELECT key FROM {t} WHERE valid_from = ? AND src_line = ?",
+                            self.kind,
+                        ))
+                        .bind(self.seq)
+                        .bind(first)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                        (key.as_deref() == Some(r.key.as_str())).then_some(first)
+                    }
+                };
+                match first {
+                    Some(first_line) => self.duplicates.push(Duplicate {
+                        line: r.line,
+                        key: r.key.clone(),
+                        first_line,
+                    }),
+                    None => {
+                        self.collided.insert(r.key.clone(), r.line);
+                        insert.push(r);
+                    }
+                }
+            }
+            self.counts.inserted += insert.len() as u64;
+            return self.insert(&insert).await;
+        }
+        let keys = serde_json::to_string(&rows.iter().map(|r| &r.key).collect::<Vec<_>>())
+            .expect("strings serialise");
+        let current: Vec<(String, i64, i64, String)> = sqlx::query_as(table_sql(
+            "SELECT t.key, t.valid_from, t.src_line, t.data FROM json_each(?) j
+             JOIN {t} t ON t.key = j.value AND t.valid_to IS NULL",
+            self.kind,
+        ))
+        .bind(keys)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let current: HashMap<&str, (i64, i64, &str)> = current
+            .iter()
+            .map(|(k, from, line, data)| (k.as_str(), (*from, *line, data.as_str())))
+            .collect();
+        let mut seen: HashMap<&str, i64> = HashMap::with_capacity(rows.len());
+        for r in rows {
+            if let Some(&first) = seen.get(r.key.as_str()) {
+                self.duplicates.push(Duplicate {
+                    line: r.line,
+                    key: r.key.clone(),
+                    first_line: first,
+                });
+                continue;
+            }
+            seen.insert(&r.key, r.line);
+            match current.get(r.key.as_str()) {
+                Some(&(from, first, _)) if from == self.seq => {
+                    self.duplicates.push(Duplicate {
+                        line: r.line,
+                        key: r.key.clone(),
+                        first_line: first,
+                    });
+                    continue;
+                }
+                Some((_, _, data)) if *data == r.data => self.counts.unchanged += 1,
+                Some(_) => {
+                    self.counts.updated += 1;
+                    close.push(&r.key);
+                    insert.push(r);
+                }
+                None => {
+                    self.counts.inserted += 1;
+                    insert.push(r);
+                }
+            }
+        }
+        if !close.is_empty() {
+            sqlx::query(table_sql(
+                "UPDATE {t} SET valid_to = ? WHERE valid_to IS NULL
+                 AND key IN (SELECT value FROM json_each(?))",
+                self.kind,
+            ))
+            .bind(self.seq)
+            .bind(serde_json::to_string(&close).expect("strings serialise"))
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        self.insert(&insert).await
+    }
+
+    /// New versions, in line order; several rows per statement.
+    async fn insert(&mut self, rows: &[&Staged]) -> Result<()> {
+        for chunk in rows.chunks(INSERT_ROWS) {
+            let sql = if chunk.len() == INSERT_ROWS {
+                self.insert_sql.as_str()
+            } else {
+                &insert_sql(self.kind, chunk.len())
+            };
+            let mut q = sqlx::query(sql);
+            for r in chunk {
+                self.digest.created(r.line, &r.key, &r.data);
+                q = q.bind(&r.key).bind(self.seq).bind(r.line).bind(&r.data);
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows per INSERT statement (four parameters each; SQLite allows 32766).
+const INSERT_ROWS: usize = 256;
+
+fn insert_sql(kind: Kind, rows: usize) -> String {
+    // OR FAIL: a constraint error ends the import anyway, so SQLite need not journal each
+    // statement to undo it alone.
+    let mut sql = format!(
+        "INSERT OR FAIL INTO {} (key, valid_from, src_line, data) VALUES ",
+        super::table(kind)
+    );
+    for i in 0..rows {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?)"
+        });
+    }
+    sql
+}
+
+fn key_hash(key: &str) -> u32 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(key) as u32
+}
+
+struct SqliteRead {
+    tx: Tx,
+}
+
+#[async_trait]
+impl ReadTx for SqliteRead {
+    async fn head(&mut self) -> Result<Seq> {
+        Ok(head(&mut self.tx).await?.map_or(0, |(s, _)| s))
+    }
+
+    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<(String, String)>> {
+        sqlx::query_as(table_sql(
+            "SELECT key, data FROM {t}
+             WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1)",
+            kind,
+        ))
+        .bind(at)
+        .fetch(&mut *self.tx)
+        .map(|r| r.map_err(StoreError::from))
+        .boxed()
+    }
+
+    async fn count(&mut self, kind: Kind, at: Seq) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(table_sql(
+            "SELECT count(*) FROM {t}
+             WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1)",
+            kind,
+        ))
+        .bind(at)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(n as u64)
+    }
+}
+
+fn doc_row(row: sqlx::sqlite::SqliteRow) -> Result<Doc> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Doc {
+        kind: serde_json::from_value(kind.clone().into())
+            .map_err(|_| StoreError::Corrupt(format!("unknown document kind {kind:?}")))?,
+        id: row.try_get("id")?,
+        parent: row.try_get("parent")?,
+        doc: row.try_get("doc")?,
+        secret: row.try_get("secret")?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn begin_import(&self, kind: Kind) -> Result<Box<dyn ImportTx + '_>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let seq = head(&mut tx).await?.map_or(0, |(s, _)| s) + 1;
+        let fresh = sqlx::query_scalar::<_, i64>(table_sql(
+            "SELECT count(*) FROM (SELECT 1 FROM {t} WHERE valid_to IS NULL LIMIT 1)",
+            kind,
+        ))
+        .fetch_one(&mut *tx)
+        .await?
+            == 0;
+        if fresh {
+            // Building the key index once, sorted, at the end is several times faster than
+            // inserting ten million random keys into it. Both statements are part of the
+            // transaction: a rollback restores the index.
+            sqlx::query(table_sql("DROP INDEX {t}_current", kind))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(Box::new(SqliteImport {
+            tx,
+            kind,
+            seq,
+            digest: BatchDigest::default(),
+            counts: ImportCounts::default(),
+            duplicates: Vec::new(),
+            fresh,
+            first_lines: HashMap::new(),
+            collided: HashMap::new(),
+            insert_sql: insert_sql(kind, INSERT_ROWS),
+        }))
+    }
+
+    async fn begin_read(&self) -> Result<Box<dyn ReadTx + '_>> {
+        let mut read = SqliteRead {
+            tx: self.pool.begin().await?,
+        };
+        // The first read fixes the snapshot this transaction sees.
+        read.head().await?;
+        Ok(Box::new(read))
+    }
+
+    async fn write_docs(&self, ops: Vec<DocOp>, audit: AuditDraft) -> Result<AuditEntry> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let seq = head(&mut tx).await?.map_or(0, |(s, _)| s) + 1;
+        for op in ops {
+            let (kind, id, expected, new) = match op {
+                DocOp::Expect { kind, id, doc } => (kind, id, Some(doc), None),
+                DocOp::Put { new, previous } => (new.kind, new.id.clone(), previous, Some(new)),
+            };
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT doc FROM documents WHERE kind = ? AND id = ?")
+                    .bind(kind.as_str())
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if found != expected {
+                return Err(StoreError::Conflict(format!(
+                    "{} {id} was changed by another writer; reload and try again",
+                    kind.as_str()
+                )));
+            }
+            if let Some(d) = new {
+                sqlx::query(
+                    "INSERT INTO documents (kind, id, parent, doc, secret, seq) VALUES (?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (kind, id) DO UPDATE SET parent = excluded.parent,
+                       doc = excluded.doc, secret = excluded.secret, seq = excluded.seq",
+                )
+                .bind(d.kind.as_str())
+                .bind(&d.id)
+                .bind(&d.parent)
+                .bind(&d.doc)
+                .bind(&d.secret)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let e = append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(e)
+    }
+
+    async fn doc(&self, kind: DocKind, id: &str) -> Result<Option<Doc>> {
+        sqlx::query("SELECT kind, id, parent, doc, secret FROM documents WHERE kind = ? AND id = ?")
+            .bind(kind.as_str())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(doc_row)
+            .transpose()
+    }
+
+    async fn docs(&self, kind: DocKind, parent: Option<&str>) -> Result<Vec<Doc>> {
+        sqlx::query(
+            "SELECT kind, id, parent, doc, secret FROM documents
+             WHERE kind = ?1 AND (?2 IS NULL OR parent = ?2) ORDER BY id",
+        )
+        .bind(kind.as_str())
+        .bind(parent)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(doc_row)
+        .collect()
+    }
+
+    async fn seq_at(&self, at: &str) -> Result<Seq> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log WHERE at <= ?")
+                .bind(at)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn audit(&self, from: Seq, limit: i64) -> Result<Vec<AuditEntry>> {
+        sqlx::query("SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?")
+            .bind(from)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(entry)
+            .collect()
+    }
+
+    fn created(&self, kind: Kind, seq: Seq) -> BoxStream<'_, Result<Version>> {
+        sqlx::query_as(table_sql(
+            "SELECT key, valid_from, src_line, data FROM {t} WHERE valid_from = ? ORDER BY src_line",
+            kind,
+        ))
+        .bind(seq)
+        .fetch(&self.pool)
+        .map(|r| {
+            r.map(|(key, valid_from, src_line, data)| Version {
+                key,
+                valid_from,
+                src_line,
+                data,
+            })
+            .map_err(StoreError::from)
+        })
+        .boxed()
+    }
+
+    async fn closed(&self, kind: Kind, seq: Seq) -> Result<Vec<(String, Seq)>> {
+        Ok(sqlx::query_as(table_sql(
+            "SELECT key, valid_from FROM {t} WHERE valid_to = ? ORDER BY key",
+            kind,
+        ))
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn orphan_versions(&self, kind: Kind, imports: &[Seq]) -> Result<Vec<(String, Seq)>> {
+        Ok(sqlx::query_as(table_sql(
+            "SELECT key, valid_from FROM {t}
+             WHERE valid_from NOT IN (SELECT value FROM json_each(?1))
+                OR (valid_to IS NOT NULL AND valid_to NOT IN (SELECT value FROM json_each(?1)))
+             LIMIT 10",
+            kind,
+        ))
+        .bind(serde_json::to_string(imports).expect("numbers serialise"))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,604 @@
+//! Excel `.xlsx`: the first worksheet streamed as header + text rows, and the export writer.
+//!
+//! Reading runs calamine's cell reader on its own thread: the reader borrows the workbook, so a
+//! thread that owns both is the simplest way to hand out a `'static + Send` row iterator, and the
+//! bounded channel keeps memory flat however long the sheet is.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType, Reader, SheetType, Xlsx};
+
+use super::{Row, Table, TableError, file_error};
+
+/// Rows per channel message: amortises the channel cost without holding much in flight.
+const BATCH: usize = 512;
+/// Excel's sheet has 1,048,576 rows; one is the header.
+const MAX_DATA_ROWS: usize = 1_048_575;
+/// From 2^53 on, an f64 no longer holds every integer, so a long code stored as a number is
+/// already corrupted.
+const EXACT_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+type Header = Result<(Vec<String>, u64), TableError>;
+type Batch = Vec<Result<Row, TableError>>;
+
+pub fn open(path: &Path) -> Result<Table, TableError> {
+    let mut wb: Xlsx<BufReader<File>> = calamine::open_workbook(path)
+        .map_err(|e| file_error(path, format!("not an .xlsx workbook: {e}")))?;
+    let sheet = wb
+        .sheets_metadata()
+        .iter()
+        .find(|s| s.typ == SheetType::WorkSheet)
+        .map(|s| s.name.clone())
+        .ok_or_else(|| file_error(path, "the workbook has no worksheet"))?;
+    let (head_tx, head_rx) = sync_channel(1);
+    let (tx, rx) = sync_channel(4);
+    let file = path.to_owned();
+    let reader = std::thread::Builder::new()
+        .name("xlsx-reader".into())
+        .spawn(move || read_sheet(&mut wb, &sheet, &file, head_tx, tx))
+        .map_err(|e| file_error(path, format!("cannot start the xlsx reader: {e}")))?;
+    let (headers, size) = head_rx
+        .recv()
+        .map_err(|_| file_error(path, "the xlsx reader stopped unexpectedly"))??;
+    let rows = XlsxRows {
+        rx,
+        batch: Vec::new().into_iter(),
+        reader: Some(reader),
+        file: path.to_owned(),
+    };
+    Ok(Table {
+        headers,
+        rows: Box::new(rows),
+        size,
+    })
+}
+
+struct XlsxRows {
+    rx: Receiver<Batch>,
+    batch: std::vec::IntoIter<Result<Row, TableError>>,
+    reader: Option<JoinHandle<()>>,
+    file: PathBuf,
+}
+
+impl Iterator for XlsxRows {
+    type Item = Result<Row, TableError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(row) = self.batch.next() {
+                return Some(row);
+            }
+            match self.rx.recv() {
+                Ok(batch) => self.batch = batch.into_iter(),
+                // The channel closes when the reader ends; a panic must not pass for end of file.
+                Err(_) => {
+                    let crashed = self.reader.take().is_some_and(|h| h.join().is_err());
+                    return crashed.then(|| Err(file_error(&self.file, "the xlsx reader crashed")));
+                }
+            }
+        }
+    }
+}
+
+/// The cells of the row being assembled: non-empty texts by column and the row's first problem.
+#[derive(Default)]
+struct Pending {
+    row: u32,
+    cells: Vec<(u32, String)>,
+    error: Option<String>,
+}
+
+impl Pending {
+    fn line_error(&mut self, file: &Path) -> Option<TableError> {
+        self.error.take().map(|message| TableError::Line {
+            file: file.to_owned(),
+            line: u64::from(self.row) + 1,
+            message,
+        })
+    }
+}
+
+/// Reader thread: sends the header (or why there is none), then batches of rows. Stops when
+/// the receiver is dropped.
+fn read_sheet(
+    wb: &mut Xlsx<BufReader<File>>,
+    sheet: &str,
+    file: &Path,
+    head_tx: SyncSender<Header>,
+    tx: SyncSender<Batch>,
+) {
+    let is_1904 = wb.has_1904_epoch();
+    let mut cells = match wb.worksheet_cells_reader(sheet) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = head_tx.send(Err(file_error(file, format!("worksheet {sheet:?}: {e}"))));
+            return;
+        }
+    };
+    // Dimension is 0-based and defaults to A1 when absent, which is indistinguishable: say unknown.
+    let end = cells.dimensions().end.0;
+    let size = if end > 0 { u64::from(end) + 1 } else { 0 };
+    let mut head_tx = Some(head_tx);
+    let mut width = 0usize;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut pending = Pending::default();
+    loop {
+        let next = cells.next_cell();
+        let position = next
+            .as_ref()
+            .ok()
+            .and_then(|c| c.as_ref().map(|c| c.get_position()));
+        if position.is_none_or(|(row, _)| row != pending.row) {
+            // The pending row is complete.
+            let done = std::mem::take(&mut pending);
+            if let Some(result) = finish_row(done, file, width) {
+                match (head_tx.take(), result) {
+                    (Some(h), Ok(row)) => {
+                        width = row.cells.len();
+                        if h.send(Ok((row.cells, size))).is_err() {
+                            return;
+                        }
+                    }
+                    (Some(h), Err(e)) => {
+                        let _ = h.send(Err(e));
+                        return;
+                    }
+                    (None, result) => batch.push(result),
+                }
+            }
+            if batch.len() >= BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
+                return;
+            }
+        }
+        let cell = match next {
+            Ok(Some(cell)) => cell,
+            Ok(None) => break,
+            Err(e) => {
+                let line = u64::from(pending.row) + 1;
+                let e = file_error(file, format!("unreadable worksheet near row {line}: {e}"));
+                match head_tx.take() {
+                    Some(h) => drop(h.send(Err(e))),
+                    None => batch.push(Err(e)),
+                }
+                break;
+            }
+        };
+        let (row, col) = cell.get_position();
+        pending.row = row;
+        let text = cell_text(cell.get_value(), is_1904);
+        match text {
+            Ok(t) if t.is_empty() => {}
+            Ok(_) if head_tx.is_none() && col as usize >= width => {
+                let letter = column_name(col);
+                let message = format!("row has a value in column {letter} beyond the header");
+                pending.error.get_or_insert(message);
+            }
+            Ok(t) => pending.cells.push((col, t)),
+            Err(m) => drop(
+                pending
+                    .error
+                    .get_or_insert(format!("column {}: {m}", column_name(col))),
+            ),
+        }
+    }
+    if let Some(h) = head_tx {
+        let _ = h.send(Err(file_error(
+            file,
+            format!("worksheet {sheet:?} is empty"),
+        )));
+        return;
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+}
+
+/// A finished row as a `Row` (the header is one too, its width taken from its last non-empty
+/// cell), or `None` for an empty row, which is skipped.
+fn finish_row(mut p: Pending, file: &Path, width: usize) -> Option<Result<Row, TableError>> {
+    if let Some(e) = p.line_error(file) {
+        return Some(Err(e));
+    }
+    let last = p.cells.iter().map(|&(c, _)| c as usize).max()?;
+    let mut cells = vec![String::new(); if width == 0 { last + 1 } else { width }];
+    for (c, t) in p.cells {
+        cells[c as usize] = t;
+    }
+    let line = u64::from(p.row) + 1;
+    Some(Ok(Row {
+        line,
+        cells,
+        pos: line,
+    }))
+}
+
+/// A cell as trimmed text, or why it cannot be taken at face value.
+fn cell_text(v: &DataRef<'_>, is_1904: bool) -> Result<String, String> {
+    Ok(match v {
+        DataRef::Empty => String::new(),
+        DataRef::String(s) => s.trim().to_owned(),
+        DataRef::SharedString(s) => s.trim().to_owned(),
+        DataRef::Bool(b) => b.to_string(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) => number_text(*f)?,
+        DataRef::DateTime(d) => datetime_text(d, is_1904),
+        DataRef::DateTimeIso(s) => iso_text(s.trim()),
+        DataRef::DurationIso(s) => s.trim().to_owned(),
+        DataRef::Error(e) => return Err(format!("cell holds an Excel error {e}")),
+    })
+}
+
+fn number_text(f: f64) -> Result<String, String> {
+    if f.abs() >= EXACT_LIMIT && f.is_finite() {
+        Err(format!(
+            "{f:e} is stored as a number and has lost digits; \
+             format the column as text and re-enter it"
+        ))
+    } else if f.fract() == 0.0 {
+        // Exact below 2^53; also turns -0 into "0".
+        Ok((f as i64).to_string())
+    } else {
+        Ok(f.to_string())
+    }
+}
+
+/// Date-formatted serial: `YYYY-MM-DD`, plus ` HH:MM:SS` when it has a time of day. Rounded to
+/// the second so that 12:00 stored as 0.49999999 does not show as 11:59:59.
+fn datetime_text(d: &ExcelDateTime, is_1904: bool) -> String {
+    let secs = (d.as_f64() * 86_400.0).round();
+    if d.is_duration() {
+        let s = secs.abs() as u64;
+        let sign = if secs < 0.0 { "-" } else { "" };
+        return format!("{sign}{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+    }
+    // Excel shows ##### outside 1900-01-00..9999-12-31; keep the number.
+    if !(0.0..2_958_466.0 * 86_400.0).contains(&secs) {
+        return d.as_f64().to_string();
+    }
+    let days = (secs / 86_400.0).floor();
+    let sod = (secs - days * 86_400.0) as u32;
+    let time = format!("{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
+    if days == 0.0 && !is_1904 {
+        return time; // a time of day with no date
+    }
+    let (y, m, dd, ..) =
+        ExcelDateTime::new(days, ExcelDateTimeType::DateTime, is_1904).to_ymd_hms_milli();
+    if sod == 0 {
+        format!("{y:04}-{m:02}-{dd:02}")
+    } else {
+        format!("{y:04}-{m:02}-{dd:02} {time}")
+    }
+}
+
+/// ISO cell (`t="d"`), e.g. `2024-03-01T00:00:00`, in the same shape as serial dates.
+fn iso_text(s: &str) -> String {
+    match chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
+        Ok(dt) if dt.time() == chrono::NaiveTime::MIN => dt.format("%Y-%m-%d").to_string(),
+        Ok(dt) => dt.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Err(_) => s.to_owned(),
+    }
+}
+
+/// 0-based column index to Excel letters: 0 → A, 26 → AA.
+fn column_name(mut col: u32) -> String {
+    let mut letters = Vec::new();
+    loop {
+        letters.push(char::from(b'A' + (col % 26) as u8));
+        if col < 26 {
+            break;
+        }
+        col = col / 26 - 1;
+    }
+    letters.iter().rev().collect()
+}
+
+/// Writes one worksheet: a bold, frozen header row, then every cell as a text string so long
+/// codes keep every digit. Empty cells are left out.
+pub fn write(
+    path: &Path,
+    headers: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<(), TableError> {
+    let err = |e: rust_xlsxwriter::XlsxError| file_error(path, e.to_string());
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    // Rows stream to a temporary file, so a million-row export stays small in memory.
+    let ws = wb.add_worksheet_with_constant_memory();
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (c, h) in headers.iter().enumerate() {
+        let c = column(path, c)?;
+        ws.write_string_with_format(0, c, *h, &bold).map_err(err)?;
+    }
+    ws.set_freeze_panes(1, 0).map_err(err)?;
+    for (i, row) in rows.enumerate() {
+        if i >= MAX_DATA_ROWS {
+            return Err(file_error(
+                path,
+                "more than 1,048,575 rows do not fit in one .xlsx sheet; export as csv",
+            ));
+        }
+        let r = i as u32 + 1;
+        for (c, v) in row.into_iter().enumerate() {
+            if !v.is_empty() {
+                ws.write_string(r, column(path, c)?, v)
+                    .map_err(|e| file_error(path, format!("row {}: {e}", r + 1)))?;
+            }
+        }
+    }
+    wb.save(path).map_err(err)?;
+    let io = |e: std::io::Error| file_error(path, e.to_string());
+    File::open(path).map_err(io)?.sync_all().map_err(io)
+}
+
+fn column(path: &Path, c: usize) -> Result<u16, TableError> {
+    u16::try_from(c)
+        .ok()
+        .filter(|&c| c < 16_384)
+        .ok_or_else(|| {
+            file_error(
+                path,
+                "more than 16,384 columns do not fit in an .xlsx sheet",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_xlsxwriter::{Format, Formula, Workbook};
+
+    fn rows(t: Table) -> Vec<Result<Row, TableError>> {
+        t.rows.collect()
+    }
+
+    fn ok(line: u64, cells: &[&str]) -> Row {
+        Row {
+            line,
+            cells: cells.iter().map(|c| c.to_string()).collect(),
+            pos: line,
+        }
+    }
+
+    #[test]
+    fn round_trip_keeps_text_and_line_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.xlsx");
+        let data = vec![
+            vec![
+                "914403001922038216".into(),
+                "深圳市某某科技有限公司".into(),
+                " x ".into(),
+            ],
+            vec!["91440300MA5F0XXX1K".into(), String::new(), "0012".into()],
+            vec!["3".into(), "测试".into()],
+        ];
+        write(
+            &path,
+            &["统一社会信用代码", "名称", "备注"],
+            data.into_iter(),
+        )
+        .unwrap();
+        let t = open(&path).unwrap();
+        assert_eq!(t.headers, ["统一社会信用代码", "名称", "备注"]);
+        assert_eq!(t.size, 4);
+        let got: Vec<Row> = rows(t).into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            got,
+            [
+                ok(2, &["914403001922038216", "深圳市某某科技有限公司", "x"]),
+                ok(3, &["91440300MA5F0XXX1K", "", "0012"]),
+                ok(4, &["3", "测试", ""]),
+            ]
+        );
+    }
+
+    #[test]
+    fn typed_cells_become_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("typed.xlsx");
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        let date = Format::new().set_num_format("yyyy-mm-dd");
+        let stamp = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+        // Header starts on row 3 (Excel), after two empty rows; row 5 is empty and skipped.
+        for (c, h) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            ws.write_string(2, c as u16, format!(" {h} ")).unwrap();
+        }
+        let d = rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 3, 1).unwrap();
+        let dt = d.clone().and_hms(14, 30, 5).unwrap();
+        ws.write_datetime_with_format(3, 0, &d, &date).unwrap();
+        ws.write_datetime_with_format(3, 1, &dt, &stamp).unwrap();
+        ws.write_number(3, 2, 42.0).unwrap();
+        ws.write_number(3, 3, -2.5).unwrap();
+        ws.write_boolean(3, 4, true).unwrap();
+        ws.write_number(5, 0, 123456789012345.0).unwrap();
+        ws.write_number(5, 2, 0.1).unwrap();
+        wb.save(&path).unwrap();
+
+        let t = open(&path).unwrap();
+        assert_eq!(t.headers, ["a", "b", "c", "d", "e"]);
+        assert_eq!(t.size, 6);
+        let got: Vec<Row> = rows(t).into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            got,
+            [
+                ok(
+                    4,
+                    &["2024-03-01", "2024-03-01 14:30:05", "42", "-2.5", "true"]
+                ),
+                ok(6, &["123456789012345", "", "0.1", "", ""]),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_cells_are_line_errors_and_reading_continues() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.xlsx");
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 0, "code").unwrap();
+        ws.write_string(0, 1, "name").unwrap();
+        ws.write_string(0, 2, "n").unwrap();
+        // What Excel keeps of 914403001922038216 typed into a number cell: 15 significant digits.
+        ws.write_number(1, 0, 914_403_001_922_038_000.0).unwrap();
+        ws.write_string(1, 1, "lost").unwrap();
+        ws.write_string(2, 0, "ok").unwrap();
+        ws.write_formula(2, 2, Formula::new("=NA()").set_result("#N/A"))
+            .unwrap();
+        ws.write_string(3, 0, "wide").unwrap();
+        ws.write_string(3, 29, "extra").unwrap();
+        ws.write_string(4, 0, "last").unwrap();
+        wb.save(&path).unwrap();
+
+        let got = rows(open(&path).unwrap());
+        let messages: Vec<(u64, String)> = got
+            .iter()
+            .take(3)
+            .map(|r| match r {
+                Err(TableError::Line { line, message, .. }) => (*line, message.clone()),
+                other => panic!("expected a line error, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                (
+                    2,
+                    "column A: 9.14403001922038e17 is stored as a number and has lost digits; \
+                     format the column as text and re-enter it"
+                        .to_string()
+                ),
+                (3, "column C: cell holds an Excel error #N/A".to_string()),
+                (
+                    4,
+                    "row has a value in column AD beyond the header".to_string()
+                ),
+            ]
+        );
+        assert_eq!(got[3].as_ref().unwrap(), &ok(5, &["last", "", ""]));
+        assert_eq!(got.len(), 4);
+    }
+
+    #[test]
+    fn non_xlsx_and_empty_files_are_file_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fake.xlsx");
+        std::fs::write(&path, "code,name\n1,a\n").unwrap();
+        match open(&path) {
+            Err(TableError::File { message, .. }) => {
+                assert!(message.starts_with("not an .xlsx workbook: "), "{message}")
+            }
+            _ => panic!("expected a file error"),
+        }
+        let empty = dir.path().join("empty.xlsx");
+        Workbook::new().save(&empty).unwrap();
+        match open(&empty) {
+            Err(TableError::File { message, .. }) => {
+                assert_eq!(message, "worksheet \"Sheet1\" is empty")
+            }
+            _ => panic!("expected a file error"),
+        }
+    }
+
+    #[test]
+    fn dropping_rows_early_stops_the_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("many.xlsx");
+        let data = (0..5000).map(|i| vec![i.to_string()]);
+        write(&path, &["n"], data).unwrap();
+        let mut t = open(&path).unwrap();
+        assert_eq!(t.rows.next().unwrap().unwrap(), ok(2, &["0"]));
+        drop(t); // must not hang on a blocked reader thread
+    }
+
+    #[test]
+    fn column_names() {
+        let names: Vec<String> = [0, 25, 26, 27, 701, 702, 16_383].map(column_name).into();
+        assert_eq!(names, ["A", "Z", "AA", "AB", "ZZ", "AAA", "XFD"]);
+    }
+
+    #[test]
+    fn number_and_date_text() {
+        assert_eq!(number_text(1e15).unwrap(), "1000000000000000");
+        assert_eq!(number_text(-0.0).unwrap(), "0");
+        assert_eq!(number_text(1e-7).unwrap(), "0.0000001");
+        assert!(number_text(-9_007_199_254_740_992.0).is_err());
+        let dt = |v| ExcelDateTime::new(v, ExcelDateTimeType::DateTime, false);
+        assert_eq!(datetime_text(&dt(45352.0), false), "2024-03-01");
+        // 23:59:59.9999 rounds into the next day rather than showing 24:00:00.
+        assert_eq!(datetime_text(&dt(45_352.999_999_999), false), "2024-03-02");
+        assert_eq!(datetime_text(&dt(0.5), false), "12:00:00");
+        let dur = ExcelDateTime::new(1.5, ExcelDateTimeType::TimeDelta, false);
+        assert_eq!(datetime_text(&dur, false), "36:00:00");
+        assert_eq!(iso_text("2024-03-01T00:00:00"), "2024-03-01");
+        assert_eq!(iso_text("2024-03-01T08:09:10.5"), "2024-03-01 08:09:10");
+    }
+
+    #[test]
+    fn write_rejects_too_many_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.xlsx");
+        let data = std::iter::repeat_with(Vec::new).take(MAX_DATA_ROWS + 1);
+        match write(&path, &["a"], data) {
+            Err(TableError::File { message, .. }) => assert_eq!(
+                message,
+                "more than 1,048,575 rows do not fit in one .xlsx sheet; export as csv"
+            ),
+            _ => panic!("expected a file error"),
+        }
+        assert!(!path.exists());
+    }
+
+    /// `cargo test --release --lib table::xlsx::tests::bench_million_rows -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn bench_million_rows() {
+        const N: usize = 1_000_000;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("million.xlsx");
+        let headers = [
+            "code", "name", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9",
+        ];
+        let data = (0..N).map(|i| {
+            let mut row = vec![format!("91440300{i:010}"), format!("深圳市第{i}号公司")];
+            row.extend((2..10).map(|c| format!("v{}", (i * c) % 1000)));
+            row
+        });
+        let start = std::time::Instant::now();
+        write(&path, &headers, data).unwrap();
+        let bytes = std::fs::metadata(&path).unwrap().len();
+        println!(
+            "write: {N} rows x 10 cols in {:.2} s, {:.1} MB, peak RSS {} MB",
+            start.elapsed().as_secs_f64(),
+            bytes as f64 / 1e6,
+            peak_rss_mb()
+        );
+        let start = std::time::Instant::now();
+        let t = open(&path).unwrap();
+        let (mut n, mut last) = (0u64, None);
+        for row in t.rows {
+            last = Some(row.unwrap());
+            n += 1;
+        }
+        // No RSS here: the allocator keeps the writer's heap, hiding the reader's own needs.
+        println!(
+            "open + iterate: {n} rows in {:.2} s",
+            start.elapsed().as_secs_f64()
+        );
+        assert_eq!(n, N as u64);
+        assert_eq!(last.unwrap().cells[0], format!("91440300{:010}", N - 1));
+    }
+
+    fn peak_rss_mb() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    }
+}
