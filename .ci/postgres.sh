@@ -15,7 +15,7 @@ start)
   [ "$(id -u)" = 0 ] && chown postgres "$dir"
   as_postgres "$b/initdb -D '$dir' -A trust -U postgres -E UTF8 --no-sync" >/dev/null
   # fsync off: a test database is thrown away, and durability is not what is being tested.
-  as_postgres "$b/pg_ctl -D '$dir' -l '$dir/server.log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start" >&2
+  as_postgres "$b/pg_ctl -D '$dir' -l '$dir/server.log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=200\" start" >&2
   echo "export DOUBLE_RANDOM_TEST_PG=postgres://postgres@127.0.0.1:$port/postgres"
   ;;
 stop)

@@ -2,7 +2,7 @@
 -- created it (valid_from) until the one that replaced it (valid_to, NULL while current). Rows
 -- are never deleted or edited except to close a current version; triggers refuse the rest, and
 -- `audit verify` detects changes made around them. Never edit this file once landed: add a
--- new migration.
+-- new migration. (PostgreSQL: keys compare byte by byte, COLLATE "C", as in SQLite.)
 
 CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -26,8 +26,8 @@ FOR EACH STATEMENT EXECUTE FUNCTION refuse('the audit log is append-only');
 
 CREATE TABLE documents (
     kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    parent TEXT NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    parent TEXT COLLATE "C" NOT NULL,
     doc TEXT NOT NULL,
     secret BYTEA,
     seq BIGINT NOT NULL,
@@ -38,7 +38,7 @@ CREATE TRIGGER documents_no_delete BEFORE DELETE OR TRUNCATE ON documents
 FOR EACH STATEMENT EXECUTE FUNCTION refuse('documents are never deleted');
 
 CREATE TABLE objects (
-    key TEXT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
     valid_from BIGINT NOT NULL,
     valid_to BIGINT,
     src_line BIGINT NOT NULL,
@@ -56,7 +56,7 @@ CREATE TRIGGER objects_no_delete BEFORE DELETE OR TRUNCATE ON objects
 FOR EACH STATEMENT EXECUTE FUNCTION refuse('library versions are never deleted');
 
 CREATE TABLE inspectors (
-    key TEXT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
     valid_from BIGINT NOT NULL,
     valid_to BIGINT,
     src_line BIGINT NOT NULL,
@@ -74,7 +74,7 @@ CREATE TRIGGER inspectors_no_delete BEFORE DELETE OR TRUNCATE ON inspectors
 FOR EACH STATEMENT EXECUTE FUNCTION refuse('library versions are never deleted');
 
 CREATE TABLE credit_records (
-    key TEXT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
     valid_from BIGINT NOT NULL,
     valid_to BIGINT,
     src_line BIGINT NOT NULL,
@@ -92,7 +92,7 @@ CREATE TRIGGER credit_records_no_delete BEFORE DELETE OR TRUNCATE ON credit_reco
 FOR EACH STATEMENT EXECUTE FUNCTION refuse('library versions are never deleted');
 
 CREATE TABLE inspections (
-    key TEXT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
     valid_from BIGINT NOT NULL,
     valid_to BIGINT,
     src_line BIGINT NOT NULL,
@@ -110,7 +110,7 @@ CREATE TRIGGER inspections_no_delete BEFORE DELETE OR TRUNCATE ON inspections
 FOR EACH STATEMENT EXECUTE FUNCTION refuse('library versions are never deleted');
 
 CREATE TABLE check_items (
-    key TEXT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
     valid_from BIGINT NOT NULL,
     valid_to BIGINT,
     src_line BIGINT NOT NULL,

@@ -105,3 +105,136 @@ pub fn run(objects: u64, inspectors: u64) {
     );
     println!("peak resident memory: {} MiB", peak_mib().unwrap_or(0));
 }
+
+/// Runs this program with `args` as a child and reports its wall time and peak memory (each
+/// step is its own process, so each peak is its own).
+fn child(name: &str, args: &[&str]) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let start = Instant::now();
+    let child = std::process::Command::new(exe)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let mut status = 0;
+    // SAFETY: plain libc call on our own child's pid, with valid out-pointers.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    anyhow::ensure!(pid > 0, "wait4 failed");
+    anyhow::ensure!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{name}: double-random {} failed",
+        args.join(" ")
+    );
+    println!(
+        "{name:<34} {:>8.3} s   peak {:>6} MiB",
+        start.elapsed().as_secs_f64(),
+        usage.ru_maxrss / 1024
+    );
+    Ok(())
+}
+
+/// The store's figures: library import (fresh and again), a task snapshot, an .xlsx import.
+pub fn store(
+    db: &str,
+    objects: u64,
+    inspectors: u64,
+    dir: &std::path::Path,
+    xlsx: Option<(u64, &str)>,
+) -> anyhow::Result<()> {
+    let lib = dir.join("library");
+    let path = |name: &str| lib.join(name).to_string_lossy().into_owned();
+    let (n, m) = (objects.to_string(), inspectors.to_string());
+    if !lib.join("objects.csv").exists() {
+        let out = dir.to_string_lossy();
+        child(
+            "generate demo library files",
+            &[
+                "demo-data",
+                "--objects",
+                &n,
+                "--inspectors",
+                &m,
+                "--out-dir",
+                &out,
+                "--library",
+            ],
+        )?;
+    }
+    println!(
+        "{PROTOCOL} store bench: {objects} objects, {inspectors} inspectors, {}",
+        crate::store::redact_url(db)
+    );
+    let with_db = |args: &[&str]| -> Vec<String> {
+        ["--db", db]
+            .iter()
+            .chain(args)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |name: &str, args: &[&str]| {
+        let args = with_db(args);
+        child(name, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    run(
+        "import objects (CSV, new)",
+        &["import", "objects", &path("objects.csv")],
+    )?;
+    run(
+        "import objects again (unchanged)",
+        &["import", "objects", &path("objects.csv")],
+    )?;
+    run(
+        "import inspectors",
+        &["import", "inspectors", &path("inspectors.csv")],
+    )?;
+    run(
+        "import penalties",
+        &["import", "penalties", &path("penalties.csv")],
+    )?;
+    run(
+        "import inspections",
+        &["import", "inspections", &path("inspections.csv")],
+    )?;
+    run("import items", &["import", "items", &path("items.csv")])?;
+    run(
+        "plan create",
+        &[
+            "plan", "create", "bench", "--year", "2026", "--name", "bench",
+        ],
+    )?;
+    run(
+        "task add",
+        &["task", "add", "--plan", "bench", &path("task.toml")],
+    )?;
+    run("plan submit", &["plan", "submit", "bench"])?;
+    run("plan approve", &["plan", "approve", "bench"])?;
+    run(
+        "snapshot (whole task pool)",
+        &[
+            "snapshot",
+            "--task",
+            "demo-2026-01",
+            "--draw-date",
+            "2026-12-01",
+        ],
+    )?;
+    run("audit verify", &["audit", "verify"])?;
+    if let Some((rows, xlsx_db)) = xlsx {
+        let file = lib.join(format!("objects-{rows}.xlsx"));
+        if !file.exists() {
+            let t = crate::table::open(&lib.join("objects.csv"))?;
+            let headers: Vec<&str> = t.headers.iter().map(String::as_str).collect();
+            let rows_iter = t
+                .rows
+                .take(rows as usize)
+                .map(|r| r.expect("generated file").cells);
+            crate::table::write_file(&file, crate::table::Format::Xlsx, &headers, rows_iter)?;
+        }
+        let f = file.to_string_lossy();
+        child(
+            &format!("import {rows} objects from .xlsx"),
+            &["--db", xlsx_db, "import", "objects", &f],
+        )?;
+    }
+    Ok(())
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 
 use crate::core::encode::sha256;
 use crate::core::model::{Inspector, InspectorId, Object, ObjectId, ObjectStatus, uscc_check_char};
@@ -265,5 +265,180 @@ departments = ["{LEAD_DEPARTMENT}"]
 region_rule = "any"
 exclude_previous = true
 "#
+    )
+}
+
+/// The demo pool as an office keeps it: the two libraries, credit records, inspection history,
+/// the check-item list and a task file, all in the formats `import` and `task add` read.
+pub fn write_library(
+    dir: &std::path::Path,
+    objects: &[DemoObject],
+    inspectors: &[Inspector],
+    draw_date: NaiveDate,
+) -> anyhow::Result<()> {
+    use super::output::write_atomic;
+    let csv_file = |name: &str,
+                    header: &[&str],
+                    rows: &mut dyn FnMut(
+        &mut csv::Writer<&mut dyn std::io::Write>,
+    ) -> anyhow::Result<()>| {
+        write_atomic(&dir.join(name), |w| {
+            let mut csv = csv::Writer::from_writer(w);
+            csv.write_record(header)?;
+            rows(&mut csv)?;
+            csv.flush()?;
+            Ok(())
+        })
+    };
+    csv_file(
+        "objects.csv",
+        &["id", "name", "kind", "region", "industry", "status"],
+        &mut |csv| {
+            for d in objects {
+                let o = &d.object;
+                csv.write_record([
+                    o.id.as_str(),
+                    &o.name,
+                    &o.kind,
+                    &o.region,
+                    &o.industry,
+                    o.status.as_str(),
+                ])?;
+            }
+            Ok(())
+        },
+    )?;
+    csv_file(
+        "inspectors.csv",
+        &[
+            "id",
+            "name",
+            "departments",
+            "region",
+            "specialties",
+            "certificate_no",
+            "certificate_expiry",
+            "conflicts",
+            "active",
+        ],
+        &mut |csv| {
+            for i in inspectors {
+                let conflicts: Vec<&str> = i.conflicts.iter().map(|c| c.as_str()).collect();
+                csv.write_record([
+                    i.id.as_str(),
+                    &i.name,
+                    &i.departments.join(";"),
+                    &i.region,
+                    &i.specialties.join(";"),
+                    &i.certificate_no,
+                    &i.certificate_expiry.to_string(),
+                    &conflicts.join(";"),
+                    "yes",
+                ])?;
+            }
+            Ok(())
+        },
+    )?;
+    // Penalties spread over the year before the draw date, so the tier rule finds them.
+    csv_file(
+        "penalties.csv",
+        &[
+            "object_id",
+            "kind",
+            "date",
+            "until",
+            "authority",
+            "document_no",
+        ],
+        &mut |csv| {
+            let mut n = 0u64;
+            for d in objects {
+                for k in 0..d.penalties_12m {
+                    n += 1;
+                    let date = draw_date - chrono::Days::new(20 + 60 * u64::from(k) + n % 30);
+                    let doc = format!("鄂市监罚〔{}〕{n}号", date.format("%Y"));
+                    csv.write_record([
+                        d.object.id.as_str(),
+                        "penalty",
+                        &date.to_string(),
+                        "",
+                        "鄂州市市场监督管理局",
+                        &doc,
+                    ])?;
+                }
+                if d.blacklisted {
+                    n += 1;
+                    let date = draw_date - chrono::Days::new(400);
+                    let doc = format!("鄂发改信用〔{}〕{n}号", date.format("%Y"));
+                    csv.write_record([
+                        d.object.id.as_str(),
+                        "joint_punishment",
+                        &date.to_string(),
+                        "",
+                        "鄂州市发展和改革委员会",
+                        &doc,
+                    ])?;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    csv_file(
+        "inspections.csv",
+        &["object_id", "date", "inspectors", "result", "task"],
+        &mut |csv| {
+            for d in objects {
+                if let Some(date) = d.object.last_inspected {
+                    let team: Vec<&str> = d
+                        .object
+                        .last_inspectors
+                        .iter()
+                        .map(|i| i.as_str())
+                        .collect();
+                    csv.write_record([
+                        d.object.id.as_str(),
+                        &date.to_string(),
+                        &team.join(";"),
+                        "未发现问题",
+                        "demo-earlier",
+                    ])?;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    write_atomic(&dir.join("items.csv"), |w| {
+        Ok(w.write_all(
+            "code,name,legal_basis,department,kinds,method,category,ratios,inspectors_per_object\n\
+             SC-001,企业公示信息抽查,《企业信息公示暂行条例》第十四条,市场监管局,enterprise;individual_business,documentary,general,good=3%;focus=50%,2\n"
+                .as_bytes(),
+        )?)
+    })?;
+    let policy = policy_toml(draw_date);
+    let policy: String = policy
+        .lines()
+        .filter(|l| !l.starts_with("draw_date"))
+        .map(|l| match l.strip_prefix('[') {
+            // Nest the policy's tables under [policy] in the task file.
+            Some(rest) if rest.starts_with('[') => format!("[[policy.{}", &rest[1..]),
+            Some(rest) => format!("[policy.{rest}"),
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (top, tables) = policy.split_at(policy.find("\n[").unwrap_or(policy.len()));
+    let task = format!(
+        "id = \"demo-{year}-01\"\nname = \"{year}年度企业公示信息抽查\"\nitems = [\"SC-001\"]\nlead_department = \"市场监管局\"\nwindow_start = {start}\nwindow_end = {end}\ndate = {date}\n\n[policy]\n{top}\n{tables}\n",
+        year = draw_date.format("%Y"),
+        start = draw_date.with_day(1).expect("day 1"),
+        end = draw_date
+            .with_month(12)
+            .and_then(|d| d.with_day(31))
+            .expect("31 Dec"),
+        date = draw_date,
+    );
+    write_atomic(
+        &dir.join("task.toml"),
+        |w| Ok(w.write_all(task.as_bytes())?),
     )
 }

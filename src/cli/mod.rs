@@ -59,6 +59,10 @@ pub enum Command {
         out_dir: PathBuf,
         #[arg(long, default_value = "2026-12-01")]
         draw_date: NaiveDate,
+        /// Also write the library files for `import` (objects, inspectors, penalties,
+        /// inspections, items) and a task file, in DIR/library/.
+        #[arg(long)]
+        library: bool,
     },
     /// Commit to the pool, derive the seed, draw, and write the full (auditor) bundle.
     Draw {
@@ -159,6 +163,17 @@ pub enum Command {
         objects: u64,
         #[arg(long, default_value_t = 100_000)]
         inspectors: u64,
+        /// Measure the store instead: import, re-import, snapshot into this (empty) database.
+        #[arg(long)]
+        store: Option<String>,
+        /// Where the store benchmark's files go (reused when present).
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        /// Also import an .xlsx of this many objects, into this other (empty) database.
+        #[arg(long, requires = "xlsx_store")]
+        xlsx_rows: Option<u64>,
+        #[arg(long)]
+        xlsx_store: Option<String>,
     },
 }
 
@@ -185,12 +200,22 @@ pub fn run(cli: Cli) -> Result<i32> {
             seed,
             out_dir,
             draw_date,
+            library,
         } => {
             demo_data(&out_dir, objects, inspectors, seed, draw_date)?;
             println!(
                 "wrote objects.csv, inspectors.csv, policy.toml to {}",
                 out_dir.display()
             );
+            if library {
+                let objs = demo::objects(objects, inspectors, seed, draw_date);
+                let ins = demo::inspectors(inspectors, &objs, seed, draw_date);
+                demo::write_library(&out_dir.join("library"), &objs, &ins, draw_date)?;
+                println!(
+                    "wrote objects.csv, inspectors.csv, penalties.csv, inspections.csv, items.csv, task.toml to {}",
+                    out_dir.join("library").display()
+                );
+            }
             Ok(0)
         }
         Command::Draw {
@@ -329,8 +354,24 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Bench {
             objects,
             inspectors,
+            store,
+            dir,
+            xlsx_rows,
+            xlsx_store,
         } => {
-            bench::run(objects, inspectors);
+            match store {
+                Some(db) => {
+                    let xlsx = xlsx_rows.zip(xlsx_store);
+                    bench::store(
+                        &db,
+                        objects,
+                        inspectors,
+                        &dir,
+                        xlsx.as_ref().map(|(n, u)| (*n, u.as_str())),
+                    )?
+                }
+                None => bench::run(objects, inspectors),
+            }
             Ok(0)
         }
     }
@@ -648,6 +689,11 @@ fn demo(dir: &Path, objects: u64, inspectors: u64) -> Result<i32> {
         );
         valid &= report.valid;
     }
+    let date = "2026-12-01".parse().expect("date");
+    let objs = demo::objects(objects, inspectors, 1, date);
+    let ins = demo::inspectors(inspectors, &objs, 1, date);
+    demo::write_library(&dir.join("library"), &objs, &ins, date)?;
+    valid &= library::demo_office(dir, date)?;
     println!("files in {}", dir.display());
     Ok(if valid { 0 } else { 1 })
 }

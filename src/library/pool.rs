@@ -1,7 +1,7 @@
 //! From library records to the engine's snapshot: the tier of each object as of the draw date
 //! (from credit records, or an imported class), its last inspection, and the active inspectors.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -39,38 +39,46 @@ struct Standing {
 pub struct PoolBuilder {
     draw_date: NaiveDate,
     source: TierSource,
-    standing: BTreeMap<ObjectId, Standing>,
-    last: BTreeMap<ObjectId, (NaiveDate, Vec<InspectorId>)>,
+    // Looked up once per object, never iterated: hash maps, so order cannot leak out.
+    standing: HashMap<ObjectId, Standing>,
+    last: HashMap<ObjectId, (NaiveDate, Vec<InspectorId>)>,
 }
 
 impl PoolBuilder {
-    /// Credit records and inspections after the draw date are ignored: the pool is as of it.
-    pub fn new(
-        draw_date: NaiveDate,
-        source: TierSource,
-        credit: impl IntoIterator<Item = CreditRecord>,
-        inspections: impl IntoIterator<Item = InspectionRecord>,
-    ) -> Self {
+    pub fn new(draw_date: NaiveDate, source: TierSource) -> Self {
+        Self {
+            draw_date,
+            source,
+            standing: HashMap::new(),
+            last: HashMap::new(),
+        }
+    }
+
+    /// Records after the draw date are ignored: the pool is as of it.
+    pub fn add_credit(&mut self, credit: impl IntoIterator<Item = CreditRecord>) {
+        let draw_date = self.draw_date;
         let window_start = draw_date
             .checked_sub_months(Months::new(12))
             .unwrap_or(NaiveDate::MIN);
-        let mut standing: BTreeMap<ObjectId, Standing> = BTreeMap::new();
         for c in credit {
             match c.kind {
                 CreditKind::Penalty if c.date > window_start && c.date <= draw_date => {
-                    standing.entry(c.object_id).or_default().penalties += 1;
+                    self.standing.entry(c.object_id).or_default().penalties += 1;
                 }
                 CreditKind::JointPunishment
                     if c.date <= draw_date && c.until.is_none_or(|u| u > draw_date) =>
                 {
-                    standing.entry(c.object_id).or_default().listed = true;
+                    self.standing.entry(c.object_id).or_default().listed = true;
                 }
                 _ => {}
             }
         }
-        let mut last: BTreeMap<ObjectId, (NaiveDate, Vec<InspectorId>)> = BTreeMap::new();
-        for i in inspections.into_iter().filter(|i| i.date <= draw_date) {
-            match last.get_mut(&i.object_id) {
+    }
+
+    /// Inspections after the draw date are ignored.
+    pub fn add_inspections(&mut self, inspections: impl IntoIterator<Item = InspectionRecord>) {
+        for i in inspections.into_iter().filter(|i| i.date <= self.draw_date) {
+            match self.last.get_mut(&i.object_id) {
                 Some((d, inspectors)) if *d <= i.date => {
                     // Two inspections on one day: both teams count as previous inspectors.
                     if *d == i.date {
@@ -82,15 +90,9 @@ impl PoolBuilder {
                 }
                 Some(_) => {}
                 None => {
-                    last.insert(i.object_id, (i.date, i.inspectors));
+                    self.last.insert(i.object_id, (i.date, i.inspectors));
                 }
             }
-        }
-        Self {
-            draw_date,
-            source,
-            standing,
-            last,
         }
     }
 
@@ -193,6 +195,7 @@ impl PoolRoots {
 mod tests {
     use super::*;
     use crate::core::model::ObjectStatus;
+    use std::collections::BTreeMap;
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -242,14 +245,15 @@ mod tests {
                 ..penalty("d", "2020-01-01", "7")
             },
         ];
-        let b = PoolBuilder::new(date("2026-12-01"), TierSource::Penalties, credit, vec![]);
+        let mut b = PoolBuilder::new(date("2026-12-01"), TierSource::Penalties);
+        b.add_credit(credit);
         let tier = |id| b.tier_of(&object(id)).unwrap();
         assert_eq!(tier("a"), "watch");
         assert_eq!(tier("b"), "notice");
         assert_eq!(tier("c"), "good", "removed from the list on the draw date");
         assert_eq!(tier("d"), "focus");
         assert_eq!(tier("e"), "good");
-        let by_class = PoolBuilder::new(date("2026-12-01"), TierSource::Class, vec![], vec![]);
+        let by_class = PoolBuilder::new(date("2026-12-01"), TierSource::Class);
         assert_eq!(by_class.tier_of(&object("a")).unwrap(), "B");
     }
 
@@ -262,16 +266,12 @@ mod tests {
             result: String::new(),
             task: String::new(),
         };
-        let b = PoolBuilder::new(
-            date("2026-12-01"),
-            TierSource::Penalties,
-            vec![],
-            vec![
-                ins("2026-03-01", &["p1", "p2"]),
-                ins("2026-09-01", &["p3", "p4"]),
-                ins("2027-01-01", &["p5", "p6"]),
-            ],
-        );
+        let mut b = PoolBuilder::new(date("2026-12-01"), TierSource::Penalties);
+        b.add_inspections([
+            ins("2026-03-01", &["p1", "p2"]),
+            ins("2026-09-01", &["p3", "p4"]),
+            ins("2027-01-01", &["p5", "p6"]),
+        ]);
         let o = b.object(object("a")).unwrap();
         assert_eq!(o.last_inspected, Some(date("2026-09-01")));
         assert_eq!(o.last_inspectors.len(), 2);

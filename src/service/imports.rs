@@ -331,12 +331,14 @@ pub async fn export(
     };
     let mut records: Vec<(String, Record)> = Vec::new();
     {
-        let mut rows = read.scan(kind, at);
-        while let Some((key, data)) = rows.try_next().await? {
-            let rec = Record::from_data(kind, &data).map_err(|e| {
-                crate::store::StoreError::Corrupt(format!("{} {key}: {e}", kind.as_str()))
-            })?;
-            records.push((key, rec));
+        let mut batches = read.scan(kind, at);
+        while let Some(batch) = batches.try_next().await? {
+            for data in batch {
+                let rec = Record::from_data(kind, &data).map_err(|e| {
+                    crate::store::StoreError::Corrupt(format!("{} {data:.60}: {e}", kind.as_str()))
+                })?;
+                records.push((rec.key(), rec));
+            }
         }
     }
     records.sort_by(|a, b| a.0.cmp(&b.0));

@@ -44,7 +44,7 @@ fn draft(actor: &Actor, action: &str, subject: &str, docs: &[&Doc]) -> AuditDraf
             "documents": docs.iter().map(|d| serde_json::json!({
                 "kind": d.kind.as_str(),
                 "id": d.id,
-                "hash": doc_hash(&d.doc, d.secret.as_deref()),
+                "hash": doc_hash(&d.doc, d.secret.as_ref().map(|s| s.0.as_slice())),
             })).collect::<Vec<_>>(),
         }),
     }
@@ -213,11 +213,13 @@ async fn active_items(store: &dyn Store) -> Result<Vec<String>> {
     let mut read = store.begin_read().await?;
     let at = read.head().await?;
     let mut codes = Vec::new();
-    let mut rows = read.scan(Kind::Items, at);
-    while let Some((key, data)) = rows.try_next().await? {
-        if let Ok(Record::Item(i)) = Record::from_data(Kind::Items, &data) {
-            if i.active {
-                codes.push(key);
+    let mut batches = read.scan(Kind::Items, at);
+    while let Some(batch) = batches.try_next().await? {
+        for data in batch {
+            if let Ok(Record::Item(i)) = Record::from_data(Kind::Items, &data) {
+                if i.active {
+                    codes.push(i.code);
+                }
             }
         }
     }

@@ -17,7 +17,7 @@ use crate::library::plan::{PlanState, china_time};
 use crate::library::pool::{PoolBuilder, PoolRoots, TierSource};
 use crate::library::{Kind, Record};
 use crate::store::audit::doc_hash;
-use crate::store::{AuditDraft, Doc, DocKind, DocOp, ReadTx, Seq, Store, StoreError};
+use crate::store::{AuditDraft, Doc, DocKind, DocOp, ReadTx, SecretBytes, Seq, Store, StoreError};
 
 /// A stored snapshot (without its salt key, which is kept apart and never shown).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,17 +38,43 @@ pub struct SnapshotInfo {
     pub created_at: String,
 }
 
-fn corrupt(kind: Kind, key: &str, e: impl std::fmt::Display) -> ServiceError {
-    StoreError::Corrupt(format!("{} {key}: {e}", kind.as_str())).into()
+fn corrupt(kind: Kind, data: &str, e: impl std::fmt::Display) -> ServiceError {
+    StoreError::Corrupt(format!("{} {data:.60}: {e}", kind.as_str())).into()
 }
 
-async fn records(read: &mut dyn ReadTx, kind: Kind, at: Seq) -> Result<Vec<Record>> {
-    let mut rows = read.scan(kind, at);
-    let mut out = Vec::new();
-    while let Some((key, data)) = rows.try_next().await? {
-        out.push(Record::from_data(kind, &data).map_err(|e| corrupt(kind, &key, e))?);
+/// Parses every record of `kind` valid at `at`, a batch at a time on all cores, handing each to
+/// `each` (in no particular order). The next batch is fetched while one is being parsed.
+async fn for_each<T: Send + 'static>(
+    read: &mut dyn ReadTx,
+    kind: Kind,
+    at: Seq,
+    convert: impl Fn(Record) -> Result<Option<T>> + Send + Sync + Clone + 'static,
+    mut each: impl FnMut(Vec<T>),
+) -> Result<()> {
+    let mut batches = read.scan(kind, at);
+    let mut parsing: Option<tokio::task::JoinHandle<Result<Vec<T>>>> = None;
+    loop {
+        let next = batches.try_next().await?;
+        if let Some(p) = parsing.take() {
+            each(
+                p.await
+                    .map_err(|e| ServiceError::Invalid(format!("parsing: {e}")))??,
+            );
+        }
+        let Some(batch) = next else { return Ok(()) };
+        let convert = convert.clone();
+        parsing = Some(tokio::task::spawn_blocking(move || {
+            batch
+                .par_iter()
+                .map(|data| {
+                    let record =
+                        Record::from_data(kind, data).map_err(|e| corrupt(kind, data, e))?;
+                    convert(record)
+                })
+                .filter_map(Result::transpose)
+                .collect()
+        }));
     }
-    Ok(out)
 }
 
 /// Builds the engine's snapshot of everything valid at `at`.
@@ -58,58 +84,71 @@ pub async fn build_pool(
     draw_date: NaiveDate,
     source: TierSource,
 ) -> Result<Snapshot> {
-    let credit = records(read, Kind::Penalties, at)
-        .await?
-        .into_iter()
-        .filter_map(|r| match r {
-            Record::Credit(c) => Some(c),
-            _ => None,
-        });
-    let inspections = records(read, Kind::Inspections, at)
-        .await?
-        .into_iter()
-        .filter_map(|r| match r {
-            Record::Inspection(i) => Some(i),
-            _ => None,
-        });
-    let builder = PoolBuilder::new(draw_date, source, credit, inspections);
-    let inspectors = records(read, Kind::Inspectors, at)
-        .await?
-        .into_iter()
-        .filter_map(|r| match r {
-            Record::Inspector(i) => builder.inspector(i),
-            _ => None,
-        })
-        .collect();
-    // Objects are the bulk: parsed on all cores, a batch at a time, as the rows stream in.
-    let mut objects: Vec<Object> = Vec::new();
-    let mut batch: Vec<(String, String)> = Vec::with_capacity(65536);
-    let mut rows = read.scan(Kind::Objects, at);
-    loop {
-        let row = rows.try_next().await?;
-        let end = row.is_none();
-        if let Some(r) = row {
-            batch.push(r);
-        }
-        if batch.len() == batch.capacity() || (end && !batch.is_empty()) {
-            let parsed: Result<Vec<Object>> = batch
-                .par_drain(..)
-                .map(
-                    |(key, data)| match Record::from_data(Kind::Objects, &data) {
-                        Ok(Record::Object(o)) => Ok(builder.object(o)?),
-                        Ok(_) => unreachable!("objects parse as objects"),
-                        Err(e) => Err(corrupt(Kind::Objects, &key, e)),
-                    },
-                )
-                .collect();
-            objects.extend(parsed?);
-        }
-        if end {
-            break;
-        }
-    }
-    drop(rows);
-    Ok(Snapshot::new(objects, inspectors)?)
+    let mut builder = PoolBuilder::new(draw_date, source);
+    let mut credit = Vec::new();
+    for_each(
+        read,
+        Kind::Penalties,
+        at,
+        |r| {
+            Ok(match r {
+                Record::Credit(c) => Some(c),
+                _ => None,
+            })
+        },
+        |b| credit.extend(b),
+    )
+    .await?;
+    builder.add_credit(credit);
+    let mut inspections = Vec::new();
+    for_each(
+        read,
+        Kind::Inspections,
+        at,
+        |r| {
+            Ok(match r {
+                Record::Inspection(i) => Some(i),
+                _ => None,
+            })
+        },
+        |b| inspections.extend(b),
+    )
+    .await?;
+    builder.add_inspections(inspections);
+    let builder = std::sync::Arc::new(builder);
+    let mut inspectors = Vec::new();
+    let b = builder.clone();
+    for_each(
+        read,
+        Kind::Inspectors,
+        at,
+        move |r| {
+            Ok(match r {
+                Record::Inspector(i) => b.inspector(i),
+                _ => None,
+            })
+        },
+        |b| inspectors.extend(b),
+    )
+    .await?;
+    // Room for every object at once: growing a vector of ten million records copies them.
+    let mut objects: Vec<Object> =
+        Vec::with_capacity(read.count(Kind::Objects, at).await? as usize);
+    let b = builder.clone();
+    for_each(
+        read,
+        Kind::Objects,
+        at,
+        move |r| match r {
+            Record::Object(o) => Ok(Some(b.object(o)?)),
+            _ => Ok(None),
+        },
+        |b| objects.extend(b),
+    )
+    .await?;
+    Ok(tokio::task::block_in_place(|| {
+        Snapshot::new(objects, inspectors)
+    })?)
 }
 
 /// Freezes `task_id`'s pool as of now (or `as_of`, RFC 3339) for a draw on `draw_date`
@@ -159,7 +198,7 @@ pub async fn take(
         id: info.address.clone(),
         parent: task_id.into(),
         doc: serde_json::to_string(&info).expect("serialises"),
-        secret: Some(salt.to_vec()),
+        secret: Some(SecretBytes(salt.to_vec())),
     };
     let audit = AuditDraft {
         actor: actor.name.clone(),
@@ -169,7 +208,7 @@ pub async fn take(
         detail: serde_json::json!({
             "address": info.address,
             "as_of_seq": info.as_of_seq,
-            "documents": [{"kind": "snapshot", "id": info.address, "hash": doc_hash(&doc.doc, doc.secret.as_deref())}],
+            "documents": [{"kind": "snapshot", "id": info.address, "hash": doc_hash(&doc.doc, Some(&salt))}],
         }),
     };
     store
@@ -255,8 +294,8 @@ pub async fn find(store: &dyn Store, address: &str) -> Result<(SnapshotInfo, Has
         .map_err(|e| StoreError::Corrupt(format!("snapshot {}: {e}", doc.id)))?;
     let salt = doc
         .secret
-        .as_deref()
-        .and_then(|s| Hash::try_from(s).ok())
+        .as_ref()
+        .and_then(|s| Hash::try_from(s.0.as_slice()).ok())
         .ok_or_else(|| StoreError::Corrupt(format!("snapshot {}: salt key missing", doc.id)))?;
     Ok((info, salt))
 }

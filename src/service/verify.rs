@@ -159,7 +159,8 @@ pub async fn verify(store: &dyn Store) -> Result<AuditReport> {
             report.documents += 1;
             let key = (kind.as_str().to_owned(), d.id.clone());
             match documents.remove(&key) {
-                Some((hash, _)) if hash == doc_hash(&d.doc, d.secret.as_deref()) => {}
+                Some((hash, _))
+                    if hash == doc_hash(&d.doc, d.secret.as_ref().map(|s| s.0.as_slice())) => {}
                 Some((_, seq)) => report.problem(format!(
                     "{} {}: differs from what entry {seq} recorded (edited)",
                     kind.as_str(),

@@ -86,8 +86,9 @@ pub trait ImportTx: Send {
 pub trait ReadTx: Send {
     /// The audit position this view is at.
     async fn head(&mut self) -> Result<Seq>;
-    /// (key, data) of the versions valid at `at` (≤ head), in no particular order.
-    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<(String, String)>>;
+    /// The `data` of the versions valid at `at` (≤ head), in batches, in no particular order.
+    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<Vec<String>>>;
+    /// How many versions `scan` will give (cheap at the head).
     async fn count(&mut self, kind: Kind, at: Seq) -> Result<u64>;
 }
 
@@ -120,7 +121,17 @@ pub struct Doc {
     pub parent: String,
     pub doc: String,
     /// Never shown: a snapshot's salt key.
-    pub secret: Option<Vec<u8>>,
+    pub secret: Option<SecretBytes>,
+}
+
+/// Bytes that must not appear in logs or Debug output (a salt key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBytes(<redacted>)")
+    }
 }
 
 /// One compare-and-set step of a document write; all steps and the audit entry land together.
@@ -148,6 +159,8 @@ pub struct Version {
 #[async_trait]
 pub trait Store: Send + Sync {
     fn backend(&self) -> &'static str;
+    /// Waits for connections to finish and closes them (SQLite then folds its WAL back).
+    async fn close(&self);
     async fn begin_import(&self, kind: Kind) -> Result<Box<dyn ImportTx + '_>>;
     async fn begin_read(&self) -> Result<Box<dyn ReadTx + '_>>;
     /// Applies document operations and appends the audit entry, atomically.

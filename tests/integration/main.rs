@@ -3,6 +3,7 @@
 
 mod cli;
 mod independent;
+mod library_cli;
 mod matching;
 mod properties;
 mod statistics;

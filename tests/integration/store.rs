@@ -94,7 +94,7 @@ async fn import(b: &Backend, s: &dyn Store, kind: Kind, file: &Path) -> ImportRe
     .unwrap()
 }
 
-const OBJECTS: &str = "\
+pub const OBJECTS: &str = "\
 统一社会信用代码,企业名称,类型,所属区域,行业,登记状态,标签
 914403001922038216,鄂州甲食品有限公司,企业,鄂城区,食品,存续,重点
 9144030071526726XG,鄂州乙建材有限公司,企业,华容区,建材,存续,
@@ -102,7 +102,7 @@ const OBJECTS: &str = "\
 P-0001,儿童玩具批次,产品,鄂城区,玩具,,
 ";
 
-const INSPECTORS: &str = "\
+pub const INSPECTORS: &str = "\
 id,name,departments,region,specialties,certificate_no,certificate_expiry,active
 ZF01,刘芳,市场监管局,鄂城区,食品,4207001,2029-01-01,yes
 ZF02,陈明,市场监管局,华容区,,4207002,2029-01-01,yes
@@ -110,19 +110,19 @@ ZF03,张伟,市场监管局,鄂城区,,4207003,2029-01-01,yes
 ZF04,李娜,市场监管局,华容区,,4207004,2020-01-01,no
 ";
 
-const PENALTIES: &str = "\
+pub const PENALTIES: &str = "\
 object_id,kind,date,until,authority,document_no
 914403001922038216,penalty,2026-03-01,,鄂州市市场监督管理局,鄂市监罚〔2026〕1号
 914403001922038216,penalty,2026-05-01,,鄂州市市场监督管理局,鄂市监罚〔2026〕2号
 9144030071526726XG,joint_punishment,2025-06-01,,鄂州市发展和改革委员会,鄂发改〔2025〕9号
 ";
 
-const ITEMS: &str = "\
+pub const ITEMS: &str = "\
 code,name,legal_basis,department,kinds,method,category,ratios,inspectors_per_object
 SC-001,食品生产许可检查,《食品安全法》第一百一十条,市场监管局,enterprise,onsite,key,good=5%;focus=100%,2
 ";
 
-const TASK: &str = r#"
+pub const TASK: &str = r#"
 id = "T-2027-01"
 name = "2027年食品生产企业抽查"
 items = ["SC-001"]

@@ -1,0 +1,283 @@
+//! The officer commands spawned as a process, on the embedded SQLite default.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::store::{INSPECTORS, ITEMS, OBJECTS, PENALTIES, TASK};
+
+struct Office {
+    dir: tempfile::TempDir,
+}
+
+impl Office {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn file(&self, name: &str, content: &str) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, content).unwrap();
+        p.to_str().unwrap().to_owned()
+    }
+
+    /// Runs in the office folder with no --db, so the default (./data/double-random.db) is used.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_double-random"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("DOUBLE_RANDOM_DB")
+            .env_remove("DOUBLE_RANDOM_CONFIG")
+            .env("DOUBLE_RANDOM_ACTOR", "测试科员")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        text(&o)
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn a_bad_import_lists_every_row_and_writes_nothing() {
+    let office = Office::new();
+    let bad = office.file(
+        "objects.csv",
+        "统一社会信用代码,企业名称,类型,所属区域,行业,登记状态\n\
+         914403001922038216,甲,企业,鄂城区,食品,存续\n\
+         914403001922038217,乙,企业,鄂城区,食品,存续\n\
+         P-1,,产品,鄂城区,玩具,存续\n\
+         P-2,丙,外星,鄂城区,玩具,休眠\n",
+    );
+    let o = office.run(&["import", "objects", &bad]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for expected in [
+        "objects.csv: line 3, column id, value \"914403001922038217\": not a valid unified social credit code: check character is '7', expected '6'",
+        "objects.csv: line 4, column name, value \"\": is empty",
+        "objects.csv: line 5, column kind, value \"外星\": unknown kind",
+        "objects.csv: line 5, column status, value \"休眠\": unknown status",
+        "3 bad row(s) of 4; nothing imported",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(
+        office.path("data/double-random.db").exists(),
+        "the default database was created"
+    );
+    let out = office.path("out.csv");
+    office.ok(&["export", "objects", "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap().lines().count(),
+        1,
+        "nothing landed"
+    );
+
+    let o = office.run(&["import", "objects", &bad, "--skip-invalid"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("imported 1 objects: 1 new, 0 changed, 0 unchanged, 3 rejected"),
+        "{}",
+        text(&o)
+    );
+    let rejects = std::fs::read_to_string(office.path("objects.csv.rejects.csv")).unwrap();
+    assert_eq!(rejects.lines().count(), 4, "{rejects}");
+}
+
+#[test]
+fn excel_files_import_and_export_like_csv() {
+    let office = Office::new();
+    let csv = office.file("objects.csv", OBJECTS);
+    office.ok(&["import", "objects", &csv]);
+    let xlsx = office.path("objects.xlsx");
+    office.ok(&["export", "objects", "--out", xlsx.to_str().unwrap()]);
+    let json = office.path("objects.json");
+    office.ok(&["export", "objects", "--out", json.to_str().unwrap()]);
+    let exported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(exported.as_array().unwrap().len(), 4);
+    assert_eq!(exported[0]["id"], "91330100799655058B", "sorted by id");
+
+    // Into a second database, from Excel: the same four records, and a re-import changes nothing.
+    let other = format!("sqlite://{}", office.path("other.db").display());
+    let out = office.ok(&["--db", &other, "import", "objects", xlsx.to_str().unwrap()]);
+    assert!(out.contains("4 new"), "{out}");
+    let out = office.ok(&["--db", &other, "import", "objects", xlsx.to_str().unwrap()]);
+    assert!(out.contains("nothing changed"), "{out}");
+    let back = office.path("back.csv");
+    office.ok(&[
+        "--db",
+        &other,
+        "export",
+        "objects",
+        "--out",
+        back.to_str().unwrap(),
+    ]);
+    let first = office.path("first.csv");
+    office.ok(&["export", "objects", "--out", first.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(back).unwrap(),
+        std::fs::read_to_string(first).unwrap()
+    );
+}
+
+fn secret_of_every_snapshot(db: &Path) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let rows: Vec<(Vec<u8>,)> =
+            sqlx::query_as("SELECT secret FROM documents WHERE kind = 'snapshot'")
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
+        rows.into_iter().map(|(s,)| hex::encode(s)).collect()
+    })
+}
+
+#[test]
+fn the_year_from_libraries_to_a_verified_snapshot() {
+    let office = Office::new();
+    let mut seen = String::new();
+    for (kind, name, content) in [
+        ("objects", "objects.csv", OBJECTS),
+        ("inspectors", "inspectors.csv", INSPECTORS),
+        ("penalties", "penalties.csv", PENALTIES),
+        ("items", "items.csv", ITEMS),
+    ] {
+        seen += &office.ok(&[
+            "import",
+            kind,
+            &office.file(name, content),
+            "--reason",
+            "年初导入",
+        ]);
+    }
+    seen += &office.ok(&[
+        "plan",
+        "create",
+        "2027",
+        "--year",
+        "2027",
+        "--name",
+        "2027年度抽查计划",
+    ]);
+    seen += &office.ok(&[
+        "task",
+        "add",
+        "--plan",
+        "2027",
+        &office.file("task.toml", TASK),
+    ]);
+    let o = office.run(&["snapshot", "--task", "T-2027-01"]);
+    assert!(
+        !o.status.success() && text(&o).contains("plan 2027 is draft"),
+        "{}",
+        text(&o)
+    );
+    seen += &office.ok(&["plan", "submit", "2027"]);
+    seen += &office.ok(&["plan", "approve", "2027"]);
+    let snap = office.ok(&[
+        "snapshot",
+        "--task",
+        "T-2027-01",
+        "--draw-date",
+        "2027-03-05",
+    ]);
+    seen += &snap;
+    assert!(
+        snap.contains("4 objects in 10 strata, 1 excluded, 3 inspectors"),
+        "{snap}"
+    );
+    let address = snap.split_whitespace().nth(1).unwrap().to_owned();
+    seen += &office.ok(&["snapshot", "--verify", &address[..12]]);
+    let show = office.ok(&["task", "show", "T-2027-01"]);
+    seen += &show;
+    let shown: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(shown["snapshots"][0]["address"], address.as_str());
+    let plan = office.ok(&["plan", "show", "2027"]);
+    seen += &plan;
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(plan["plan"]["state"], "approved");
+    assert_eq!(plan["plan"]["approved_by"], "测试科员");
+    let audit = office.ok(&["audit", "verify"]);
+    seen += &audit;
+    assert!(
+        audit.starts_with("audit log intact: 9 entries, 4 imports"),
+        "{audit}"
+    );
+    let log = office.ok(&["audit", "log"]);
+    seen += &log;
+    assert_eq!(log.lines().count(), 9);
+    assert!(
+        log.lines()
+            .next()
+            .unwrap()
+            .contains("\"reason\":\"年初导入\""),
+        "{log}"
+    );
+
+    // The salt key behind the snapshot's roots is never printed.
+    let secrets = secret_of_every_snapshot(&office.path("data/double-random.db"));
+    assert_eq!(secrets.len(), 1);
+    assert!(!seen.contains(&secrets[0]), "a secret was printed");
+}
+
+#[test]
+fn config_default_is_the_documented_file_and_env_chooses_the_database() {
+    let office = Office::new();
+    let printed = office.ok(&["config", "--default"]);
+    let documented = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/double-random.toml"
+    ))
+    .unwrap();
+    assert_eq!(printed, documented);
+
+    let db = office.path("env/chosen.db");
+    let o = Command::new(env!("CARGO_BIN_EXE_double-random"))
+        .args(["import", "items", &office.file("items.csv", ITEMS)])
+        .current_dir(office.dir.path())
+        .env("DOUBLE_RANDOM_DB", format!("sqlite://{}", db.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(db.exists());
+    assert!(!office.path("data").exists(), "the default was not used");
+
+    let o = office.run(&["--db", "mysql://localhost/x", "audit", "verify"]);
+    assert!(
+        text(&o).contains("database URL must start with sqlite: or postgres:"),
+        "{}",
+        text(&o)
+    );
+    let o = office.run(&[
+        "--db",
+        "postgres://officer:s3cret-pw@127.0.0.1:1/none",
+        "audit",
+        "verify",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        !text(&o).contains("s3cret-pw"),
+        "the password leaked: {}",
+        text(&o)
+    );
+}
