@@ -6,6 +6,15 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // RUST_LOG=double_random=info prints each phase's time as it ends, to standard error.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
     let cli = double_random::cli::Cli::parse();
     match double_random::cli::run(cli) {
         Ok(code) => std::process::exit(code),

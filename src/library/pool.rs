@@ -1,7 +1,8 @@
 //! From library records to the engine's snapshot: the tier of each object as of the draw date
 //! (from credit records, or an imported class), its last inspection, and the active inspectors.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use super::{CreditKind, CreditRecord, InspectionRecord, InspectorRecord, ObjectR
 use crate::core::CoreError;
 use crate::core::encode::Hash;
 use crate::core::encode::{Encoder, hex32};
-use crate::core::model::{Inspector, InspectorId, Label, Object, ObjectId};
+use crate::core::model::{Inspector, InspectorId, Label, Object, ObjectId, ObjectStatus};
 use crate::core::policy::Policy;
 use crate::core::pool::{CommittedPool, StratumHead, TreeHead};
 
@@ -25,6 +26,80 @@ pub enum TierSource {
     Penalties,
     /// The `credit_class` imported with each object (e.g. SAMR's monthly A/B/C/D).
     Class,
+}
+
+/// The fields of a stored credit record that the tier rule reads. Parsing only these (the
+/// other fields are skipped, not allocated) is what keeps a ten-million-object pool quick.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CreditFacts {
+    pub object_id: ObjectId,
+    pub kind: CreditKind,
+    pub date: NaiveDate,
+    #[serde(default)]
+    pub until: Option<NaiveDate>,
+}
+
+impl From<CreditRecord> for CreditFacts {
+    fn from(c: CreditRecord) -> Self {
+        Self {
+            object_id: c.object_id,
+            kind: c.kind,
+            date: c.date,
+            until: c.until,
+        }
+    }
+}
+
+/// The fields of a stored inspection that cooldown and rotation read.
+#[derive(Clone, Debug, Deserialize)]
+pub struct InspectionFacts {
+    pub object_id: ObjectId,
+    pub date: NaiveDate,
+    pub inspectors: Vec<InspectorId>,
+}
+
+impl From<InspectionRecord> for InspectionFacts {
+    fn from(i: InspectionRecord) -> Self {
+        Self {
+            object_id: i.object_id,
+            date: i.date,
+            inspectors: i.inspectors,
+        }
+    }
+}
+
+/// A stored object record, its text borrowed from the stored JSON where it can be.
+#[derive(Debug, Deserialize)]
+pub struct ObjectFacts<'a> {
+    pub id: ObjectId,
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(borrow)]
+    pub region: Cow<'a, str>,
+    #[serde(borrow)]
+    pub industry: Cow<'a, str>,
+    pub status: ObjectStatus,
+    #[serde(default, borrow)]
+    pub credit_class: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl<'a> From<&'a ObjectRecord> for ObjectFacts<'a> {
+    fn from(o: &'a ObjectRecord) -> Self {
+        Self {
+            id: o.id.clone(),
+            name: Cow::Borrowed(&o.name),
+            kind: Cow::Borrowed(&o.kind),
+            region: Cow::Borrowed(&o.region),
+            industry: Cow::Borrowed(&o.industry),
+            status: o.status,
+            credit_class: o.credit_class.as_deref().map(Cow::Borrowed),
+            attributes: o.attributes.clone(),
+        }
+    }
 }
 
 /// Per object: penalties counted in the window and whether it is on the joint-punishment list.
@@ -55,7 +130,7 @@ impl PoolBuilder {
     }
 
     /// Records after the draw date are ignored: the pool is as of it.
-    pub fn add_credit(&mut self, credit: impl IntoIterator<Item = CreditRecord>) {
+    pub fn add_credit(&mut self, credit: impl IntoIterator<Item = CreditFacts>) {
         let draw_date = self.draw_date;
         let window_start = draw_date
             .checked_sub_months(Months::new(12))
@@ -76,7 +151,7 @@ impl PoolBuilder {
     }
 
     /// Inspections after the draw date are ignored.
-    pub fn add_inspections(&mut self, inspections: impl IntoIterator<Item = InspectionRecord>) {
+    pub fn add_inspections(&mut self, inspections: impl IntoIterator<Item = InspectionFacts>) {
         for i in inspections.into_iter().filter(|i| i.date <= self.draw_date) {
             match self.last.get_mut(&i.object_id) {
                 Some((d, inspectors)) if *d <= i.date => {
@@ -96,26 +171,25 @@ impl PoolBuilder {
         }
     }
 
-    pub fn tier_of(&self, o: &ObjectRecord) -> Result<String, CoreError> {
+    pub fn tier_of(&self, id: &ObjectId, credit_class: Option<&str>) -> Result<String, CoreError> {
         match self.source {
             TierSource::Penalties => {
-                let s = self.standing.get(&o.id);
+                let s = self.standing.get(id);
                 Ok(
                     tier_from_penalties(s.map_or(0, |s| s.penalties), s.is_some_and(|s| s.listed))
                         .to_owned(),
                 )
             }
-            TierSource::Class => o.credit_class.clone().ok_or_else(|| {
+            TierSource::Class => credit_class.map(str::to_owned).ok_or_else(|| {
                 CoreError::Input(format!(
-                    "object {}: no credit_class, and this deployment takes tiers from it",
-                    o.id
+                    "object {id}: no credit_class, and this deployment takes tiers from it"
                 ))
             }),
         }
     }
 
-    pub fn object(&self, o: ObjectRecord) -> Result<Object, CoreError> {
-        let tier = self.tier_of(&o)?;
+    pub fn object(&self, o: ObjectFacts<'_>) -> Result<Object, CoreError> {
+        let tier = self.tier_of(&o.id, o.credit_class.as_deref())?;
         let (last_inspected, last_inspectors) = match self.last.get(&o.id) {
             Some((d, i)) => (Some(*d), i.clone().into_boxed_slice()),
             None => (None, Box::default()),
@@ -194,8 +268,6 @@ impl PoolRoots {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::model::ObjectStatus;
-    use std::collections::BTreeMap;
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -246,15 +318,22 @@ mod tests {
             },
         ];
         let mut b = PoolBuilder::new(date("2026-12-01"), TierSource::Penalties);
-        b.add_credit(credit);
-        let tier = |id| b.tier_of(&object(id)).unwrap();
+        b.add_credit(credit.into_iter().map(CreditFacts::from));
+        let tier = |id| {
+            let o = object(id);
+            b.tier_of(&o.id, o.credit_class.as_deref()).unwrap()
+        };
         assert_eq!(tier("a"), "watch");
         assert_eq!(tier("b"), "notice");
         assert_eq!(tier("c"), "good", "removed from the list on the draw date");
         assert_eq!(tier("d"), "focus");
         assert_eq!(tier("e"), "good");
         let by_class = PoolBuilder::new(date("2026-12-01"), TierSource::Class);
-        assert_eq!(by_class.tier_of(&object("a")).unwrap(), "B");
+        let a = object("a");
+        assert_eq!(
+            by_class.tier_of(&a.id, a.credit_class.as_deref()).unwrap(),
+            "B"
+        );
     }
 
     #[test]
@@ -267,12 +346,16 @@ mod tests {
             task: String::new(),
         };
         let mut b = PoolBuilder::new(date("2026-12-01"), TierSource::Penalties);
-        b.add_inspections([
-            ins("2026-03-01", &["p1", "p2"]),
-            ins("2026-09-01", &["p3", "p4"]),
-            ins("2027-01-01", &["p5", "p6"]),
-        ]);
-        let o = b.object(object("a")).unwrap();
+        b.add_inspections(
+            [
+                ins("2026-03-01", &["p1", "p2"]),
+                ins("2026-09-01", &["p3", "p4"]),
+                ins("2027-01-01", &["p5", "p6"]),
+            ]
+            .map(InspectionFacts::from),
+        );
+        let record = object("a");
+        let o = b.object(ObjectFacts::from(&record)).unwrap();
         assert_eq!(o.last_inspected, Some(date("2026-09-01")));
         assert_eq!(o.last_inspectors.len(), 2);
         assert_eq!(o.last_inspectors[0].as_str(), "p3");

@@ -13,9 +13,11 @@ use crate::core::encode::Hash;
 use crate::core::model::{Object, Snapshot};
 use crate::core::policy::Policy;
 use crate::core::pool::CommittedPool;
+use crate::library::Kind;
 use crate::library::plan::{PlanState, china_time};
-use crate::library::pool::{PoolBuilder, PoolRoots, TierSource};
-use crate::library::{Kind, Record};
+use crate::library::pool::{
+    CreditFacts, InspectionFacts, ObjectFacts, PoolBuilder, PoolRoots, TierSource,
+};
 use crate::store::audit::doc_hash;
 use crate::store::{AuditDraft, Doc, DocKind, DocOp, ReadTx, SecretBytes, Seq, Store, StoreError};
 
@@ -42,13 +44,14 @@ fn corrupt(kind: Kind, data: &str, e: impl std::fmt::Display) -> ServiceError {
     StoreError::Corrupt(format!("{} {data:.60}: {e}", kind.as_str())).into()
 }
 
-/// Parses every record of `kind` valid at `at`, a batch at a time on all cores, handing each to
-/// `each` (in no particular order). The next batch is fetched while one is being parsed.
+/// Converts every record of `kind` valid at `at` with `convert` (from its stored JSON), a batch
+/// at a time on all cores, handing the results to `each`. The next batch is fetched while one
+/// is being converted.
 async fn for_each<T: Send + 'static>(
     read: &mut dyn ReadTx,
     kind: Kind,
     at: Seq,
-    convert: impl Fn(Record) -> Result<Option<T>> + Send + Sync + Clone + 'static,
+    convert: impl Fn(&str) -> Result<Option<T>> + Send + Sync + Clone + 'static,
     mut each: impl FnMut(Vec<T>),
 ) -> Result<()> {
     let mut batches = read.scan(kind, at);
@@ -66,15 +69,15 @@ async fn for_each<T: Send + 'static>(
         parsing = Some(tokio::task::spawn_blocking(move || {
             batch
                 .par_iter()
-                .map(|data| {
-                    let record =
-                        Record::from_data(kind, data).map_err(|e| corrupt(kind, data, e))?;
-                    convert(record)
-                })
+                .map(|data| convert(data))
                 .filter_map(Result::transpose)
                 .collect()
         }));
     }
+}
+
+fn parse<'a, T: serde::Deserialize<'a>>(kind: Kind, data: &'a str) -> Result<T> {
+    serde_json::from_str(data).map_err(|e| corrupt(kind, data, e))
 }
 
 /// Builds the engine's snapshot of everything valid at `at`.
@@ -84,68 +87,38 @@ pub async fn build_pool(
     draw_date: NaiveDate,
     source: TierSource,
 ) -> Result<Snapshot> {
+    let _span = tracing::info_span!("build_pool", at).entered();
     let mut builder = PoolBuilder::new(draw_date, source);
+    let phase = tracing::info_span!("credit and inspections").entered();
     let mut credit = Vec::new();
-    for_each(
-        read,
-        Kind::Penalties,
-        at,
-        |r| {
-            Ok(match r {
-                Record::Credit(c) => Some(c),
-                _ => None,
-            })
-        },
-        |b| credit.extend(b),
-    )
-    .await?;
+    let facts = |d: &str| parse::<CreditFacts>(Kind::Penalties, d).map(Some);
+    for_each(read, Kind::Penalties, at, facts, |b| credit.extend(b)).await?;
     builder.add_credit(credit);
     let mut inspections = Vec::new();
-    for_each(
-        read,
-        Kind::Inspections,
-        at,
-        |r| {
-            Ok(match r {
-                Record::Inspection(i) => Some(i),
-                _ => None,
-            })
-        },
-        |b| inspections.extend(b),
-    )
+    let facts = |d: &str| parse::<InspectionFacts>(Kind::Inspections, d).map(Some);
+    for_each(read, Kind::Inspections, at, facts, |b| {
+        inspections.extend(b)
+    })
     .await?;
     builder.add_inspections(inspections);
+    drop(phase);
     let builder = std::sync::Arc::new(builder);
+    let phase = tracing::info_span!("objects and inspectors").entered();
     let mut inspectors = Vec::new();
     let b = builder.clone();
-    for_each(
-        read,
-        Kind::Inspectors,
-        at,
-        move |r| {
-            Ok(match r {
-                Record::Inspector(i) => b.inspector(i),
-                _ => None,
-            })
-        },
-        |b| inspectors.extend(b),
-    )
+    let convert = move |d: &str| Ok(b.inspector(parse(Kind::Inspectors, d)?));
+    for_each(read, Kind::Inspectors, at, convert, |b| {
+        inspectors.extend(b)
+    })
     .await?;
     // Room for every object at once: growing a vector of ten million records copies them.
     let mut objects: Vec<Object> =
         Vec::with_capacity(read.count(Kind::Objects, at).await? as usize);
     let b = builder.clone();
-    for_each(
-        read,
-        Kind::Objects,
-        at,
-        move |r| match r {
-            Record::Object(o) => Ok(Some(b.object(o)?)),
-            _ => Ok(None),
-        },
-        |b| objects.extend(b),
-    )
-    .await?;
+    let convert = move |d: &str| Ok(Some(b.object(parse::<ObjectFacts>(Kind::Objects, d)?)?));
+    for_each(read, Kind::Objects, at, convert, |b| objects.extend(b)).await?;
+    drop(phase);
+    let _phase = tracing::info_span!("canonical order", objects = objects.len()).entered();
     Ok(tokio::task::block_in_place(|| {
         Snapshot::new(objects, inspectors)
     })?)
@@ -236,7 +209,10 @@ async fn freeze(
 ) -> Result<SnapshotInfo> {
     let policy = &policy_for(policy_toml, draw_date)?;
     let snapshot = build_pool(read, at, draw_date, source).await?;
-    let pool = tokio::task::block_in_place(|| CommittedPool::build(&snapshot, policy, salt))?;
+    let pool = tokio::task::block_in_place(|| {
+        let _span = tracing::info_span!("commit").entered();
+        CommittedPool::build(&snapshot, policy, salt)
+    })?;
     let roots = PoolRoots::of(&pool, policy);
     let as_of = match at {
         0 => String::new(),

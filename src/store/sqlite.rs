@@ -42,7 +42,7 @@ impl SqliteStore {
             }
         }
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(8)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
@@ -107,9 +107,6 @@ fn entry(row: sqlx::sqlite::SqliteRow) -> Result<AuditEntry> {
 
 /// Rows per statement: keys and rows go in as one JSON array, so the SQL text never changes.
 const CHUNK: usize = 2000;
-
-/// Rows per page of a scan.
-const SCAN_PAGE: i64 = 20_000;
 
 struct SqliteImport {
     tx: Tx,
@@ -349,8 +346,60 @@ fn key_hash(key: &str) -> u32 {
     BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(key) as u32
 }
 
+/// A consistent read over two connections, so a scan reads with two threads. Both were
+/// checked to be at the same audit position, and every write appends an audit entry, so they
+/// see the same database.
 struct SqliteRead {
     tx: Tx,
+    second: Tx,
+}
+
+/// Rows per window of a scan (by rowid; versions are never deleted, so windows are full).
+const SCAN_WINDOW: i64 = 20_000;
+
+/// One connection's share of a scan: windows `part`, `part + parts`, … up to the last rowid.
+fn scan_part<'a>(
+    tx: &'a mut Tx,
+    kind: Kind,
+    at: Seq,
+    part: i64,
+    parts: i64,
+) -> BoxStream<'a, Result<Vec<String>>> {
+    // Rows come a window at a time, joined by newlines in SQLite (canonical JSON has none
+    // unescaped): handing ten million rows one by one from sqlx's worker thread costs more
+    // than reading them.
+    let sql = table_sql(
+        "SELECT group_concat(data, char(10)) FROM {t}
+         WHERE rowid > ?1 AND rowid <= ?2 AND valid_from <= ?3
+           AND (valid_to IS NULL OR valid_to > ?3)",
+        kind,
+    );
+    let last_sql = table_sql("SELECT COALESCE(MAX(rowid), 0) FROM {t}", kind);
+    futures_util::stream::try_unfold((tx, part, None), move |(tx, window, last)| async move {
+        let last: i64 = match last {
+            Some(l) => l,
+            None => sqlx::query_scalar(last_sql).fetch_one(&mut **tx).await?,
+        };
+        let mut window = window;
+        loop {
+            let from = window * SCAN_WINDOW;
+            if from >= last {
+                return Ok(None);
+            }
+            let data: Option<String> = sqlx::query_scalar(sql)
+                .bind(from)
+                .bind(from + SCAN_WINDOW)
+                .bind(at)
+                .fetch_one(&mut **tx)
+                .await?;
+            window += parts;
+            if let Some(data) = data {
+                let rows = data.split('\n').map(str::to_owned).collect();
+                return Ok(Some((rows, (tx, window, Some(last)))));
+            }
+        }
+    })
+    .boxed()
 }
 
 #[async_trait]
@@ -360,30 +409,10 @@ impl ReadTx for SqliteRead {
     }
 
     fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<Vec<String>>> {
-        // Rows come a page at a time, joined by newlines in SQLite (canonical JSON has none
-        // unescaped): handing ten million rows one by one from sqlx's worker thread costs more
-        // than reading them.
-        let sql = table_sql(
-            "SELECT group_concat(data, char(10)), max(r), count(*) FROM (
-                 SELECT rowid AS r, data FROM {t}
-                 WHERE rowid > ?1 AND valid_from <= ?2 AND (valid_to IS NULL OR valid_to > ?2)
-                 ORDER BY rowid LIMIT ?3)",
-            kind,
-        );
-        futures_util::stream::try_unfold((&mut self.tx, 0i64), move |(tx, after)| async move {
-            let (data, last, n): (Option<String>, Option<i64>, i64) = sqlx::query_as(sql)
-                .bind(after)
-                .bind(at)
-                .bind(SCAN_PAGE)
-                .fetch_one(&mut **tx)
-                .await?;
-            Ok(match (data, last) {
-                (Some(data), Some(last)) if n > 0 => {
-                    Some((data.split('\n').map(str::to_owned).collect(), (tx, last)))
-                }
-                _ => None,
-            })
-        })
+        futures_util::stream::select(
+            scan_part(&mut self.tx, kind, at, 0, 2),
+            scan_part(&mut self.second, kind, at, 1, 2),
+        )
         .boxed()
     }
 
@@ -465,12 +494,18 @@ impl Store for SqliteStore {
     }
 
     async fn begin_read(&self) -> Result<Box<dyn ReadTx + '_>> {
-        let mut read = SqliteRead {
-            tx: self.pool.begin().await?,
-        };
-        // The first read fixes the snapshot this transaction sees.
-        read.head().await?;
-        Ok(Box::new(read))
+        // The first read fixes the snapshot a transaction sees; a write between the two first
+        // reads shows as different audit positions, and the pair is taken again.
+        for _ in 0..100 {
+            let mut tx = self.pool.begin().await?;
+            let mut second = self.pool.begin().await?;
+            if head(&mut tx).await? == head(&mut second).await? {
+                return Ok(Box::new(SqliteRead { tx, second }));
+            }
+        }
+        Err(StoreError::Conflict(
+            "the database changed during each of 100 attempts to start a consistent read".into(),
+        ))
     }
 
     async fn write_docs(&self, ops: Vec<DocOp>, audit: AuditDraft) -> Result<AuditEntry> {
