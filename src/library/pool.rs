@@ -102,11 +102,13 @@ impl<'a> From<&'a ObjectRecord> for ObjectFacts<'a> {
     }
 }
 
-/// Per object: penalties counted in the window and whether it is on the joint-punishment list.
+/// Per object: penalties counted in the window, whether it is on the joint-punishment list,
+/// and its last inspection with the team.
 #[derive(Default)]
 struct Standing {
     penalties: u32,
     listed: bool,
+    last: Option<(NaiveDate, Vec<InspectorId>)>,
 }
 
 /// Everything about the pool but the objects themselves, which are streamed through
@@ -114,9 +116,8 @@ struct Standing {
 pub struct PoolBuilder {
     draw_date: NaiveDate,
     source: TierSource,
-    // Looked up once per object, never iterated: hash maps, so order cannot leak out.
+    // Looked up once per object, never iterated: a hash map, so order cannot leak out.
     standing: HashMap<ObjectId, Standing>,
-    last: HashMap<ObjectId, (NaiveDate, Vec<InspectorId>)>,
 }
 
 impl PoolBuilder {
@@ -125,7 +126,6 @@ impl PoolBuilder {
             draw_date,
             source,
             standing: HashMap::new(),
-            last: HashMap::new(),
         }
     }
 
@@ -153,7 +153,7 @@ impl PoolBuilder {
     /// Inspections after the draw date are ignored.
     pub fn add_inspections(&mut self, inspections: impl IntoIterator<Item = InspectionFacts>) {
         for i in inspections.into_iter().filter(|i| i.date <= self.draw_date) {
-            match self.last.get_mut(&i.object_id) {
+            match &mut self.standing.entry(i.object_id).or_default().last {
                 Some((d, inspectors)) if *d <= i.date => {
                     // Two inspections on one day: both teams count as previous inspectors.
                     if *d == i.date {
@@ -164,23 +164,28 @@ impl PoolBuilder {
                     }
                 }
                 Some(_) => {}
-                None => {
-                    self.last.insert(i.object_id, (i.date, i.inspectors));
-                }
+                last @ None => *last = Some((i.date, i.inspectors)),
             }
         }
     }
 
     pub fn tier_of(&self, id: &ObjectId, credit_class: Option<&str>) -> Result<String, CoreError> {
+        self.tier(self.standing.get(id), id, credit_class)
+            .map(str::to_owned)
+    }
+
+    fn tier<'a>(
+        &self,
+        standing: Option<&Standing>,
+        id: &ObjectId,
+        credit_class: Option<&'a str>,
+    ) -> Result<&'a str, CoreError> {
         match self.source {
-            TierSource::Penalties => {
-                let s = self.standing.get(id);
-                Ok(
-                    tier_from_penalties(s.map_or(0, |s| s.penalties), s.is_some_and(|s| s.listed))
-                        .to_owned(),
-                )
-            }
-            TierSource::Class => credit_class.map(str::to_owned).ok_or_else(|| {
+            TierSource::Penalties => Ok(tier_from_penalties(
+                standing.map_or(0, |s| s.penalties),
+                standing.is_some_and(|s| s.listed),
+            )),
+            TierSource::Class => credit_class.ok_or_else(|| {
                 CoreError::Input(format!(
                     "object {id}: no credit_class, and this deployment takes tiers from it"
                 ))
@@ -189,8 +194,9 @@ impl PoolBuilder {
     }
 
     pub fn object(&self, o: ObjectFacts<'_>) -> Result<Object, CoreError> {
-        let tier = self.tier_of(&o.id, o.credit_class.as_deref())?;
-        let (last_inspected, last_inspectors) = match self.last.get(&o.id) {
+        let standing = self.standing.get(&o.id);
+        let tier = Label::new(self.tier(standing, &o.id, o.credit_class.as_deref())?);
+        let (last_inspected, last_inspectors) = match standing.and_then(|s| s.last.as_ref()) {
             Some((d, i)) => (Some(*d), i.clone().into_boxed_slice()),
             None => (None, Box::default()),
         };
@@ -200,7 +206,7 @@ impl PoolBuilder {
             kind: Label::new(&o.kind),
             region: Label::new(&o.region),
             industry: Label::new(&o.industry),
-            tier: Label::new(&tier),
+            tier,
             status: o.status,
             last_inspected,
             last_inspectors,

@@ -88,6 +88,11 @@ pub async fn import(
             loop {
                 let mut batch: Vec<Result<Row, TableError>> = Vec::with_capacity(BATCH);
                 for r in rows.by_ref().take(BATCH) {
+                    // A file that cannot be read on (not a bad row): the import stops, and
+                    // dropping the channel rolls it back.
+                    if let Err(e @ TableError::File { .. }) = r {
+                        return Err(e);
+                    }
                     batch.push(r);
                 }
                 if batch.is_empty() {
@@ -120,15 +125,7 @@ pub async fn import(
                             }],
                             cells: Vec::new(),
                         }),
-                        Err(e @ TableError::File { .. }) => Parsed::Bad(BadRow {
-                            line: 0,
-                            errors: vec![FieldError {
-                                column: "(file)".into(),
-                                value: String::new(),
-                                reason: e.to_string(),
-                            }],
-                            cells: Vec::new(),
-                        }),
+                        Err(TableError::File { .. }) => unreachable!("stopped above"),
                     })
                     .collect();
                 if tx.blocking_send(parsed).is_err() {
@@ -157,15 +154,6 @@ pub async fn import(
         .map_err(|_| ServiceError::Invalid("the file reader panicked".into()))??;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
-    }
-    if bad.iter().any(|b| b.line == 0) {
-        // The file itself could not be read to the end: nothing is imported.
-        return Err(ServiceError::Invalid(
-            bad.remove(bad.iter().position(|b| b.line == 0).unwrap_or(0))
-                .errors[0]
-                .reason
-                .clone(),
-        ));
     }
     let duplicates = import.duplicates().await?;
     if !duplicates.is_empty() {
@@ -333,8 +321,8 @@ pub async fn export(
     {
         let mut batches = read.scan(kind, at);
         while let Some(batch) = batches.try_next().await? {
-            for data in batch {
-                let rec = Record::from_data(kind, &data).map_err(|e| {
+            for data in batch.split('\n') {
+                let rec = Record::from_data(kind, data).map_err(|e| {
                     crate::store::StoreError::Corrupt(format!("{} {data:.60}: {e}", kind.as_str()))
                 })?;
                 records.push((rec.key(), rec));

@@ -215,8 +215,8 @@ async fn active_items(store: &dyn Store) -> Result<Vec<String>> {
     let mut codes = Vec::new();
     let mut batches = read.scan(Kind::Items, at);
     while let Some(batch) = batches.try_next().await? {
-        for data in batch {
-            if let Ok(Record::Item(i)) = Record::from_data(Kind::Items, &data) {
+        for data in batch.split('\n') {
+            if let Ok(Record::Item(i)) = Record::from_data(Kind::Items, data) {
                 if i.active {
                     codes.push(i.code);
                 }

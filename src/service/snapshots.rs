@@ -68,8 +68,8 @@ async fn for_each<T: Send + 'static>(
         let convert = convert.clone();
         parsing = Some(tokio::task::spawn_blocking(move || {
             batch
-                .par_iter()
-                .map(|data| convert(data))
+                .par_split('\n')
+                .map(convert)
                 .filter_map(Result::transpose)
                 .collect()
         }));

@@ -26,8 +26,6 @@ pub enum StoreError {
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
     Rejected(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -86,8 +84,9 @@ pub trait ImportTx: Send {
 pub trait ReadTx: Send {
     /// The audit position this view is at.
     async fn head(&mut self) -> Result<Seq>;
-    /// The `data` of the versions valid at `at` (≤ head), in batches, in no particular order.
-    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<Vec<String>>>;
+    /// The `data` of the versions valid at `at` (≤ head), in no particular order, as batches
+    /// of newline-separated records (canonical JSON never holds an unescaped newline).
+    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<String>>;
     /// How many versions `scan` will give (cheap at the head).
     async fn count(&mut self, kind: Kind, at: Seq) -> Result<u64>;
 }
@@ -175,8 +174,8 @@ pub trait Store: Send + Sync {
     fn created(&self, kind: Kind, seq: Seq) -> BoxStream<'_, Result<Version>>;
     /// (key, valid_from) of the versions closed by the change at `seq`, in key order.
     async fn closed(&self, kind: Kind, seq: Seq) -> Result<Vec<(String, Seq)>>;
-    /// Versions that claim to be created by no audited import: (kind, key, valid_from) of
-    /// versions whose `valid_from` is not an import of their kind, at most 10.
+    /// Versions written by no audited import of their kind (`valid_from` or `valid_to` is not
+    /// one of `imports`): (key, valid_from), at most 10.
     async fn orphan_versions(&self, kind: Kind, imports: &[Seq]) -> Result<Vec<(String, Seq)>>;
 }
 

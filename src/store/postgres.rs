@@ -288,7 +288,7 @@ impl ReadTx for PgRead {
         Ok(head(&mut self.tx).await?.map_or(0, |(s, _)| s))
     }
 
-    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<Vec<String>>> {
+    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<String>> {
         sqlx::query_scalar(table_sql(
             "SELECT data FROM {t}
              WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)",
@@ -299,6 +299,7 @@ impl ReadTx for PgRead {
         .map_err(StoreError::from)
         .try_chunks(20_000)
         .map_err(|e| e.1)
+        .map_ok(|rows: Vec<String>| rows.join("\n"))
         .boxed()
     }
 

@@ -364,7 +364,7 @@ fn scan_part<'a>(
     at: Seq,
     part: i64,
     parts: i64,
-) -> BoxStream<'a, Result<Vec<String>>> {
+) -> BoxStream<'a, Result<String>> {
     // Rows come a window at a time, joined by newlines in SQLite (canonical JSON has none
     // unescaped): handing ten million rows one by one from sqlx's worker thread costs more
     // than reading them.
@@ -394,8 +394,7 @@ fn scan_part<'a>(
                 .await?;
             window += parts;
             if let Some(data) = data {
-                let rows = data.split('\n').map(str::to_owned).collect();
-                return Ok(Some((rows, (tx, window, Some(last)))));
+                return Ok(Some((data, (tx, window, Some(last)))));
             }
         }
     })
@@ -408,7 +407,7 @@ impl ReadTx for SqliteRead {
         Ok(head(&mut self.tx).await?.map_or(0, |(s, _)| s))
     }
 
-    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<Vec<String>>> {
+    fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<String>> {
         futures_util::stream::select(
             scan_part(&mut self.tx, kind, at, 0, 2),
             scan_part(&mut self.second, kind, at, 1, 2),
