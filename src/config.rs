@@ -17,10 +17,19 @@ pub struct Config {
     pub credit: Credit,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
     pub url: String,
+}
+
+/// Without the URL's password.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &crate::store::redact_url(&self.url))
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +91,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let mut c = Config::default();
+        c.database.url = "postgres://officer:s3cret@db.example:5432/dr".into();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("postgres://officer:***@db.example:5432/dr"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn the_documented_file_holds_the_defaults() {

@@ -14,7 +14,8 @@ use crate::service::{self, Actor};
 use crate::store::{self, Store};
 use crate::table::Format;
 
-#[derive(Args, Clone, Debug)]
+/// Not `Debug`: `--db` may carry a password.
+#[derive(Args, Clone)]
 pub struct Global {
     /// Database URL (sqlite://PATH or postgres://…); overrides DOUBLE_RANDOM_DB and the config.
     #[arg(long, global = true)]

@@ -281,3 +281,55 @@ fn config_default_is_the_documented_file_and_env_chooses_the_database() {
         text(&o)
     );
 }
+
+#[test]
+fn an_import_killed_midway_leaves_all_or_nothing() {
+    let office = Office::new();
+    let mut big = String::from("id,name,kind,region,industry,status\n");
+    for i in 0..300_000 {
+        big.push_str(&format!("P-{i:07},批次{i},product,鄂城区,玩具,active\n"));
+    }
+    let file = office.file("big.csv", &big);
+    office.ok(&["import", "items", &office.file("items.csv", ITEMS)]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_double-random"))
+        .args(["import", "objects", &file])
+        .current_dir(office.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once the database file shows the import writing (or give up waiting).
+    let wal = office.path("data/double-random.db-wal");
+    for _ in 0..200 {
+        if std::fs::metadata(&wal)
+            .map(|m| m.len() > 1 << 20)
+            .unwrap_or(false)
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let audit = office.ok(&["audit", "verify"]);
+    let out = office.path("after.csv");
+    office.ok(&["export", "objects", "--out", out.to_str().unwrap()]);
+    let rows = std::fs::read_to_string(&out).unwrap().lines().count() - 1;
+    match rows {
+        0 => assert!(audit.starts_with("audit log intact: 1 entries"), "{audit}"),
+        300_000 => assert!(audit.starts_with("audit log intact: 2 entries"), "{audit}"),
+        n => panic!("{n} objects after a killed import: neither all nor nothing"),
+    }
+    // And the import simply runs again.
+    let again = office.ok(&["import", "objects", &file]);
+    assert!(
+        again.contains("300000 new") || again.contains("nothing changed"),
+        "{again}"
+    );
+    assert!(
+        office
+            .ok(&["audit", "verify"])
+            .starts_with("audit log intact")
+    );
+}
