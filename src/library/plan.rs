@@ -24,12 +24,6 @@ impl PlanState {
             PlanState::Approved => "approved",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Draft, Self::Submitted, Self::Approved]
-            .into_iter()
-            .find(|p| p.as_str() == s)
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -228,10 +228,6 @@ impl PoolBuilder {
             max_load: i.max_load,
         })
     }
-
-    pub fn draw_date(&self) -> NaiveDate {
-        self.draw_date
-    }
 }
 
 /// The roots a stored snapshot is addressed by: the commitment without the task, the secret and

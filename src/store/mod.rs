@@ -64,8 +64,6 @@ pub struct ImportCounts {
 /// An import in progress: one transaction holding the writer lock. Dropping it rolls back.
 #[async_trait]
 pub trait ImportTx: Send {
-    /// The audit sequence number this import will have.
-    fn seq(&self) -> Seq;
     /// Rows in file order.
     async fn add(&mut self, rows: Vec<Staged>) -> Result<()>;
     /// Keys given more than once so far (call after the last `add`).
@@ -157,7 +155,6 @@ pub struct Version {
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    fn backend(&self) -> &'static str;
     /// Waits for connections to finish and closes them (SQLite then folds its WAL back).
     async fn close(&self);
     async fn begin_import(&self, kind: Kind) -> Result<Box<dyn ImportTx + '_>>;

@@ -141,10 +141,6 @@ struct PgImport {
 
 #[async_trait]
 impl ImportTx for PgImport {
-    fn seq(&self) -> Seq {
-        self.seq
-    }
-
     async fn add(&mut self, rows: Vec<Staged>) -> Result<()> {
         self.buffer.clear();
         for r in &rows {
@@ -333,10 +329,6 @@ fn doc_row(row: PgRow) -> Result<Doc> {
 
 #[async_trait]
 impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
     async fn close(&self) {
         self.pool.close().await;
     }

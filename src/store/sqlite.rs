@@ -128,10 +128,6 @@ struct SqliteImport {
 
 #[async_trait]
 impl ImportTx for SqliteImport {
-    fn seq(&self) -> Seq {
-        self.seq
-    }
-
     async fn add(&mut self, rows: Vec<Staged>) -> Result<()> {
         for chunk in rows.chunks(CHUNK) {
             self.add_chunk(chunk).await?;
@@ -447,10 +443,6 @@ fn doc_row(row: sqlx::sqlite::SqliteRow) -> Result<Doc> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
     async fn close(&self) {
         // Leave the WAL folded into the database for the next process.
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
