@@ -77,22 +77,9 @@ pub const OBJECT_COLUMNS: &[&[&str]] = &[
     ],
 ];
 
-pub const INSPECTOR_COLUMNS: &[&[&str]] = &[
-    &["id", "执法人员编号", "人员编号", "工号", "编号"],
-    &["name", "姓名"],
-    &["departments", "department", "部门", "所属部门", "执法部门"],
-    &["region", "区域", "所属区域", "辖区"],
-    &["specialties", "specialty", "专业", "专长", "专业领域"],
-    &["certificate_no", "执法证号", "执法证编号", "执法证件号"],
-    &[
-        "certificate_expiry",
-        "执法证有效期",
-        "有效期至",
-        "证件有效期",
-    ],
-    &["conflicts", "回避对象", "利害关系对象"],
-    &["max_load", "最大任务数", "任务上限"],
-];
+/// The inspector library's columns: the draw reads the first nine (`active` and `role` are
+/// library fields the draw does not use).
+pub use crate::library::INSPECTOR_COLUMNS;
 
 // Positions in OBJECT_COLUMNS and INSPECTOR_COLUMNS, so a row is read without name look-ups.
 const O_ID: usize = 0;

@@ -103,7 +103,7 @@ const OBJECT_COLUMNS: &[&[&str]] = &[
     ],
 ];
 
-const INSPECTOR_COLUMNS: &[&[&str]] = &[
+pub const INSPECTOR_COLUMNS: &[&[&str]] = &[
     &["id", "执法人员编号", "人员编号", "工号", "编号"],
     &["name", "姓名"],
     &["departments", "department", "部门", "所属部门", "执法部门"],
