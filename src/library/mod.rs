@@ -5,6 +5,7 @@
 //! imports of the same record give the same bytes, so the store can tell "unchanged" from
 //! "changed" by comparing them.
 
+pub mod calendar;
 pub mod fields;
 pub mod plan;
 pub mod pool;
