@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
+use crate::core::encode::Hash;
 use crate::library::Kind;
 pub use audit::{AuditDraft, AuditEntry};
 
@@ -241,5 +242,95 @@ pub(crate) fn complete_detail(
         m.insert("duplicates".into(), duplicates.into());
         m.insert("created_digest".into(), created.into());
         m.insert("closed_digest".into(), closed.into());
+    }
+}
+
+/// A 32-byte hash column of audit entry `seq`.
+pub(crate) fn hash32(seq: i64, column: &str, bytes: Vec<u8>) -> Result<Hash> {
+    Hash::try_from(bytes.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}: {column} is not 32 bytes")))
+}
+
+/// An `audit_log` row as both backends return it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    seq: i64,
+    at: String,
+    actor: String,
+    action: String,
+    subject: String,
+    reason: String,
+    detail: String,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+
+    fn try_from(r: AuditRow) -> Result<Self> {
+        Ok(AuditEntry {
+            prev_hash: hash32(r.seq, "prev_hash", r.prev_hash)?,
+            hash: hash32(r.seq, "hash", r.hash)?,
+            seq: r.seq,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            subject: r.subject,
+            reason: r.reason,
+            detail: r.detail,
+        })
+    }
+}
+
+/// A `documents` row as both backends return it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct DocRow {
+    kind: String,
+    id: String,
+    parent: String,
+    doc: String,
+    secret: Option<Vec<u8>>,
+}
+
+impl TryFrom<DocRow> for Doc {
+    type Error = StoreError;
+
+    fn try_from(r: DocRow) -> Result<Self> {
+        Ok(Doc {
+            kind: serde_json::from_value(r.kind.clone().into())
+                .map_err(|_| StoreError::Corrupt(format!("unknown document kind {:?}", r.kind)))?,
+            id: r.id,
+            parent: r.parent,
+            doc: r.doc,
+            secret: r.secret.map(SecretBytes),
+        })
+    }
+}
+
+impl DocOp {
+    /// (kind, id, the document that must be current, what to write).
+    pub(crate) fn into_parts(self) -> (DocKind, String, Option<String>, Option<Doc>) {
+        match self {
+            DocOp::Expect { kind, id, doc } => (kind, id, Some(doc), None),
+            DocOp::Put { new, previous } => (new.kind, new.id.clone(), previous, Some(new)),
+        }
+    }
+}
+
+/// The compare of a compare-and-set: the stored document must be the one the writer read.
+pub(crate) fn check_current(
+    kind: DocKind,
+    id: &str,
+    found: Option<String>,
+    expected: Option<String>,
+) -> Result<()> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "{} {id} was changed by another writer; reload and try again",
+            kind.as_str()
+        )))
     }
 }

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 
 use super::audit::{self, AuditDraft, AuditEntry, BatchDigest};
 use super::{
-    Doc, DocKind, DocOp, Duplicate, ImportCounts, ImportTx, ReadTx, Result, Seq, Staged, Store,
-    StoreError, Version, complete_detail, table_sql,
+    AuditRow, Doc, DocKind, DocOp, DocRow, Duplicate, ImportCounts, ImportTx, ReadTx, Result, Seq,
+    Staged, Store, StoreError, Version, check_current, complete_detail, hash32, table_sql,
 };
 use crate::core::encode::Hash;
 use crate::library::Kind;
@@ -65,12 +65,8 @@ async fn head(tx: &mut Tx) -> Result<Option<(i64, Hash)>> {
         sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut **tx)
             .await?;
-    row.map(|(seq, hash)| {
-        let hash = Hash::try_from(hash.as_slice())
-            .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}: hash is not 32 bytes")))?;
-        Ok((seq, hash))
-    })
-    .transpose()
+    row.map(|(seq, hash)| Ok((seq, hash32(seq, "hash", hash)?)))
+        .transpose()
 }
 
 async fn append(tx: &mut Tx, prev: Option<(i64, Hash)>, draft: AuditDraft) -> Result<AuditEntry> {
@@ -91,26 +87,6 @@ async fn append(tx: &mut Tx, prev: Option<(i64, Hash)>, draft: AuditDraft) -> Re
     .execute(&mut **tx)
     .await?;
     Ok(e)
-}
-
-fn entry(row: PgRow) -> Result<AuditEntry> {
-    let seq: i64 = row.try_get("seq")?;
-    let hash32 = |name: &str| -> Result<Hash> {
-        let v: Vec<u8> = row.try_get(name)?;
-        Hash::try_from(v.as_slice())
-            .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}: {name} is not 32 bytes")))
-    };
-    Ok(AuditEntry {
-        seq,
-        at: row.try_get("at")?,
-        actor: row.try_get("actor")?,
-        action: row.try_get("action")?,
-        subject: row.try_get("subject")?,
-        reason: row.try_get("reason")?,
-        detail: row.try_get("detail")?,
-        prev_hash: hash32("prev_hash")?,
-        hash: hash32("hash")?,
-    })
 }
 
 /// COPY's text format: tab-separated, with backslash escapes.
@@ -313,20 +289,6 @@ impl ReadTx for PgRead {
     }
 }
 
-fn doc_row(row: PgRow) -> Result<Doc> {
-    let kind: String = row.try_get("kind")?;
-    Ok(Doc {
-        kind: serde_json::from_value(kind.clone().into())
-            .map_err(|_| StoreError::Corrupt(format!("unknown document kind {kind:?}")))?,
-        id: row.try_get("id")?,
-        parent: row.try_get("parent")?,
-        doc: row.try_get("doc")?,
-        secret: row
-            .try_get::<Option<Vec<u8>>, _>("secret")?
-            .map(super::SecretBytes),
-    })
-}
-
 #[async_trait]
 impl Store for PgStore {
     async fn close(&self) {
@@ -379,22 +341,14 @@ impl Store for PgStore {
         let (mut tx, prev) = self.begin_write().await?;
         let seq = prev.map_or(0, |(s, _)| s) + 1;
         for op in ops {
-            let (kind, id, expected, new) = match op {
-                DocOp::Expect { kind, id, doc } => (kind, id, Some(doc), None),
-                DocOp::Put { new, previous } => (new.kind, new.id.clone(), previous, Some(new)),
-            };
+            let (kind, id, expected, new) = op.into_parts();
             let found: Option<String> =
                 sqlx::query_scalar("SELECT doc FROM documents WHERE kind = $1 AND id = $2")
                     .bind(kind.as_str())
                     .bind(&id)
                     .fetch_optional(&mut *tx)
                     .await?;
-            if found != expected {
-                return Err(StoreError::Conflict(format!(
-                    "{} {id} was changed by another writer; reload and try again",
-                    kind.as_str()
-                )));
-            }
+            check_current(kind, &id, found, expected)?;
             if let Some(d) = new {
                 sqlx::query(
                     "INSERT INTO documents (kind, id, parent, doc, secret, seq)
@@ -418,19 +372,19 @@ impl Store for PgStore {
     }
 
     async fn doc(&self, kind: DocKind, id: &str) -> Result<Option<Doc>> {
-        sqlx::query(
+        sqlx::query_as::<_, DocRow>(
             "SELECT kind, id, parent, doc, secret FROM documents WHERE kind = $1 AND id = $2",
         )
         .bind(kind.as_str())
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .map(doc_row)
+        .map(Doc::try_from)
         .transpose()
     }
 
     async fn docs(&self, kind: DocKind, parent: Option<&str>) -> Result<Vec<Doc>> {
-        sqlx::query(
+        sqlx::query_as::<_, DocRow>(
             "SELECT kind, id, parent, doc, secret FROM documents
              WHERE kind = $1 AND ($2::text IS NULL OR parent = $2) ORDER BY id",
         )
@@ -439,7 +393,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?
         .into_iter()
-        .map(doc_row)
+        .map(Doc::try_from)
         .collect()
     }
 
@@ -453,14 +407,16 @@ impl Store for PgStore {
     }
 
     async fn audit(&self, from: Seq, limit: i64) -> Result<Vec<AuditEntry>> {
-        sqlx::query("SELECT * FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2")
-            .bind(from)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(entry)
-            .collect()
+        sqlx::query_as::<_, AuditRow>(
+            "SELECT * FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(from)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(AuditEntry::try_from)
+        .collect()
     }
 
     fn created(&self, kind: Kind, seq: Seq) -> BoxStream<'_, Result<Version>> {
