@@ -202,15 +202,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             draw_date,
             library,
         } => {
-            demo_data(&out_dir, objects, inspectors, seed, draw_date)?;
+            demo_data(&out_dir, objects, inspectors, seed, draw_date, library)?;
             println!(
                 "wrote objects.csv, inspectors.csv, policy.toml to {}",
                 out_dir.display()
             );
             if library {
-                let objs = demo::objects(objects, inspectors, seed, draw_date);
-                let ins = demo::inspectors(inspectors, &objs, seed, draw_date);
-                demo::write_library(&out_dir.join("library"), &objs, &ins, draw_date)?;
                 println!(
                     "wrote objects.csv, inspectors.csv, penalties.csv, inspections.csv, items.csv, task.toml to {}",
                     out_dir.join("library").display()
@@ -564,9 +561,13 @@ fn demo_data(
     inspectors: u64,
     seed: u64,
     draw_date: NaiveDate,
+    library: bool,
 ) -> Result<()> {
     let objs = demo::objects(objects, inspectors, seed, draw_date);
     let ins = demo::inspectors(inspectors, &objs, seed, draw_date);
+    if library {
+        demo::write_library(&dir.join("library"), &objs, &ins, draw_date)?;
+    }
     output::write_atomic(&dir.join("objects.csv"), |w| {
         let mut csv = csv::Writer::from_writer(w);
         csv.write_record([
@@ -632,13 +633,8 @@ fn demo_data(
 }
 
 fn demo(dir: &Path, objects: u64, inspectors: u64) -> Result<i32> {
-    demo_data(
-        dir,
-        objects,
-        inspectors,
-        1,
-        "2026-12-01".parse().expect("date"),
-    )?;
+    let date = "2026-12-01".parse().expect("date");
+    demo_data(dir, objects, inspectors, 1, date, true)?;
     let policy = input::read_policy(&dir.join("policy.toml"))?;
     let snapshot = Snapshot::new(
         input::read_objects(&dir.join("objects.csv"), &policy)?,
@@ -689,10 +685,6 @@ fn demo(dir: &Path, objects: u64, inspectors: u64) -> Result<i32> {
         );
         valid &= report.valid;
     }
-    let date = "2026-12-01".parse().expect("date");
-    let objs = demo::objects(objects, inspectors, 1, date);
-    let ins = demo::inspectors(inspectors, &objs, 1, date);
-    demo::write_library(&dir.join("library"), &objs, &ins, date)?;
     valid &= library::demo_office(dir, date)?;
     println!("files in {}", dir.display());
     Ok(if valid { 0 } else { 1 })
