@@ -54,6 +54,17 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("documents serialise")
 }
 
+/// A plan, task or amendment document (none of them holds a secret).
+fn document<T: Serialize>(kind: DocKind, id: &str, parent: &str, value: &T) -> Doc {
+    Doc {
+        kind,
+        id: id.into(),
+        parent: parent.into(),
+        doc: json(value),
+        secret: None,
+    }
+}
+
 fn parse<T: for<'de> Deserialize<'de>>(d: &Doc) -> Result<T> {
     serde_json::from_str(&d.doc).map_err(|e| {
         crate::store::StoreError::Corrupt(format!("{} {}: {e}", d.kind.as_str(), d.id)).into()
@@ -100,13 +111,7 @@ pub async fn create(
         state: PlanState::Draft,
         approved_by: None,
     };
-    let doc = Doc {
-        kind: DocKind::Plan,
-        id: id.into(),
-        parent: String::new(),
-        doc: json(&plan),
-        secret: None,
-    };
+    let doc = document(DocKind::Plan, id, "", &plan);
     let audit = draft(actor, "plan.create", id, &[&doc]);
     store
         .write_docs(
@@ -258,13 +263,7 @@ pub async fn add_task(
             )));
         }
     }
-    let doc = Doc {
-        kind: DocKind::Task,
-        id: task.id.clone(),
-        parent: plan_id.into(),
-        doc: json(&task),
-        secret: None,
-    };
+    let doc = document(DocKind::Task, &task.id, plan_id, &task);
     let audit = draft(
         actor,
         if previous.is_some() {
@@ -332,20 +331,13 @@ pub async fn amend(
         task_id: task.id.clone(),
         replaced: previous.as_ref().map(parse).transpose()?,
     };
-    let task_doc = Doc {
-        kind: DocKind::Task,
-        id: task.id.clone(),
-        parent: plan_id.into(),
-        doc: json(&task),
-        secret: None,
-    };
-    let amendment_doc = Doc {
-        kind: DocKind::Amendment,
-        id: format!("{plan_id}#{number}"),
-        parent: plan_id.into(),
-        doc: json(&amendment),
-        secret: None,
-    };
+    let task_doc = document(DocKind::Task, &task.id, plan_id, &task);
+    let amendment_doc = document(
+        DocKind::Amendment,
+        &format!("{plan_id}#{number}"),
+        plan_id,
+        &amendment,
+    );
     let audit = draft(actor, "plan.amend", plan_id, &[&task_doc, &amendment_doc]);
     store
         .write_docs(
