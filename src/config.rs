@@ -15,6 +15,56 @@ pub const DEFAULT_TOML: &str = include_str!("../config/double-random.toml");
 pub struct Config {
     pub database: Database,
     pub credit: Credit,
+    pub server: Server,
+    pub draw: Draw,
+}
+
+/// The daemon (`double-random serve`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: String,
+    /// IANA name; cron expressions and task dates are read in it.
+    pub timezone: String,
+    pub scheduler: bool,
+    /// How often the scheduler looks for due fires, in seconds.
+    pub scheduler_interval_secs: u64,
+    pub max_body_bytes: usize,
+    pub max_upload_bytes: usize,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            timezone: "Asia/Shanghai".into(),
+            scheduler: true,
+            scheduler_interval_secs: 5,
+            max_body_bytes: 1 << 20,
+            max_upload_bytes: 256 << 20,
+        }
+    }
+}
+
+/// The draw lifecycle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Draw {
+    pub witness_event: String,
+    pub witnesses: u8,
+    pub due_soon_working_days: u32,
+}
+
+impl Default for Draw {
+    fn default() -> Self {
+        Self {
+            witness_event: "the winning numbers of the first China Welfare Lottery 3D (福彩3D) \
+                            draw after the commitment time"
+                .into(),
+            witnesses: 2,
+            due_soon_working_days: 5,
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +122,12 @@ impl Config {
         if let Ok(url) = std::env::var("DOUBLE_RANDOM_DB") {
             config.database.url = url;
         }
+        if let Ok(listen) = std::env::var("DOUBLE_RANDOM_LISTEN") {
+            config.server.listen = listen;
+        }
+        if let Ok(tz) = std::env::var("DOUBLE_RANDOM_TIMEZONE") {
+            config.server.timezone = tz;
+        }
         if let Ok(s) = std::env::var("DOUBLE_RANDOM_TIER_SOURCE") {
             config.credit.tier_source = match s.as_str() {
                 "penalties" => TierSource::Penalties,
@@ -84,7 +140,15 @@ impl Config {
                 }
             };
         }
+        config.timezone()?;
         Ok(config)
+    }
+
+    pub fn timezone(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        self.server.timezone.parse().map_err(|_| ConfigError::Env {
+            name: "server.timezone / DOUBLE_RANDOM_TIMEZONE",
+            message: format!("{:?} is not an IANA timezone name", self.server.timezone),
+        })
     }
 }
 

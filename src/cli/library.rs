@@ -431,25 +431,7 @@ pub fn demo_office(dir: &std::path::Path, draw_date: NaiveDate) -> Result<bool> 
         let store = store::open(&url).await?;
         let who = actor("demo", "demo data".into());
         println!("office database {url}:");
-        for kind in Kind::ALL {
-            let file = lib.join(format!("{}.csv", kind.as_str()));
-            let r = service::imports::import(&*store, kind, &file, &ImportOptions::default(), &who)
-                .await?;
-            anyhow::ensure!(
-                r.committed,
-                "demo {} did not import: {:?}",
-                kind.as_str(),
-                r.bad.first()
-            );
-            println!("  imported {} {}", r.counts.inserted, kind.as_str());
-        }
-        let plan = format!("{}", draw_date.format("%Y"));
-        service::plans::create(&*store, &plan, draw_date.year(), "演示年度抽查计划", &who).await?;
-        let task =
-            service::plans::add_task(&*store, &plan, &lib.join("task.toml"), false, &who).await?;
-        service::plans::transition(&*store, &plan, PlanState::Submitted, &who).await?;
-        service::plans::transition(&*store, &plan, PlanState::Approved, &who).await?;
-        println!("  plan {plan} approved with task {}", task.id);
+        let task = load_demo(&*store, &lib, draw_date, &who).await?;
         let snap = service::snapshots::take(
             &*store,
             &task.id,
@@ -496,4 +478,32 @@ pub fn demo_office(dir: &std::path::Path, draw_date: NaiveDate) -> Result<bool> 
         );
         Ok(report.problems.is_empty())
     })
+}
+
+/// Imports the demo library files in `lib` and approves a plan with the demo task.
+pub async fn load_demo(
+    store: &dyn Store,
+    lib: &std::path::Path,
+    draw_date: NaiveDate,
+    who: &Actor,
+) -> Result<crate::library::plan::Task> {
+    for kind in Kind::ALL {
+        let file = lib.join(format!("{}.csv", kind.as_str()));
+        let r =
+            service::imports::import(store, kind, &file, &ImportOptions::default(), who).await?;
+        anyhow::ensure!(
+            r.committed,
+            "demo {} did not import: {:?}",
+            kind.as_str(),
+            r.bad.first()
+        );
+        println!("  imported {} {}", r.counts.inserted, kind.as_str());
+    }
+    let plan = format!("{}", draw_date.format("%Y"));
+    service::plans::create(store, &plan, draw_date.year(), "演示年度抽查计划", who).await?;
+    let task = service::plans::add_task(store, &plan, &lib.join("task.toml"), false, who).await?;
+    service::plans::transition(store, &plan, PlanState::Submitted, who).await?;
+    service::plans::transition(store, &plan, PlanState::Approved, who).await?;
+    println!("  plan {plan} approved with task {}", task.id);
+    Ok(task)
 }

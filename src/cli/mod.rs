@@ -6,6 +6,7 @@ pub mod demo;
 pub mod input;
 pub mod library;
 pub mod output;
+pub mod serve;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -152,6 +153,8 @@ pub enum Command {
     /// The audit log: verify the chain and everything it covers, or list entries.
     #[command(subcommand)]
     Audit(library::AuditCommand),
+    /// Run the daemon: HTTP API, draw lifecycle, cron scheduler.
+    Serve(serve::ServeArgs),
     /// Print the documented default configuration.
     Config {
         #[arg(long, required = true)]
@@ -185,6 +188,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Task(c) => library::run(&cli.global, library::Job::Task(c)),
         Command::Snapshot(a) => library::run(&cli.global, library::Job::Snapshot(a)),
         Command::Audit(c) => library::run(&cli.global, library::Job::Audit(c)),
+        Command::Serve(a) => serve::run(&cli.global, a),
         Command::Config { .. } => {
             print!("{}", crate::config::DEFAULT_TOML);
             Ok(0)
@@ -555,7 +559,7 @@ fn print_summary(b: &FullBundle) {
     println!("result digest {}", hex::encode(b.result_digest));
 }
 
-fn demo_data(
+pub(crate) fn demo_data(
     dir: &Path,
     objects: u64,
     inspectors: u64,

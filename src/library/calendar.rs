@@ -12,7 +12,9 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct YearFile {
     pub year: i32,
+    #[serde(deserialize_with = "super::plan::toml_dates")]
     pub holidays: Vec<NaiveDate>,
+    #[serde(deserialize_with = "super::plan::toml_dates")]
     pub workdays: Vec<NaiveDate>,
 }
 

@@ -83,6 +83,16 @@ fn toml_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Err
         .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a date (YYYY-MM-DD)")))
 }
 
+/// A list of dates, each as `toml_date` reads it.
+pub fn toml_dates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<NaiveDate>, D::Error> {
+    #[derive(Deserialize)]
+    struct One(#[serde(deserialize_with = "toml_date")] NaiveDate);
+    Ok(Vec::<One>::deserialize(d)?
+        .into_iter()
+        .map(|o| o.0)
+        .collect())
+}
+
 fn toml_optional_date<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<NaiveDate>, D::Error> {

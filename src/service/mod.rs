@@ -1,8 +1,10 @@
 //! What officers do with the store: import and export the libraries, keep the plan, freeze
 //! snapshots, verify the audit log. Shared by the CLI and the daemon; no terminal, no HTTP.
 
+pub mod access;
 pub mod imports;
 pub mod plans;
+pub mod runs;
 pub mod snapshots;
 pub mod verify;
 

@@ -6,11 +6,11 @@ use std::path::Path;
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::snapshots::doc_entry;
 use super::{Actor, Result, ServiceError};
 use crate::library::fields::toml_field_line;
 use crate::library::plan::{Plan, PlanState, Task, TaskFile};
 use crate::library::{Kind, Record};
-use crate::store::audit::doc_hash;
 use crate::store::{AuditDraft, Doc, DocKind, DocOp, Store};
 
 /// A recorded change to an approved plan.
@@ -34,18 +34,15 @@ pub struct PlanView {
     pub amendments: Vec<Amendment>,
 }
 
-fn draft(actor: &Actor, action: &str, subject: &str, docs: &[&Doc]) -> AuditDraft {
+/// The audit entry of a document write: who, what, and the hash of every document written.
+pub(crate) fn draft(actor: &Actor, action: &str, subject: &str, docs: &[&Doc]) -> AuditDraft {
     AuditDraft {
         actor: actor.name.clone(),
         action: action.into(),
         subject: subject.into(),
         reason: actor.reason.clone(),
         detail: serde_json::json!({
-            "documents": docs.iter().map(|d| serde_json::json!({
-                "kind": d.kind.as_str(),
-                "id": d.id,
-                "hash": doc_hash(&d.doc, d.secret.as_ref().map(|s| s.0.as_slice())),
-            })).collect::<Vec<_>>(),
+            "documents": docs.iter().map(|d| doc_entry(d)).collect::<Vec<_>>(),
         }),
     }
 }
@@ -54,8 +51,8 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("documents serialise")
 }
 
-/// A plan, task or amendment document (none of them holds a secret).
-fn document<T: Serialize>(kind: DocKind, id: &str, parent: &str, value: &T) -> Doc {
+/// A document without a secret.
+pub(crate) fn document<T: Serialize>(kind: DocKind, id: &str, parent: &str, value: &T) -> Doc {
     Doc {
         kind,
         id: id.into(),
@@ -65,7 +62,7 @@ fn document<T: Serialize>(kind: DocKind, id: &str, parent: &str, value: &T) -> D
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(d: &Doc) -> Result<T> {
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(d: &Doc) -> Result<T> {
     serde_json::from_str(&d.doc).map_err(|e| {
         crate::store::StoreError::Corrupt(format!("{} {}: {e}", d.kind.as_str(), d.id)).into()
     })

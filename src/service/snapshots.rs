@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use super::plans::{load_plan, load_task};
 use super::{Actor, Result, ServiceError};
@@ -81,43 +82,49 @@ fn parse<'a, T: serde::Deserialize<'a>>(kind: Kind, data: &'a str) -> Result<T> 
 }
 
 /// Builds the engine's snapshot of everything valid at `at`.
+#[tracing::instrument(name = "build_pool", skip_all, fields(at))]
 pub async fn build_pool(
     read: &mut dyn ReadTx,
     at: Seq,
     draw_date: NaiveDate,
     source: TierSource,
 ) -> Result<Snapshot> {
-    let _span = tracing::info_span!("build_pool", at).entered();
     let mut builder = PoolBuilder::new(draw_date, source);
-    let phase = tracing::info_span!("credit and inspections").entered();
-    let mut credit = Vec::new();
-    let facts = |d: &str| parse::<CreditFacts>(Kind::Penalties, d).map(Some);
-    for_each(read, Kind::Penalties, at, facts, |b| credit.extend(b)).await?;
-    builder.add_credit(credit);
-    let mut inspections = Vec::new();
-    let facts = |d: &str| parse::<InspectionFacts>(Kind::Inspections, d).map(Some);
-    for_each(read, Kind::Inspections, at, facts, |b| {
-        inspections.extend(b)
-    })
+    async {
+        let mut credit = Vec::new();
+        let facts = |d: &str| parse::<CreditFacts>(Kind::Penalties, d).map(Some);
+        for_each(read, Kind::Penalties, at, facts, |b| credit.extend(b)).await?;
+        builder.add_credit(credit);
+        let mut inspections = Vec::new();
+        let facts = |d: &str| parse::<InspectionFacts>(Kind::Inspections, d).map(Some);
+        for_each(read, Kind::Inspections, at, facts, |b| {
+            inspections.extend(b)
+        })
+        .await?;
+        builder.add_inspections(inspections);
+        Ok::<_, ServiceError>(())
+    }
+    .instrument(tracing::info_span!("credit and inspections"))
     .await?;
-    builder.add_inspections(inspections);
-    drop(phase);
     let builder = std::sync::Arc::new(builder);
-    let phase = tracing::info_span!("objects and inspectors").entered();
-    let mut inspectors = Vec::new();
-    let b = builder.clone();
-    let convert = move |d: &str| Ok(b.inspector(parse(Kind::Inspectors, d)?));
-    for_each(read, Kind::Inspectors, at, convert, |b| {
-        inspectors.extend(b)
-    })
+    let (objects, inspectors) = async {
+        let mut inspectors = Vec::new();
+        let b = builder.clone();
+        let convert = move |d: &str| Ok(b.inspector(parse(Kind::Inspectors, d)?));
+        for_each(read, Kind::Inspectors, at, convert, |b| {
+            inspectors.extend(b)
+        })
+        .await?;
+        // Room for every object at once: growing a vector of ten million records copies them.
+        let mut objects: Vec<Object> =
+            Vec::with_capacity(read.count(Kind::Objects, at).await? as usize);
+        let b = builder.clone();
+        let convert = move |d: &str| Ok(Some(b.object(parse::<ObjectFacts>(Kind::Objects, d)?)?));
+        for_each(read, Kind::Objects, at, convert, |b| objects.extend(b)).await?;
+        Ok::<_, ServiceError>((objects, inspectors))
+    }
+    .instrument(tracing::info_span!("objects and inspectors"))
     .await?;
-    // Room for every object at once: growing a vector of ten million records copies them.
-    let mut objects: Vec<Object> =
-        Vec::with_capacity(read.count(Kind::Objects, at).await? as usize);
-    let b = builder.clone();
-    let convert = move |d: &str| Ok(Some(b.object(parse::<ObjectFacts>(Kind::Objects, d)?)?));
-    for_each(read, Kind::Objects, at, convert, |b| objects.extend(b)).await?;
-    drop(phase);
     let _phase = tracing::info_span!("canonical order", objects = objects.len()).entered();
     Ok(tokio::task::block_in_place(|| {
         Snapshot::new(objects, inspectors)
@@ -134,45 +141,12 @@ pub async fn take(
     source: TierSource,
     actor: &Actor,
 ) -> Result<SnapshotInfo> {
-    let task = load_task(store, task_id).await?;
-    let (plan, _) = load_plan(store, &task.plan_id).await?;
-    if plan.state != PlanState::Approved {
-        return Err(ServiceError::Invalid(format!(
-            "plan {} is {}: only an approved plan's tasks are drawn",
-            plan.id,
-            plan.state.as_str()
-        )));
-    }
     let draw_date =
         draw_date.unwrap_or_else(|| chrono::Utc::now().with_timezone(&china_time()).date_naive());
-    policy_for(&task.policy_toml, draw_date)?;
-    let mut salt = [0u8; 32];
-    getrandom::fill(&mut salt).map_err(|e| ServiceError::Invalid(format!("OS randomness: {e}")))?;
-    let mut read = store.begin_read().await?;
-    let head = read.head().await?;
-    let at = match as_of {
-        None => head,
-        Some(t) => store.seq_at(t).await?.min(head),
-    };
-    let info = freeze(
-        &mut *read,
-        store,
-        task_id,
-        at,
-        draw_date,
-        source,
-        &task.policy_toml,
-        &salt,
-    )
-    .await?;
-    drop(read);
-    let doc = Doc {
-        kind: DocKind::Snapshot,
-        id: info.address.clone(),
-        parent: task_id.into(),
-        doc: serde_json::to_string(&info).expect("serialises"),
-        secret: Some(SecretBytes(salt.to_vec())),
-    };
+    let salt = fresh_key()?;
+    let frozen = freeze_task(store, task_id, as_of, draw_date, source, &salt).await?;
+    let info = frozen.info;
+    let doc = document(&info, &salt);
     let audit = AuditDraft {
         actor: actor.name.clone(),
         action: "snapshot".into(),
@@ -181,7 +155,7 @@ pub async fn take(
         detail: serde_json::json!({
             "address": info.address,
             "as_of_seq": info.as_of_seq,
-            "documents": [{"kind": "snapshot", "id": info.address, "hash": doc_hash(&doc.doc, Some(&salt))}],
+            "documents": [doc_entry(&doc)],
         }),
     };
     store
@@ -196,6 +170,79 @@ pub async fn take(
     Ok(info)
 }
 
+/// 32 bytes from the OS: a salt key or a draw secret.
+pub fn fresh_key() -> Result<Hash> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| ServiceError::Invalid(format!("OS randomness: {e}")))?;
+    Ok(key)
+}
+
+/// A frozen pool: its stored description, the engine's snapshot and the committed pool.
+pub struct Frozen {
+    pub info: SnapshotInfo,
+    pub policy: Policy,
+    pub snapshot: Snapshot,
+    pub pool: CommittedPool,
+}
+
+/// Freezes an approved plan's task as of now (or `as_of`) under the salt key `salt`.
+pub async fn freeze_task(
+    store: &dyn Store,
+    task_id: &str,
+    as_of: Option<&str>,
+    draw_date: NaiveDate,
+    source: TierSource,
+    salt: &Hash,
+) -> Result<Frozen> {
+    let task = load_task(store, task_id).await?;
+    let (plan, _) = load_plan(store, &task.plan_id).await?;
+    if plan.state != PlanState::Approved {
+        return Err(ServiceError::Invalid(format!(
+            "plan {} is {}: only an approved plan's tasks are drawn",
+            plan.id,
+            plan.state.as_str()
+        )));
+    }
+    policy_for(&task.policy_toml, draw_date)?;
+    let mut read = store.begin_read().await?;
+    let head = read.head().await?;
+    let at = match as_of {
+        None => head,
+        Some(t) => store.seq_at(t).await?.min(head),
+    };
+    freeze(
+        &mut *read,
+        store,
+        task_id,
+        at,
+        draw_date,
+        source,
+        &task.policy_toml,
+        salt,
+    )
+    .await
+}
+
+/// The stored form of a snapshot: its description, with the salt key kept apart.
+pub fn document(info: &SnapshotInfo, salt: &Hash) -> Doc {
+    Doc {
+        kind: DocKind::Snapshot,
+        id: info.address.clone(),
+        parent: info.task_id.clone(),
+        doc: serde_json::to_string(info).expect("serialises"),
+        secret: Some(SecretBytes(salt.to_vec())),
+    }
+}
+
+/// A document's line in an audit entry's `documents` list.
+pub fn doc_entry(d: &Doc) -> serde_json::Value {
+    serde_json::json!({
+        "kind": d.kind.as_str(),
+        "id": d.id,
+        "hash": doc_hash(&d.doc, d.secret.as_ref().map(|s| s.0.as_slice())),
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn freeze(
     read: &mut dyn ReadTx,
@@ -206,14 +253,14 @@ async fn freeze(
     source: TierSource,
     policy_toml: &str,
     salt: &Hash,
-) -> Result<SnapshotInfo> {
-    let policy = &policy_for(policy_toml, draw_date)?;
+) -> Result<Frozen> {
+    let policy = policy_for(policy_toml, draw_date)?;
     let snapshot = build_pool(read, at, draw_date, source).await?;
     let pool = tokio::task::block_in_place(|| {
         let _span = tracing::info_span!("commit").entered();
-        CommittedPool::build(&snapshot, policy, salt)
+        CommittedPool::build(&snapshot, &policy, salt)
     })?;
-    let roots = PoolRoots::of(&pool, policy);
+    let roots = PoolRoots::of(&pool, &policy);
     let as_of = match at {
         0 => String::new(),
         _ => store
@@ -223,7 +270,7 @@ async fn freeze(
             .map(|e| e.at.clone())
             .unwrap_or_default(),
     };
-    Ok(SnapshotInfo {
+    let info = SnapshotInfo {
         address: hex::encode(roots.address()),
         task_id: task_id.into(),
         as_of_seq: at,
@@ -235,6 +282,12 @@ async fn freeze(
         inspectors: snapshot.inspectors().len() as u64,
         roots,
         created_at: crate::store::audit::now(),
+    };
+    Ok(Frozen {
+        info,
+        policy,
+        snapshot,
+        pool,
     })
 }
 
@@ -253,7 +306,10 @@ pub fn policy_for(policy_toml: &str, draw_date: NaiveDate) -> Result<Policy> {
 
 /// Looks a snapshot up by its address (or a unique prefix of at least 8 hex digits).
 pub async fn find(store: &dyn Store, address: &str) -> Result<(SnapshotInfo, Hash)> {
-    let docs = store.docs(DocKind::Snapshot, None).await?;
+    let docs = match store.doc(DocKind::Snapshot, address).await? {
+        Some(d) => vec![d],
+        None => store.docs(DocKind::Snapshot, None).await?,
+    };
     let mut found = docs
         .iter()
         .filter(|d| address.len() >= 8 && d.id.starts_with(address));
@@ -276,9 +332,8 @@ pub async fn find(store: &dyn Store, address: &str) -> Result<(SnapshotInfo, Has
     Ok((info, salt))
 }
 
-/// Rebuilds a stored snapshot from the library history and checks it has the same roots.
-pub async fn verify(store: &dyn Store, address: &str) -> Result<SnapshotInfo> {
-    let (info, salt) = find(store, address).await?;
+/// Rebuilds a stored snapshot from the library history; its roots must match.
+pub async fn rebuild(store: &dyn Store, info: &SnapshotInfo, salt: &Hash) -> Result<Frozen> {
     let mut read = store.begin_read().await?;
     let rebuilt = freeze(
         &mut *read,
@@ -288,14 +343,21 @@ pub async fn verify(store: &dyn Store, address: &str) -> Result<SnapshotInfo> {
         info.draw_date,
         info.tier_source,
         &info.policy_toml,
-        &salt,
+        salt,
     )
     .await?;
-    if rebuilt.roots != info.roots || rebuilt.address != info.address {
+    if rebuilt.info.roots != info.roots || rebuilt.info.address != info.address {
         return Err(ServiceError::Invalid(format!(
             "snapshot {} does not match the library as of position {}: rebuilt address {}",
-            info.address, info.as_of_seq, rebuilt.address
+            info.address, info.as_of_seq, rebuilt.info.address
         )));
     }
+    Ok(rebuilt)
+}
+
+/// Rebuilds a stored snapshot from the library history and checks it has the same roots.
+pub async fn verify(store: &dyn Store, address: &str) -> Result<SnapshotInfo> {
+    let (info, salt) = find(store, address).await?;
+    rebuild(store, &info, &salt).await?;
     Ok(info)
 }

@@ -149,12 +149,7 @@ pub async fn verify(store: &dyn Store) -> Result<AuditReport> {
         }
     }
 
-    for kind in [
-        DocKind::Plan,
-        DocKind::Task,
-        DocKind::Amendment,
-        DocKind::Snapshot,
-    ] {
+    for kind in DocKind::ALL {
         for d in store.docs(kind, None).await? {
             report.documents += 1;
             let key = (kind.as_str().to_owned(), d.id.clone());

@@ -90,7 +90,8 @@ pub trait ReadTx: Send {
     async fn count(&mut self, kind: Kind, at: Seq) -> Result<u64>;
 }
 
-/// Plans, tasks, amendments and snapshots.
+/// Plans, tasks, amendments, snapshots; the daemon's draw runs and their bundles, access
+/// tokens (by hash), keys and working-day calendars.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocKind {
@@ -98,15 +99,37 @@ pub enum DocKind {
     Task,
     Amendment,
     Snapshot,
+    Run,
+    Bundle,
+    Token,
+    Key,
+    Calendar,
 }
 
 impl DocKind {
+    pub const ALL: [DocKind; 9] = [
+        DocKind::Plan,
+        DocKind::Task,
+        DocKind::Amendment,
+        DocKind::Snapshot,
+        DocKind::Run,
+        DocKind::Bundle,
+        DocKind::Token,
+        DocKind::Key,
+        DocKind::Calendar,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DocKind::Plan => "plan",
             DocKind::Task => "task",
             DocKind::Amendment => "amendment",
             DocKind::Snapshot => "snapshot",
+            DocKind::Run => "run",
+            DocKind::Bundle => "bundle",
+            DocKind::Token => "token",
+            DocKind::Key => "key",
+            DocKind::Calendar => "calendar",
         }
     }
 }
@@ -118,7 +141,8 @@ pub struct Doc {
     /// The plan of a task or amendment, the task of a snapshot.
     pub parent: String,
     pub doc: String,
-    /// Never shown: a snapshot's salt key.
+    /// Never shown: a snapshot's salt key, a run's draw secret (until the draw reveals it), a
+    /// signing key.
     pub secret: Option<SecretBytes>,
 }
 

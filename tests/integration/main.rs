@@ -2,6 +2,7 @@
 //! statistics, and matching rules through the library API.
 
 mod cli;
+mod daemon;
 mod independent;
 mod library_cli;
 mod matching;

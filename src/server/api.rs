@@ -1,0 +1,703 @@
+//! Routes and handlers. Public routes (`/api/public/…`, `/healthz`, `/metrics`) need no token
+//! and only read; everything else under `/api/` needs a Bearer token of a sufficient role.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use crate::core::draw::ReplacementRequest;
+use crate::library::Kind;
+use crate::library::plan::{Plan, PlanState};
+use crate::service::access::{self, Role};
+use crate::service::imports::{self, ImportOptions};
+use crate::service::plans::{self, parse};
+use crate::service::runs::{ResultInput, Run, RunState, WitnessSource};
+use crate::service::{Actor, verify};
+use crate::store::DocKind;
+
+type St = State<Arc<AppState>>;
+
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub fn routes(upload_limit: usize) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/public/key", get(public_key))
+        .route("/api/public/plans", get(public_plans))
+        .route("/api/public/plans/{id}", get(public_plan))
+        .route("/api/public/tasks/{id}", get(public_task))
+        .route("/api/public/runs", get(public_runs))
+        .route("/api/public/runs/{id}", get(public_run))
+        .route("/api/public/runs/{id}/bundle", get(public_bundle))
+        .route("/api/public/runs/{id}/signature", get(public_signature))
+        .route("/api/public/runs/{id}/results", get(public_results))
+        .route("/api/public/runs/{id}/check/{code}", get(public_check))
+        .route("/api/public/deadlines", get(deadlines))
+        .route(
+            "/api/libraries/{kind}",
+            post(import).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/items", get(items))
+        .route("/api/plans", post(create_plan))
+        .route("/api/plans/{id}/submit", post(submit_plan))
+        .route("/api/plans/{id}/approve", post(approve_plan))
+        .route("/api/plans/{id}/tasks", post(add_task))
+        .route("/api/plans/{id}/amendments", post(amend_plan))
+        .route("/api/tasks/{id}/draw", post(trigger))
+        .route("/api/runs/{id}", get(run))
+        .route("/api/runs/{id}/entropy", post(entropy))
+        .route("/api/runs/{id}/replacements", post(replace))
+        .route("/api/runs/{id}/results", post(results))
+        .route("/api/runs/{id}/publish", post(publish))
+        .route("/api/runs/{id}/full-bundle", get(full_bundle))
+        .route("/api/audit", get(audit))
+        .route("/api/audit/verify", get(audit_verify))
+        .route("/api/tokens", post(create_token))
+        .route("/api/calendars/{year}", put(set_calendar))
+}
+
+pub async fn unknown_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_route",
+        "no such endpoint; see /api/openapi.json",
+    )
+}
+
+/// The caller behind a Bearer token, if its role is at least `needed`.
+async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    needed: Role,
+) -> ApiResult<access::TokenRecord> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this endpoint needs an Authorization: Bearer token",
+            )
+        })?;
+    let record = access::authenticate(state.store(), presented.trim())
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?;
+    if record.role < needed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "a {} token cannot do this: it needs {}",
+                record.role.as_str(),
+                needed.as_str()
+            ),
+        ));
+    }
+    Ok(record)
+}
+
+#[derive(Deserialize, Default)]
+struct Why {
+    #[serde(default)]
+    reason: String,
+}
+
+fn actor(who: &access::TokenRecord, why: Why) -> Actor {
+    Actor {
+        name: who.name.clone(),
+        reason: why.reason,
+    }
+}
+
+fn json_text(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+fn body_json<T: for<'de> Deserialize<'de>>(body: &Bytes) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
+}
+
+async fn healthz(State(s): St) -> ApiResult<Json<serde_json::Value>> {
+    let mut read = s.store().begin_read().await?;
+    let head = read.head().await?;
+    Ok(Json(json!({"status": "ok", "audit_head": head})))
+}
+
+async fn metrics(State(s): St) -> ApiResult<Response> {
+    let runs = s.runs.list(None).await?;
+    let by_state = RunState::ALL
+        .iter()
+        .map(|st| {
+            let n = runs.iter().filter(|r| r.state == *st).count() as u64;
+            (format!("{{state=\"{}\"}}", st.as_str()), n)
+        })
+        .collect();
+    let today = Utc::now()
+        .with_timezone(&s.runs.settings.timezone)
+        .date_naive();
+    let deadlines = s.runs.deadlines(today).await?;
+    let statuses = [
+        "overdue",
+        "due_soon",
+        "on_track",
+        "unknown",
+        "published",
+        "published_late",
+    ]
+    .iter()
+    .map(|st| {
+        let n = deadlines.iter().filter(|d| d.status == *st).count() as u64;
+        (format!("{{status=\"{st}\"}}"), n)
+    })
+    .collect();
+    let text = s.metrics.render(&[
+        (
+            "double_random_runs",
+            "Task runs by lifecycle state.",
+            by_state,
+        ),
+        (
+            "double_random_publication_deadlines",
+            "Runs by publication-deadline status (overdue, due_soon, unknown: no calendar).",
+            statuses,
+        ),
+    ]);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+async fn openapi() -> Response {
+    json_text(OPENAPI.to_owned())
+}
+
+async fn public_key(State(s): St) -> Json<serde_json::Value> {
+    Json(json!({"algorithm": "ed25519", "public_key": s.runs.public_key()}))
+}
+
+async fn public_plans(State(s): St) -> ApiResult<Json<Vec<Plan>>> {
+    let docs = s.store().docs(DocKind::Plan, None).await?;
+    Ok(Json(docs.iter().map(parse).collect::<Result<_, _>>()?))
+}
+
+async fn public_plan(State(s): St, Path(id): Path<String>) -> ApiResult<Json<plans::PlanView>> {
+    Ok(Json(plans::show(s.store(), &id).await?))
+}
+
+async fn public_task(State(s): St, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let task = plans::load_task(s.store(), &id).await?;
+    let runs: Vec<Run> = s
+        .runs
+        .list(Some(&id))
+        .await?
+        .iter()
+        .map(Run::public_view)
+        .collect();
+    Ok(Json(json!({"task": task, "runs": runs})))
+}
+
+async fn public_runs(State(s): St) -> ApiResult<Json<Vec<serde_json::Value>>> {
+    Ok(Json(
+        s.runs
+            .list(None)
+            .await?
+            .iter()
+            .map(|r| {
+                json!({"id": r.id, "task_id": r.task_id, "state": r.state,
+                       "commitment_hash": r.commitment_hash, "committed_at": r.committed_at})
+            })
+            .collect(),
+    ))
+}
+
+async fn public_run(State(s): St, Path(id): Path<String>) -> ApiResult<Json<Run>> {
+    Ok(Json(s.runs.get(&id).await?.public_view()))
+}
+
+async fn public_bundle(State(s): St, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(json_text(s.runs.public_bundle(&id).await?))
+}
+
+async fn public_signature(State(s): St, Path(id): Path<String>) -> ApiResult<Response> {
+    let run = s.runs.get(&id).await?;
+    match run.signature {
+        Some(sig) => Ok(Json(sig).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("run {id} is not drawn yet"),
+        )),
+    }
+}
+
+async fn public_results(
+    State(s): St,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let run = s.runs.get(&id).await?;
+    if run.state != RunState::Published {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "run {id} is {}: results are shown once published",
+                run.state.as_str()
+            ),
+        ));
+    }
+    Ok(Json(
+        json!({"run": run.id, "published_at": run.published_at, "results": run.results}),
+    ))
+}
+
+async fn public_check(
+    State(s): St,
+    Path((id, code)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let check = s.runs.check(&id, &code).await?;
+    Ok(json_text(
+        serde_json::to_string(&check).expect("serialises"),
+    ))
+}
+
+async fn deadlines(State(s): St) -> ApiResult<Json<serde_json::Value>> {
+    let today = Utc::now()
+        .with_timezone(&s.runs.settings.timezone)
+        .date_naive();
+    Ok(Json(
+        json!({"today": today, "runs": s.runs.deadlines(today).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    skip_invalid: bool,
+    /// Names the upload in error messages; `.xlsx` selects the Excel reader.
+    #[serde(default)]
+    filename: Option<String>,
+}
+
+async fn import(
+    State(s): St,
+    Path(kind): Path<String>,
+    Query(q): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let who = caller(&s, &headers, Role::Officer).await?;
+    let kind = Kind::parse(&kind).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no library {kind:?} (objects, inspectors, penalties, inspections, items)"),
+        )
+    })?;
+    let xlsx = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("spreadsheetml"))
+        || q.filename.as_deref().is_some_and(|f| f.ends_with(".xlsx"));
+    let name = q
+        .filename
+        .as_deref()
+        .and_then(|f| std::path::Path::new(f).file_name())
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("{}.{}", kind.as_str(), if xlsx { "xlsx" } else { "csv" }));
+    let dir = tempfile::tempdir()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let path = dir.path().join(&name);
+    std::fs::write(&path, &body)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let options = ImportOptions {
+        skip_invalid: q.skip_invalid,
+        reject_file: Some(dir.path().join("rejects.csv")),
+        progress: false,
+    };
+    let actor = Actor {
+        name: who.name,
+        reason: q.reason,
+    };
+    // Name the upload, not the temporary folder it was written to.
+    let hide = |m: String| m.replace(&format!("{}/", dir.path().display()), "");
+    let mut report = imports::import(s.store(), kind, &path, &options, &actor)
+        .await
+        .map_err(|e| {
+            let mut e = ApiError::from(e);
+            e.message = hide(e.message);
+            e
+        })?;
+    report.file = name.into();
+    report.reject_file = None;
+    let status = if report.committed {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut body = serde_json::to_value(&report).expect("serialises");
+    if !report.committed {
+        body = json!({"error": {"code": "bad_rows", "message": format!("{} bad row(s): nothing was imported", report.bad.len())}, "report": body});
+    }
+    Ok((status, Json(body)).into_response())
+}
+
+async fn items(State(s): St, headers: HeaderMap) -> ApiResult<Response> {
+    caller(&s, &headers, Role::Auditor).await?;
+    let dir = tempfile::tempdir()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let path = dir.path().join("items.json");
+    imports::export(
+        s.store(),
+        Kind::Items,
+        None,
+        &path,
+        crate::table::Format::Json,
+    )
+    .await?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(json_text(text))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPlan {
+    id: String,
+    year: i32,
+    name: String,
+}
+
+async fn create_plan(
+    State(s): St,
+    Query(why): Query<Why>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let who = caller(&s, &headers, Role::Officer).await?;
+    let p: NewPlan = body_json(&body)?;
+    let plan = plans::create(s.store(), &p.id, p.year, &p.name, &actor(&who, why)).await?;
+    Ok((StatusCode::CREATED, Json(plan)).into_response())
+}
+
+async fn transition(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    to: PlanState,
+    why: Why,
+) -> ApiResult<Json<Plan>> {
+    let who = caller(s, headers, Role::Officer).await?;
+    Ok(Json(
+        plans::transition(s.store(), id, to, &actor(&who, why)).await?,
+    ))
+}
+
+async fn submit_plan(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(why): Query<Why>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Plan>> {
+    transition(&s, &headers, &id, PlanState::Submitted, why).await
+}
+
+async fn approve_plan(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(why): Query<Why>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Plan>> {
+    transition(&s, &headers, &id, PlanState::Approved, why).await
+}
+
+/// A task TOML body written where the file-based service reads it; errors name `task.toml`.
+fn task_file(body: &Bytes) -> ApiResult<(tempfile::TempDir, std::path::PathBuf)> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let path = dir.path().join("task.toml");
+    std::fs::write(&path, body)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok((dir, path))
+}
+
+#[derive(Deserialize)]
+struct TaskQuery {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    replace: bool,
+}
+
+async fn add_task(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(q): Query<TaskQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let who = caller(&s, &headers, Role::Officer).await?;
+    let (_dir, path) = task_file(&body)?;
+    let task = plans::add_task(
+        s.store(),
+        &id,
+        &path,
+        q.replace,
+        &actor(&who, Why { reason: q.reason }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(task)).into_response())
+}
+
+/// Defaults so that a missing field is the service's clear error, after authentication.
+#[derive(Deserialize)]
+struct AmendQuery {
+    #[serde(default)]
+    approver: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn amend_plan(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(q): Query<AmendQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let who = caller(&s, &headers, Role::Officer).await?;
+    let (_dir, path) = task_file(&body)?;
+    let a = plans::amend(
+        s.store(),
+        &id,
+        &path,
+        &q.approver,
+        &actor(&who, Why { reason: q.reason }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TriggerBody {
+    /// The public event whose values will be the entropy (default: the configured one).
+    witness_event: Option<String>,
+    witnesses: Option<u8>,
+}
+
+async fn trigger(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(why): Query<Why>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let who = caller(&s, &headers, Role::Officer).await?;
+    let t: TriggerBody = if body.is_empty() {
+        TriggerBody::default()
+    } else {
+        body_json(&body)?
+    };
+    let witness = (t.witness_event.is_some() || t.witnesses.is_some()).then(|| WitnessSource {
+        event: t
+            .witness_event
+            .unwrap_or_else(|| s.runs.settings.witness_event.clone()),
+        witnesses: t.witnesses.unwrap_or(s.runs.settings.witnesses),
+    });
+    let (run, created) = s
+        .runs
+        .trigger(&id, None, witness, &actor(&who, why))
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(run.officer_view())).into_response())
+}
+
+async fn run(State(s): St, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Json<Run>> {
+    caller(&s, &headers, Role::Auditor).await?;
+    Ok(Json(s.runs.get(&id).await?.officer_view()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntropyBody {
+    /// The event's numbers as published: one source per line, values separated by spaces.
+    values: String,
+}
+
+async fn entropy(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(why): Query<Why>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Run>> {
+    let who = caller(&s, &headers, Role::Officer).await?;
+    let e: EntropyBody = body_json(&body)?;
+    Ok(Json(
+        s.runs
+            .enter_entropy(&id, &e.values, &actor(&who, why))
+            .await?
+            .officer_view(),
+    ))
+}
+
+async fn replace(
+    State(s): St,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Run>> {
+    let who = caller(&s, &headers, Role::Officer).await?;
+    let r: ReplacementRequest = body_json(&body)?;
+    let reason = match &r {
+        ReplacementRequest::Object { reason, .. }
+        | ReplacementRequest::Inspector { reason, .. } => reason.clone(),
+    };
+    if reason.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "a replacement needs a reason",
+        ));
+    }
+    Ok(Json(
+        s.runs
+            .replace(&id, r, &actor(&who, Why { reason }))
+            .await?
+            .officer_view(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResultsBody {
+    results: Vec<ResultInput>,
+}
+
+async fn results(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(why): Query<Why>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Run>> {
+    let who = caller(&s, &headers, Role::Officer).await?;
+    let r: ResultsBody = body_json(&body)?;
+    Ok(Json(
+        s.runs
+            .record_results(&id, r.results, &actor(&who, why))
+            .await?
+            .officer_view(),
+    ))
+}
+
+async fn publish(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(why): Query<Why>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Run>> {
+    let who = caller(&s, &headers, Role::Officer).await?;
+    Ok(Json(
+        s.runs.publish(&id, &actor(&who, why)).await?.officer_view(),
+    ))
+}
+
+async fn full_bundle(
+    State(s): St,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    caller(&s, &headers, Role::Auditor).await?;
+    Ok(json_text(s.runs.full_bundle(&id).await?))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    from: i64,
+    #[serde(default = "hundred")]
+    limit: i64,
+}
+
+fn hundred() -> i64 {
+    100
+}
+
+async fn audit(
+    State(s): St,
+    Query(q): Query<AuditQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller(&s, &headers, Role::Auditor).await?;
+    let entries = s.store().audit(q.from, q.limit.clamp(1, 1000)).await?;
+    Ok(Json(json!(entries)))
+}
+
+async fn audit_verify(State(s): St, headers: HeaderMap) -> ApiResult<Json<verify::AuditReport>> {
+    caller(&s, &headers, Role::Auditor).await?;
+    Ok(Json(verify::verify(s.store()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    role: Role,
+}
+
+async fn create_token(
+    State(s): St,
+    Query(why): Query<Why>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let who = caller(&s, &headers, Role::Admin).await?;
+    let t: NewToken = body_json(&body)?;
+    let token = access::create_token(s.store(), &t.name, t.role, &actor(&who, why), false)
+        .await?
+        .expect("not a bootstrap token");
+    let shown: BTreeMap<&str, &str> = [
+        ("name", t.name.as_str()),
+        ("role", t.role.as_str()),
+        ("token", token.expose()),
+    ]
+    .into();
+    Ok((StatusCode::CREATED, Json(shown)).into_response())
+}
+
+async fn set_calendar(
+    State(s): St,
+    Path(year): Path<String>,
+    Query(why): Query<Why>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    let who = caller(&s, &headers, Role::Admin).await?;
+    let year: i32 = year
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{year:?} is not a year")))?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the calendar must be UTF-8 TOML"))?;
+    let y = s.runs.set_calendar(text, year, &actor(&who, why)).await?;
+    Ok(Json(json!({"year": y})))
+}

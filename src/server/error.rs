@@ -1,0 +1,108 @@
+//! Every error answer is JSON: `{"error": {"code", "message", ...}}` with a stable code.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::service::ServiceError;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// For a bad field of an uploaded file: (file name, line, field).
+    pub at: Option<(String, u64, String)>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            at: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            code: self.code,
+            message: &self.message,
+            file: self.at.as_ref().map(|a| a.0.as_str()),
+            line: self.at.as_ref().map(|a| a.1),
+            field: self.at.as_ref().map(|a| a.2.as_str()),
+        };
+        (self.status, Json(serde_json::json!({ "error": body }))).into_response()
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        use StatusCode as S;
+        match e {
+            ServiceError::NotFound(m) => Self::new(S::NOT_FOUND, "not_found", m),
+            ServiceError::Invalid(m) => Self::new(S::UNPROCESSABLE_ENTITY, "invalid", m),
+            ServiceError::Core(e) => Self::new(S::UNPROCESSABLE_ENTITY, "invalid", e.to_string()),
+            ServiceError::Table(e) => Self::new(S::UNPROCESSABLE_ENTITY, "bad_file", e.to_string()),
+            ServiceError::Field {
+                file,
+                line,
+                field,
+                message,
+            } => {
+                // Uploads are written to a temporary folder: name only the file.
+                let file = file
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                Self {
+                    status: S::UNPROCESSABLE_ENTITY,
+                    code: "bad_field",
+                    message: format!("{file}: line {line}, field {field}: {message}"),
+                    at: Some((file, line, field)),
+                }
+            }
+            ServiceError::Store(StoreError::Conflict(m)) => Self::new(S::CONFLICT, "conflict", m),
+            ServiceError::Store(StoreError::Rejected(m)) => {
+                Self::new(S::UNPROCESSABLE_ENTITY, "rejected", m)
+            }
+            ServiceError::Store(e) => {
+                tracing::error!(error = %e, "storage");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "storage",
+                    "the database failed; the request changed nothing (see the server log)",
+                )
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Store(e).into()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,169 @@
+//! The daemon: a thin HTTP shell (axum) and a cron scheduler around the service layer. It
+//! starts from a listener and a shutdown future, so tests bind port 0 and run the real thing.
+
+mod api;
+pub mod error;
+pub mod metrics;
+pub mod scheduler;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::service::access::{self, PublicationKey, Role, Token};
+use crate::service::runs::{DrawSettings, Runs};
+use crate::service::{Actor, ServiceError};
+use crate::store::{self, Store};
+
+/// What every handler shares.
+pub struct AppState {
+    pub runs: Arc<Runs>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub config: Config,
+}
+
+impl AppState {
+    pub fn store(&self) -> &dyn Store {
+        self.runs.store()
+    }
+}
+
+/// A started daemon before it serves: the admin token is `Some` only on the first start.
+pub struct Started {
+    pub state: Arc<AppState>,
+    pub admin_token: Option<Token>,
+    pub recovered: usize,
+}
+
+/// Opens the store, loads (or creates) the publication key and the first admin token, and
+/// completes draws a crash interrupted.
+pub async fn start(config: Config) -> Result<Started, ServiceError> {
+    let store: Arc<dyn Store> = Arc::from(store::open(&config.database.url).await?);
+    let system = Actor {
+        name: "double-random".into(),
+        reason: "first start".into(),
+    };
+    let key = PublicationKey::load_or_create(&*store, &system).await?;
+    let admin_token = access::create_token(&*store, "admin", Role::Admin, &system, true).await?;
+    let settings = DrawSettings {
+        timezone: config
+            .timezone()
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?,
+        tier_source: config.credit.tier_source,
+        witness_event: config.draw.witness_event.clone(),
+        witnesses: config.draw.witnesses,
+        due_soon_working_days: config.draw.due_soon_working_days,
+    };
+    let runs = Arc::new(Runs::new(store, key, settings).await?);
+    let recovered = runs.recover().await?;
+    Ok(Started {
+        state: Arc::new(AppState {
+            runs,
+            metrics: Default::default(),
+            config,
+        }),
+        admin_token,
+        recovered,
+    })
+}
+
+/// Serves until `shutdown` resolves: in-flight requests finish (each transition is one
+/// transaction, so a cut-off one rolls back), the scheduler stops after its current pass,
+/// then the store closes.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    scheduler: bool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sched = scheduler.then(|| {
+        tokio::spawn(scheduler::run(
+            state.runs.clone(),
+            state.metrics.clone(),
+            Duration::from_secs(state.config.server.scheduler_interval_secs.max(1)),
+            stopped,
+        ))
+    });
+    let app = router(state.clone());
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop.send(true);
+    if let Some(s) = sched {
+        let _ = s.await;
+    }
+    state.store().close().await;
+    served
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let upload_limit = state.config.server.max_upload_bytes;
+    let body_limit = state.config.server.max_body_bytes;
+    api::routes(upload_limit)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .fallback(api::unknown_route)
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// A tracing span per request and the request metrics.
+async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_owned();
+    let span = tracing::info_span!("http", %method, %route, status = tracing::field::Empty);
+    let started = Instant::now();
+    let response = next.run(req).instrument(span.clone()).await;
+    span.record("status", response.status().as_u16());
+    state.metrics.observe(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Errors axum answers itself (a malformed query, a body over the limit, a wrong method) in
+/// the same JSON shape as ours.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid",
+        _ => "error",
+    };
+    let body = axum::body::to_bytes(response.into_body(), 64 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    let message = match text.is_empty() {
+        true => status.canonical_reason().unwrap_or("error").to_owned(),
+        false => text,
+    };
+    error::ApiError::new(status, code, message).into_response()
+}
