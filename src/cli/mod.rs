@@ -2,6 +2,7 @@
 //! around the pure core.
 
 pub mod bench;
+pub mod bench_daemon;
 pub mod demo;
 pub mod input;
 pub mod library;
@@ -101,6 +102,12 @@ pub enum Command {
         /// With an enterprise proof: the public bundle to check it against.
         #[arg(long)]
         public: Option<PathBuf>,
+        /// With a bundle: the daemon's signature of it (GET /api/public/runs/{id}/signature).
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// The publication key the signature must be by (hex; GET /api/public/key).
+        #[arg(long, requires = "signature")]
+        key: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -177,6 +184,17 @@ pub enum Command {
         xlsx_rows: Option<u64>,
         #[arg(long)]
         xlsx_store: Option<String>,
+        /// Measure the daemon's draw instead: import --objects into a fresh SQLite file under
+        /// --dir, then commit and draw the task through the service layer.
+        #[arg(long, conflicts_with = "store")]
+        lifecycle: bool,
+        /// Measure public lookups over loopback HTTP against a `serve --demo` process for this
+        /// many seconds.
+        #[arg(long, conflicts_with_all = ["store", "lifecycle"])]
+        http_seconds: Option<u64>,
+        /// Load-generator connections for --http-seconds.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
     },
 }
 
@@ -285,8 +303,17 @@ pub fn run(cli: Cli) -> Result<i32> {
             print_summary(&full);
             Ok(0)
         }
-        Command::Verify { file, public, json } => {
-            let report = verify_file(&file, public.as_deref())?;
+        Command::Verify {
+            file,
+            public,
+            signature,
+            key,
+            json,
+        } => {
+            let mut report = verify_file(&file, public.as_deref())?;
+            if let Some(sig) = signature {
+                check_bundle_signature(&mut report, &file, &sig, key.as_deref())?;
+            }
             print_report(&report, json)?;
             Ok(if report.valid { 0 } else { 1 })
         }
@@ -359,7 +386,18 @@ pub fn run(cli: Cli) -> Result<i32> {
             dir,
             xlsx_rows,
             xlsx_store,
+            lifecycle,
+            http_seconds,
+            connections,
         } => {
+            if lifecycle {
+                bench_daemon::lifecycle(objects, inspectors, &dir)?;
+                return Ok(0);
+            }
+            if let Some(seconds) = http_seconds {
+                bench_daemon::http(seconds, connections, &dir)?;
+                return Ok(0);
+            }
             match store {
                 Some(db) => {
                     let xlsx = xlsx_rows.zip(xlsx_store);
@@ -496,6 +534,61 @@ pub fn verify_file(path: &Path, public: Option<&Path>) -> Result<Report> {
         }
         other => bail!("{}: unknown format {other:?}", path.display()),
     })
+}
+
+/// Adds the check of the daemon's signature over a bundle to `report`.
+fn check_bundle_signature(
+    report: &mut Report,
+    file: &Path,
+    sig: &Path,
+    key: Option<&str>,
+) -> Result<()> {
+    use crate::service::access::{Signature, bundle_statement, check_signature};
+    #[derive(serde::Deserialize)]
+    struct Signed {
+        task_id: String,
+        #[serde(with = "crate::core::encode::hex32")]
+        commitment_hash: crate::core::encode::Hash,
+        result: Replacements,
+    }
+    #[derive(serde::Deserialize)]
+    struct Replacements {
+        replacements: Vec<serde::de::IgnoredAny>,
+    }
+    let signature: Signature = read_json(sig, "signature")?;
+    let b: Signed = read_json(file, "bundle")?;
+    let Some(digest) = report.result_digest.clone().filter(|_| report.valid) else {
+        return Ok(());
+    };
+    let expected = bundle_statement(
+        &b.task_id,
+        &hex::encode(b.commitment_hash),
+        &digest,
+        b.result.replacements.len(),
+    );
+    let problem = match check_signature(&signature, key) {
+        Err(e) => Some(e),
+        Ok(()) if signature.message != expected => Some(format!(
+            "the signed statement is not this bundle's: signed {:?}",
+            signature.message
+        )),
+        Ok(()) => None,
+    };
+    match problem {
+        None => report.checks.push(format!(
+            "signature by publication key {} over run, commitment and result",
+            signature.public_key
+        )),
+        Some(found) => {
+            report.valid = false;
+            report.mismatch = Some(bundle::Mismatch {
+                field: "signature".into(),
+                expected: expected.escape_debug().to_string(),
+                found,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn print_report(r: &Report, json: bool) -> Result<()> {

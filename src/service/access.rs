@@ -82,6 +82,14 @@ pub async fn create_token(
             "token name must be 1 to 64 characters without control characters".into(),
         ));
     }
+    // Names identify people in the audit log and count witnesses: one token per name.
+    for d in store.docs(DocKind::Token, None).await? {
+        if parse::<TokenRecord>(&d)?.name == name && !only_if_first {
+            return Err(ServiceError::Invalid(format!(
+                "a token named {name:?} exists already: names identify people"
+            )));
+        }
+    }
     let token = Token(format!("{TOKEN_PREFIX}{}", hex::encode(fresh_key()?)));
     let record = TokenRecord {
         name: name.into(),
@@ -212,6 +220,19 @@ impl PublicationKey {
             message,
         }
     }
+}
+
+/// What the publication key signs for a drawn run: the run, its commitment and its result
+/// (which covers every replacement so far).
+pub fn bundle_statement(
+    run: &str,
+    commitment_hash: &str,
+    result_digest: &str,
+    replacements: usize,
+) -> String {
+    format!(
+        "double-random/v1 public bundle\nrun: {run}\ncommitment: {commitment_hash}\nresult: {result_digest}\nreplacements: {replacements}\n"
+    )
 }
 
 /// Checks a signature against the public key it names, or `expected_key` if given.

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::access::{PublicationKey, Signature};
+use super::access::{PublicationKey, Signature, bundle_statement};
 use super::plans::{document, draft, load_task, parse};
 use super::snapshots::{self, Frozen, SnapshotInfo, fresh_key};
 use super::{Actor, Result, ServiceError};
@@ -676,12 +676,11 @@ impl Runs {
     }
 
     fn signature(&self, run: &Run, result_digest: &Hash) -> Signature {
-        self.key.sign(format!(
-            "double-random/v1 public bundle\nrun: {}\ncommitment: {}\nresult: {}\nreplacements: {}\n",
-            run.id,
-            run.commitment_hash,
-            hex::encode(result_digest),
-            run.replacements.len()
+        self.key.sign(bundle_statement(
+            &run.id,
+            &run.commitment_hash,
+            &hex::encode(result_digest),
+            run.replacements.len(),
         ))
     }
 

@@ -282,12 +282,21 @@ fn tokens(http: &Http, admin: String) -> Tokens {
             .unwrap()
             .to_owned()
     };
-    Tokens {
+    let twice = json!({"name": "li", "role": "officer"}).to_string();
+    let tokens = Tokens {
         li: make("li", "officer"),
         wang: make("wang", "officer"),
         auditor: make("audit", "auditor"),
         admin: admin.clone(),
-    }
+    };
+    http.expect(
+        422,
+        "POST",
+        "/api/tokens",
+        Some(&admin),
+        Some(twice.as_bytes()),
+    );
+    tokens
 }
 
 /// Imports the demo library over HTTP and approves this year's plan with the demo task.
