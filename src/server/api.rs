@@ -318,7 +318,12 @@ async fn import(
         .as_deref()
         .and_then(|f| std::path::Path::new(f).file_name())
         .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| format!("{}.{}", kind.as_str(), if xlsx { "xlsx" } else { "csv" }));
+        .unwrap_or_else(|| kind.as_str().to_owned());
+    // The reader follows the extension.
+    let name = match (xlsx, name.ends_with(".xlsx")) {
+        (true, false) => format!("{name}.xlsx"),
+        _ => name,
+    };
     let dir = tempfile::tempdir()
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     let path = dir.path().join(&name);

@@ -572,7 +572,7 @@ impl Runs {
             run.entropy = Some(canonical);
         }
         let complete = run.state == RunState::Entropy;
-        self.put_run(&run, &doc, None, actor, "entropy", Vec::new())
+        self.put_run(&run, &doc, actor, "entropy", Vec::new())
             .await?;
         drop(held);
         if mismatch {
@@ -594,16 +594,14 @@ impl Runs {
         &self,
         run: &Run,
         previous: &Doc,
-        secret: Option<Vec<u8>>,
         actor: &Actor,
         action: &str,
         more: Vec<(Doc, Option<String>)>,
     ) -> Result<()> {
         let mut doc = document(DocKind::Run, &run.id, &run.task_id, run);
-        doc.secret = match secret {
-            Some(s) => Some(SecretBytes(s)),
-            None if run.secret.is_none() => previous.secret.clone(),
-            None => None,
+        doc.secret = match run.secret {
+            None => previous.secret.clone(),
+            Some(_) => None,
         };
         let mut docs = vec![&doc];
         docs.extend(more.iter().map(|(d, _)| d));
@@ -710,7 +708,7 @@ impl Runs {
                 run.failure = Some(e.to_string());
                 run.drawn_at = Some(crate::store::audit::now());
                 run.secret = Some(hex::encode(&secret));
-                self.put_run(&run, &doc, None, &actor, "draw_failed", Vec::new())
+                self.put_run(&run, &doc, &actor, "draw_failed", Vec::new())
                     .await?;
                 return Ok(run);
             }
@@ -731,7 +729,7 @@ impl Runs {
             secret: None,
         };
         match self
-            .put_run(&run, &doc, None, &actor, "draw", vec![(bundle, None)])
+            .put_run(&run, &doc, &actor, "draw", vec![(bundle, None)])
             .await
         {
             Ok(()) => {
@@ -861,7 +859,6 @@ impl Runs {
         self.put_run(
             &run,
             &doc,
-            None,
             actor,
             "replace",
             vec![(bundle, Some(previous_bundle))],
@@ -933,7 +930,7 @@ impl Runs {
             );
         }
         run.state = RunState::Results;
-        self.put_run(&run, &doc, None, actor, "results", Vec::new())
+        self.put_run(&run, &doc, actor, "results", Vec::new())
             .await?;
         Ok(run)
     }
@@ -965,7 +962,7 @@ impl Runs {
         run.state = RunState::Published;
         run.published_at = Some(crate::store::audit::now());
         run.published_by = Some(actor.name.clone());
-        self.put_run(&run, &doc, None, actor, "publish", Vec::new())
+        self.put_run(&run, &doc, actor, "publish", Vec::new())
             .await?;
         Ok(run)
     }

@@ -375,6 +375,9 @@ async fn lifecycle_from_import_to_publication(b: &Backend) {
     assert_eq!(r["error"]["code"], "bad_rows", "{r}");
     assert_eq!(r["report"]["bad"][0]["line"], 2, "{r}");
     office_year(&http, &t, &lib);
+    let items = http.expect(200, "GET", "/api/items", Some(&t.auditor), None);
+    assert_eq!(items[0]["code"], "SC-001", "{items}");
+    http.expect(401, "GET", "/api/items", None, None);
     let (plan_id, task_id, run_id) = ids();
     let draw = format!("/api/tasks/{task_id}/draw");
     // A task file with a bad field: file, line and field in the answer.
