@@ -188,17 +188,37 @@ async fn public_key(State(s): St) -> Json<serde_json::Value> {
     Json(json!({"algorithm": "ed25519", "public_key": s.runs.public_key()}))
 }
 
+/// Plans are public once approved; drafts are the office's own business.
 async fn public_plans(State(s): St) -> ApiResult<Json<Vec<Plan>>> {
     let docs = s.store().docs(DocKind::Plan, None).await?;
-    Ok(Json(docs.iter().map(parse).collect::<Result<_, _>>()?))
+    let plans: Vec<Plan> = docs.iter().map(parse).collect::<Result<_, _>>()?;
+    Ok(Json(
+        plans
+            .into_iter()
+            .filter(|p| p.state == PlanState::Approved)
+            .collect(),
+    ))
+}
+
+async fn approved(s: &AppState, plan_id: &str) -> ApiResult<()> {
+    match plans::load_plan(s.store(), plan_id).await?.0.state {
+        PlanState::Approved => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no approved plan {plan_id:?}"),
+        )),
+    }
 }
 
 async fn public_plan(State(s): St, Path(id): Path<String>) -> ApiResult<Json<plans::PlanView>> {
+    approved(&s, &id).await?;
     Ok(Json(plans::show(s.store(), &id).await?))
 }
 
 async fn public_task(State(s): St, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
     let task = plans::load_task(s.store(), &id).await?;
+    approved(&s, &task.plan_id).await?;
     let runs: Vec<Run> = s
         .runs
         .list(Some(&id))

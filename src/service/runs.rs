@@ -989,9 +989,11 @@ impl Runs {
     pub async fn set_calendar(&self, text: &str, expected_year: i32, actor: &Actor) -> Result<i32> {
         let year: YearFile = toml::from_str(text).map_err(|e| ServiceError::Field {
             file: "calendar.toml".into(),
-            line: 0,
+            line: e
+                .span()
+                .map_or(1, |s| text[..s.start].lines().count().max(1) as u64),
             field: "calendar".into(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            message: e.message().to_owned(),
         })?;
         let y = year.year;
         if y != expected_year {
