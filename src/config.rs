@@ -31,6 +31,8 @@ pub struct Server {
     pub scheduler_interval_secs: u64,
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
+    /// The transparency log's name, first line of every checkpoint and name of its key.
+    pub log_origin: String,
 }
 
 impl Default for Server {
@@ -42,6 +44,7 @@ impl Default for Server {
             scheduler_interval_secs: 5,
             max_body_bytes: 1 << 20,
             max_upload_bytes: 256 << 20,
+            log_origin: "double-random.local/log".into(),
         }
     }
 }

@@ -68,6 +68,7 @@ pub fn lifecycle(objects: u64, inspectors: u64, dir: &Path) -> Result<()> {
             witness_event: "bench".into(),
             witnesses: 1,
             due_soon_working_days: 5,
+            log_origin: "bench/log".into(),
         };
         let runs = Runs::new(store.clone(), key.clone(), settings.clone()).await?;
         let t = Instant::now();

@@ -6,6 +6,7 @@ pub mod bench_daemon;
 pub mod demo;
 pub mod input;
 pub mod library;
+pub mod log;
 pub mod output;
 pub mod serve;
 
@@ -160,6 +161,9 @@ pub enum Command {
     /// The audit log: verify the chain and everything it covers, or list entries.
     #[command(subcommand)]
     Audit(library::AuditCommand),
+    /// The transparency log: check checkpoints, inclusion of bundles, consistency over time.
+    #[command(subcommand)]
+    Log(LogCommand),
     /// Run the daemon: HTTP API, draw lifecycle, cron scheduler.
     Serve(serve::ServeArgs),
     /// Print the documented default configuration.
@@ -198,6 +202,13 @@ pub enum Command {
     },
 }
 
+#[derive(Subcommand)]
+pub enum LogCommand {
+    /// Check a signed checkpoint, a run's entry and bundle, consistency with a saved
+    /// checkpoint, and every entry; offline from files or against --url. Exit 0 when all pass.
+    Verify(log::VerifyArgs),
+}
+
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Import(a) => library::run(&cli.global, library::Job::Import(a)),
@@ -207,6 +218,13 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Snapshot(a) => library::run(&cli.global, library::Job::Snapshot(a)),
         Command::Audit(c) => library::run(&cli.global, library::Job::Audit(c)),
         Command::Serve(a) => serve::run(&cli.global, a),
+        Command::Log(LogCommand::Verify(a)) => match log::verify(&a) {
+            Ok(code) => Ok(code),
+            Err(e) => {
+                println!("FAIL {e:#}");
+                Ok(1)
+            }
+        },
         Command::Config { .. } => {
             print!("{}", crate::config::DEFAULT_TOML);
             Ok(0)

@@ -130,6 +130,94 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root
     snode == 0 && r == *root
 }
 
+/// RFC 6962 §2.1.2 consistency proof PROOF(m, D[n]) that the tree of the first `m` leaves is a
+/// prefix of the tree of all of `leaves` (0 < m ≤ n).
+pub fn consistency_proof(leaves: &[Hash], m: usize) -> Vec<Hash> {
+    assert!(
+        m > 0 && m <= leaves.len(),
+        "consistency proof sizes out of range"
+    );
+    let mut proof = Vec::new();
+    subproof(m, leaves, true, &mut proof);
+    proof
+}
+
+fn subproof(m: usize, leaves: &[Hash], whole: bool, proof: &mut Vec<Hash>) {
+    let n = leaves.len();
+    if m == n {
+        if !whole {
+            proof.push(root(leaves));
+        }
+        return;
+    }
+    let k = split(n);
+    if m <= k {
+        subproof(m, &leaves[..k], whole, proof);
+        proof.push(root(&leaves[k..]));
+    } else {
+        subproof(m - k, &leaves[k..], false, proof);
+        proof.push(root(&leaves[..k]));
+    }
+}
+
+/// The largest power of two smaller than `n` (n ≥ 2).
+fn split(n: usize) -> usize {
+    1 << (usize::BITS - 1 - (n - 1).leading_zeros())
+}
+
+/// RFC 9162 §2.1.4.2 consistency proof verification.
+pub fn verify_consistency(
+    size1: u64,
+    size2: u64,
+    root1: &Hash,
+    root2: &Hash,
+    proof: &[Hash],
+) -> bool {
+    if size1 > size2 {
+        return false;
+    }
+    if size1 == size2 {
+        return proof.is_empty() && root1 == root2;
+    }
+    if size1 == 0 {
+        return proof.is_empty();
+    }
+    let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
+    if size1.is_power_of_two() {
+        path.push(*root1);
+    }
+    path.extend_from_slice(proof);
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
+    let (mut fnode, mut snode) = (size1 - 1, size2 - 1);
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    let (mut fr, mut sr) = (*first, *first);
+    for c in rest {
+        if snode == 0 {
+            return false;
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            if fnode & 1 == 0 {
+                while fnode & 1 == 0 && fnode != 0 {
+                    fnode >>= 1;
+                    snode >>= 1;
+                }
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    fr == *root1 && sr == *root2 && snode == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +228,13 @@ mod tests {
         leaves_hex: Vec<String>,
         roots: Vec<RootCase>,
         inclusion_proofs: Vec<InclusionCase>,
+        consistency_proofs: Vec<ConsistencyCase>,
+    }
+    #[derive(Deserialize)]
+    struct ConsistencyCase {
+        size1: usize,
+        size2: usize,
+        path_hex: Vec<String>,
     }
     #[derive(Deserialize)]
     struct RootCase {
@@ -207,6 +302,69 @@ mod tests {
                 &want,
                 &tree.root()
             ));
+        }
+    }
+
+    #[test]
+    fn consistency_proofs_match_rfc6962_vectors() {
+        let v = vectors();
+        let leaves: Vec<Hash> = v
+            .leaves_hex
+            .iter()
+            .map(|l| leaf_hash(&hex::decode(l).unwrap()))
+            .collect();
+        let cases: Vec<_> = v
+            .consistency_proofs
+            .iter()
+            .filter(|c| c.size1 > 0)
+            .collect();
+        assert!(cases.len() >= 5);
+        for c in cases {
+            let want: Vec<Hash> = c.path_hex.iter().map(|p| h(p)).collect();
+            let (r1, r2) = (root(&leaves[..c.size1]), root(&leaves[..c.size2]));
+            if c.size1 < c.size2 {
+                assert_eq!(
+                    consistency_proof(&leaves[..c.size2], c.size1),
+                    want,
+                    "{} → {}",
+                    c.size1,
+                    c.size2
+                );
+            }
+            assert!(verify_consistency(
+                c.size1 as u64,
+                c.size2 as u64,
+                &r1,
+                &r2,
+                &want
+            ));
+        }
+    }
+
+    #[test]
+    fn every_consistency_proof_verifies_and_a_rewrite_fails() {
+        let leaves: Vec<Hash> = (0..33u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        for n in 1..=leaves.len() {
+            for m in 1..=n {
+                let p = consistency_proof(&leaves[..n], m);
+                let (r1, r2) = (root(&leaves[..m]), root(&leaves[..n]));
+                assert!(
+                    verify_consistency(m as u64, n as u64, &r1, &r2, &p),
+                    "{m} → {n}"
+                );
+                if m < n {
+                    let mut forked = leaves[..n].to_vec();
+                    forked[m - 1] = leaf_hash(b"rewritten");
+                    assert!(!verify_consistency(
+                        m as u64,
+                        n as u64,
+                        &r1,
+                        &root(&forked),
+                        &p
+                    ));
+                    assert!(!verify_consistency(m as u64, n as u64, &r2, &r1, &p));
+                }
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! No I/O, no clock, no global RNG, no floating point, no hash-map iteration.
 
 pub mod bundle;
+pub mod checkpoint;
 pub mod draw;
 pub mod encode;
 pub mod matching;

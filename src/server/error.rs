@@ -87,6 +87,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(StoreError::Rejected(m)) => {
                 Self::new(S::UNPROCESSABLE_ENTITY, "rejected", m)
             }
+            // Says what is wrong with the stored data (it holds no secret): a watcher must
+            // learn why the daemon refuses, e.g. to sign a rewritten log.
+            ServiceError::Store(StoreError::Corrupt(m)) => {
+                tracing::error!(problem = %m, "stored data is corrupt");
+                Self::new(S::INTERNAL_SERVER_ERROR, "corrupt", m)
+            }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage");
                 Self::new(

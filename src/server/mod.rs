@@ -61,6 +61,7 @@ pub async fn start(config: Config) -> Result<Started, ServiceError> {
         witness_event: config.draw.witness_event.clone(),
         witnesses: config.draw.witnesses,
         due_soon_working_days: config.draw.due_soon_working_days,
+        log_origin: config.server.log_origin.clone(),
     };
     let runs = Arc::new(Runs::new(store, key, settings).await?);
     let recovered = runs.recover().await?;

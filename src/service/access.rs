@@ -208,6 +208,11 @@ impl PublicationKey {
         }
     }
 
+    /// A C2SP signed note of the checkpoint, by this key under the log's origin.
+    pub fn sign_checkpoint(&self, c: &crate::core::checkpoint::Checkpoint) -> String {
+        crate::core::checkpoint::sign(c, &self.0)
+    }
+
     pub fn public_hex(&self) -> String {
         hex::encode(self.0.verifying_key().as_bytes())
     }

@@ -6,6 +6,7 @@ pub mod imports;
 pub mod plans;
 pub mod runs;
 pub mod snapshots;
+pub mod tlog;
 pub mod verify;
 
 use std::path::PathBuf;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::access::{PublicationKey, Signature, bundle_statement};
 use super::plans::{document, draft, load_task, parse};
 use super::snapshots::{self, Frozen, SnapshotInfo, fresh_key};
+use super::tlog::{self, InclusionProof, LogEntry};
 use super::{Actor, Result, ServiceError};
 use crate::core::bundle::{self, DrawInputs, EnterpriseProof, FullBundle, PublicBundle};
 use crate::core::draw::{ReplacementRecord, ReplacementRequest, secret_hash};
@@ -43,6 +44,8 @@ pub struct DrawSettings {
     pub witnesses: u8,
     /// A deadline this many working days away or closer is "due soon".
     pub due_soon_working_days: u32,
+    /// The transparency log's name in its checkpoints.
+    pub log_origin: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -293,6 +296,22 @@ fn failpoint(name: &str) {
     }
 }
 
+/// The transitions the public log records (with the commitment).
+const LOGGED: [&str; 4] = ["draw", "draw_failed", "replace", "publish"];
+
+fn log_entry(event: &str, run: &Run) -> LogEntry {
+    LogEntry {
+        format: crate::service::tlog::ENTRY_FORMAT.into(),
+        event: event.into(),
+        run: run.id.clone(),
+        task: run.task_id.clone(),
+        at: crate::store::audit::now(),
+        commitment_hash: run.commitment_hash.clone(),
+        result_digest: run.result_digest.clone(),
+        replacements: run.replacements.len(),
+    }
+}
+
 fn conflict(m: impl Into<String>) -> ServiceError {
     ServiceError::Store(StoreError::Conflict(m.into()))
 }
@@ -522,6 +541,7 @@ impl Runs {
                         new: run_doc,
                         previous: None,
                     },
+                    log_entry("commit", &run).op(),
                 ],
                 audit,
             )
@@ -617,6 +637,9 @@ impl Runs {
             new: doc,
             previous: Some(previous.doc.clone()),
         });
+        if LOGGED.contains(&action) {
+            ops.push(log_entry(action, run).op());
+        }
         failpoint(action);
         self.store.write_docs(ops, audit).await?;
         Ok(())
@@ -965,6 +988,20 @@ impl Runs {
         self.put_run(&run, &doc, actor, "publish", Vec::new())
             .await?;
         Ok(run)
+    }
+
+    /// The signed checkpoint of the transparency log (a new one if the log grew).
+    pub async fn checkpoint(&self) -> Result<String> {
+        Ok(
+            tlog::checkpoint(&*self.store, &self.key, &self.settings.log_origin)
+                .await?
+                .note,
+        )
+    }
+
+    /// A run's latest log entry with its proof in the current checkpoint.
+    pub async fn log_proof(&self, run_id: &str) -> Result<InclusionProof> {
+        tlog::run_proof(&*self.store, &self.key, &self.settings.log_origin, run_id).await
     }
 
     /// Loads the shipped calendars, then the ones administrators stored (which win).

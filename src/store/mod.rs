@@ -167,6 +167,24 @@ pub enum DocOp {
     },
     /// Writes `new`; the current document must be `previous` (`None`: must not exist).
     Put { new: Doc, previous: Option<String> },
+    /// Appends `entry` to the transparency log as its next leaf.
+    Log { entry: String },
+}
+
+/// One leaf of the transparency log: the entry and its RFC 6962 leaf hash as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLeaf {
+    pub index: u64,
+    pub entry: String,
+    pub leaf_hash: Hash,
+}
+
+/// A checkpoint the daemon signed: size, root, and the signed note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    pub note: String,
 }
 
 /// A version of a library record, for audit verification.
@@ -196,6 +214,13 @@ pub trait Store: Send + Sync {
     fn created(&self, kind: Kind, seq: Seq) -> BoxStream<'_, Result<Version>>;
     /// (key, valid_from) of the versions closed by the change at `seq`, in key order.
     async fn closed(&self, kind: Kind, seq: Seq) -> Result<Vec<(String, Seq)>>;
+    /// Leaves `from..to` of the transparency log (fewer if it is shorter), in order.
+    async fn log_leaves(&self, from: u64, to: u64) -> Result<Vec<LogLeaf>>;
+    async fn log_size(&self) -> Result<u64>;
+    /// The signed checkpoint of the largest size, if any.
+    async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>>;
+    /// Keeps a signed checkpoint; one of that size already kept must be this one.
+    async fn add_checkpoint(&self, c: &SignedCheckpoint) -> Result<()>;
     /// Versions written by no audited import of their kind (`valid_from` or `valid_to` is not
     /// one of `imports`): (key, valid_from), at most 10.
     async fn orphan_versions(&self, kind: Kind, imports: &[Seq]) -> Result<Vec<(String, Seq)>>;
@@ -332,13 +357,79 @@ impl TryFrom<DocRow> for Doc {
     }
 }
 
-impl DocOp {
+/// A document step or a log append, as the backends apply them.
+pub(crate) enum Step {
     /// (kind, id, the document that must be current, what to write).
-    pub(crate) fn into_parts(self) -> (DocKind, String, Option<String>, Option<Doc>) {
+    Doc(DocKind, String, Option<String>, Option<Doc>),
+    Log(String, Hash),
+}
+
+impl DocOp {
+    pub(crate) fn into_step(self) -> Step {
         match self {
-            DocOp::Expect { kind, id, doc } => (kind, id, Some(doc), None),
-            DocOp::Put { new, previous } => (new.kind, new.id.clone(), previous, Some(new)),
+            DocOp::Expect { kind, id, doc } => Step::Doc(kind, id, Some(doc), None),
+            DocOp::Put { new, previous } => {
+                Step::Doc(new.kind, new.id.clone(), previous, Some(new))
+            }
+            DocOp::Log { entry } => {
+                let leaf = crate::core::merkle::leaf_hash(entry.as_bytes());
+                Step::Log(entry, leaf)
+            }
         }
+    }
+}
+
+/// A `tlog_leaves` row as both backends return it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct LeafRow {
+    idx: i64,
+    entry: String,
+    leaf_hash: Vec<u8>,
+}
+
+impl TryFrom<LeafRow> for LogLeaf {
+    type Error = StoreError;
+
+    fn try_from(r: LeafRow) -> Result<Self> {
+        Ok(LogLeaf {
+            index: r.idx as u64,
+            leaf_hash: Hash::try_from(r.leaf_hash.as_slice()).map_err(|_| {
+                StoreError::Corrupt(format!("log leaf {}: leaf_hash is not 32 bytes", r.idx))
+            })?,
+            entry: r.entry,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CheckpointRow {
+    size: i64,
+    root: Vec<u8>,
+    note: String,
+}
+
+impl TryFrom<CheckpointRow> for SignedCheckpoint {
+    type Error = StoreError;
+
+    fn try_from(r: CheckpointRow) -> Result<Self> {
+        Ok(SignedCheckpoint {
+            size: r.size as u64,
+            root: Hash::try_from(r.root.as_slice()).map_err(|_| {
+                StoreError::Corrupt(format!("checkpoint {}: root is not 32 bytes", r.size))
+            })?,
+            note: r.note,
+        })
+    }
+}
+
+/// The same checkpoint size signed twice must be the same checkpoint.
+pub(crate) fn check_same_checkpoint(kept: Option<Vec<u8>>, c: &SignedCheckpoint) -> Result<()> {
+    match kept {
+        Some(root) if root != c.root => Err(StoreError::Conflict(format!(
+            "a checkpoint of size {} with another root was signed before: refusing to fork the log",
+            c.size
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -18,6 +18,7 @@ use super::{
     AuditRow, Doc, DocKind, DocOp, DocRow, Duplicate, ImportCounts, ImportTx, ReadTx, Result, Seq,
     Staged, Store, StoreError, Version, check_current, complete_detail, hash32, table_sql,
 };
+use super::{CheckpointRow, LeafRow, LogLeaf, SignedCheckpoint, Step, check_same_checkpoint};
 use crate::core::encode::Hash;
 use crate::library::Kind;
 
@@ -465,7 +466,21 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let seq = head(&mut tx).await?.map_or(0, |(s, _)| s) + 1;
         for op in ops {
-            let (kind, id, expected, new) = op.into_parts();
+            let (kind, id, expected, new) = match op.into_step() {
+                Step::Doc(kind, id, expected, new) => (kind, id, expected, new),
+                Step::Log(entry, leaf) => {
+                    sqlx::query(
+                        "INSERT INTO tlog_leaves (idx, entry, leaf_hash, seq)
+                         SELECT COALESCE(MAX(idx) + 1, 0), ?, ?, ? FROM tlog_leaves",
+                    )
+                    .bind(entry)
+                    .bind(leaf.as_slice())
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                    continue;
+                }
+            };
             let found: Option<String> =
                 sqlx::query_scalar("SELECT doc FROM documents WHERE kind = ? AND id = ?")
                     .bind(kind.as_str())
@@ -567,6 +582,56 @@ impl Store for SqliteStore {
         .bind(seq)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    async fn log_leaves(&self, from: u64, to: u64) -> Result<Vec<LogLeaf>> {
+        sqlx::query_as::<_, LeafRow>(
+            "SELECT idx, entry, leaf_hash FROM tlog_leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
+        )
+        .bind(from as i64)
+        .bind(to.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(LogLeaf::try_from)
+        .collect()
+    }
+
+    async fn log_size(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tlog_leaves")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>> {
+        sqlx::query_as::<_, CheckpointRow>(
+            "SELECT size, root, note FROM tlog_checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .map(SignedCheckpoint::try_from)
+        .transpose()
+    }
+
+    async fn add_checkpoint(&self, c: &SignedCheckpoint) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let kept: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT root FROM tlog_checkpoints WHERE size = ?")
+                .bind(c.size as i64)
+                .fetch_optional(&mut *tx)
+                .await?;
+        check_same_checkpoint(kept.clone(), c)?;
+        if kept.is_none() {
+            sqlx::query("INSERT INTO tlog_checkpoints (size, root, note) VALUES (?, ?, ?)")
+                .bind(c.size as i64)
+                .bind(c.root.as_slice())
+                .bind(&c.note)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn orphan_versions(&self, kind: Kind, imports: &[Seq]) -> Result<Vec<(String, Seq)>> {

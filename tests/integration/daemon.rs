@@ -1188,6 +1188,226 @@ async fn an_impossible_draw_fails_in_public(b: &Backend) {
     store.close().await;
 }
 
+fn log_verify(args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(["log", "verify"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Every commitment, draw, replacement and publication is a log leaf; a watcher checks a run's
+/// bundle, its inclusion, consistency with a checkpoint saved earlier, and every entry, from
+/// saved files and against the URL.
+async fn the_log_records_each_event_and_a_watcher_verifies_it(b: &Backend) {
+    prepared(b, 300).await;
+    let dir = b.dir.path();
+    let d = Daemon::start(&b.url, None, &["--no-scheduler"]);
+    let http = Http::new(&d.url);
+    let t = tokens(&http, d.admin_token());
+    let (_, task_id, id) = ids();
+    let save = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    http.expect(
+        201,
+        "POST",
+        &format!("/api/tasks/{task_id}/draw"),
+        Some(&t.li),
+        None,
+    );
+    let first = save("cp1.txt", http.get("/api/public/log/checkpoint", None).1);
+    assert!(std::fs::read_to_string(&first).unwrap().contains("\n1\n"));
+    for (who, v) in [(&t.li, "9 8 7"), (&t.wang, "7 8 9")] {
+        let body = json!({"values": v}).to_string();
+        http.expect(
+            200,
+            "POST",
+            &format!("/api/runs/{id}/entropy"),
+            Some(who),
+            Some(body.as_bytes()),
+        );
+    }
+    let bundle: Value =
+        serde_json::from_str(&http.get(&format!("/api/public/runs/{id}/bundle"), None).1).unwrap();
+    let gone = final_objects(&bundle)[0].clone();
+    let req = json!({"kind": "object", "object": gone, "reason": "已关闭"}).to_string();
+    http.expect(
+        200,
+        "POST",
+        &format!("/api/runs/{id}/replacements"),
+        Some(&t.li),
+        Some(req.as_bytes()),
+    );
+    let bundle_text = http.get(&format!("/api/public/runs/{id}/bundle"), None).1;
+    let inspected = final_objects(&serde_json::from_str(&bundle_text).unwrap());
+    let all = json!({"results": inspected.iter().map(|o| json!({"object": o, "finding": "no_problem"})).collect::<Vec<_>>()}).to_string();
+    http.expect(
+        200,
+        "POST",
+        &format!("/api/runs/{id}/results"),
+        Some(&t.li),
+        Some(all.as_bytes()),
+    );
+    http.expect(
+        200,
+        "POST",
+        &format!("/api/runs/{id}/publish"),
+        Some(&t.li),
+        None,
+    );
+
+    let entries = http.expect(200, "GET", "/api/public/log/entries", None, None);
+    let events: Vec<String> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            serde_json::from_str::<Value>(e["entry"].as_str().unwrap()).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(events, ["commit", "draw", "replace", "publish"]);
+    let key = http.expect(200, "GET", "/api/public/key", None, None)["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = save("cp2.txt", http.get("/api/public/log/checkpoint", None).1);
+    let consistency = save(
+        "consistency.json",
+        http.get("/api/public/log/consistency?first=1&second=4", None)
+            .1,
+    );
+    let proof = save(
+        "proof.json",
+        http.get(&format!("/api/public/runs/{id}/log-proof"), None)
+            .1,
+    );
+    let bundle = save("bundle.json", bundle_text);
+    let entries = save("entries.json", entries.to_string());
+    let offline = [
+        "--key",
+        &key,
+        "--checkpoint",
+        &now,
+        "--previous",
+        &first,
+        "--consistency",
+        &consistency,
+        "--proof",
+        &proof,
+        "--bundle",
+        &bundle,
+        "--entries",
+        &entries,
+    ];
+    let (ok, out) = log_verify(&offline);
+    assert!(
+        ok && out.contains("VALID") && out.contains("is the one logged for run"),
+        "{out}"
+    );
+    let (ok, out) = log_verify(&[
+        "--key",
+        &key,
+        "--url",
+        &d.url,
+        "--run",
+        &id,
+        "--previous",
+        &first,
+    ]);
+    assert!(ok && out.contains("5 checks passed"), "{out}");
+    // Another key, a bundle that is not the logged one, a second commitment hidden in the
+    // entries: each fails.
+    let other = "ab".repeat(32);
+    assert!(!log_verify(&["--key", &other, "--checkpoint", &now]).0);
+    let mut altered: Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    altered["task_id"] = json!("someone-else");
+    let altered = save("altered.json", altered.to_string());
+    let (ok, out) = log_verify(&[
+        "--key",
+        &key,
+        "--checkpoint",
+        &now,
+        "--proof",
+        &proof,
+        "--bundle",
+        &altered,
+    ]);
+    assert!(!ok, "{out}");
+    let mut list: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&entries).unwrap()).unwrap();
+    list[2]["entry"] = list[0]["entry"].clone();
+    let doubled = save("doubled.json", serde_json::to_string(&list).unwrap());
+    let (ok, out) = log_verify(&["--key", &key, "--checkpoint", &now, "--entries", &doubled]);
+    assert!(!ok && out.contains("FAIL"), "{out}");
+}
+
+/// The daemon refuses to sign a checkpoint over a stored log that was edited, reordered or
+/// truncated, and says why.
+async fn a_tampered_log_is_never_signed(b: &Backend) {
+    prepared(b, 200).await;
+    let d = Daemon::start(&b.url, None, &["--no-scheduler"]);
+    let http = Http::new(&d.url);
+    let t = tokens(&http, d.admin_token());
+    let (_, task_id, id) = ids();
+    http.expect(
+        201,
+        "POST",
+        &format!("/api/tasks/{task_id}/draw"),
+        Some(&t.li),
+        None,
+    );
+    for (who, v) in [(&t.li, "4 5"), (&t.wang, "5 4")] {
+        let body = json!({"values": v}).to_string();
+        http.expect(
+            200,
+            "POST",
+            &format!("/api/runs/{id}/entropy"),
+            Some(who),
+            Some(body.as_bytes()),
+        );
+    }
+    let good = http.get("/api/public/log/checkpoint", None).1;
+    assert!(good.contains("\n2\n"), "{good}");
+    let unlock = if b.is_sqlite() {
+        "DROP TRIGGER tlog_leaves_no_update; DROP TRIGGER tlog_leaves_no_delete;"
+    } else {
+        "DROP TRIGGER tlog_leaves_append_only ON tlog_leaves;"
+    };
+    b.tamper(unlock).await;
+    let refused = |why: &str| {
+        let r = http.expect(500, "GET", "/api/public/log/checkpoint", None, None);
+        assert_eq!(r["error"]["code"], "corrupt", "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains(why), "{r}");
+    };
+    b.tamper("UPDATE tlog_leaves SET entry = replace(entry, 'draw', 'drew') WHERE idx = 1")
+        .await;
+    refused("edited");
+    b.tamper("UPDATE tlog_leaves SET entry = replace(entry, 'drew', 'draw') WHERE idx = 1")
+        .await;
+    assert_eq!(http.get("/api/public/log/checkpoint", None).1, good);
+    // Reordered: entries and hashes swapped together, so each leaf still matches its hash.
+    let swap = "UPDATE tlog_leaves SET idx = 100 WHERE idx = 0; \
+                UPDATE tlog_leaves SET idx = 0 WHERE idx = 1; \
+                UPDATE tlog_leaves SET idx = 1 WHERE idx = 100;";
+    b.tamper(swap).await;
+    refused("rewritten or reordered");
+    b.tamper(swap).await;
+    assert_eq!(http.get("/api/public/log/checkpoint", None).1, good);
+    b.tamper("DELETE FROM tlog_leaves WHERE idx = 1").await;
+    refused("truncated");
+}
+
 fn who_system() -> Actor {
     Actor {
         name: "double-random".into(),
@@ -1202,6 +1422,7 @@ fn settings() -> DrawSettings {
         witness_event: "福彩3D".into(),
         witnesses: 1,
         due_soon_working_days: 5,
+        log_origin: "test/log".into(),
     }
 }
 
@@ -1267,4 +1488,6 @@ daemon_tests!(
     cron_fires_run_once_and_missed_fires_collapse,
     serve_demo_commits_the_due_run_once,
     an_impossible_draw_fails_in_public,
+    the_log_records_each_event_and_a_watcher_verifies_it,
+    a_tampered_log_is_never_signed,
 );
