@@ -144,6 +144,15 @@ impl Config {
             };
         }
         config.timezone()?;
+        let origin = &config.server.log_origin;
+        if origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c == '+') {
+            return Err(ConfigError::Env {
+                name: "server.log_origin",
+                message: format!(
+                    "{origin:?} must be a non-empty name without spaces or '+' (it names the signing key)"
+                ),
+            });
+        }
         Ok(config)
     }
 

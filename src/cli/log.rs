@@ -122,6 +122,9 @@ pub fn verify(a: &VerifyArgs) -> Result<i32> {
     };
     let note = get(&a.checkpoint, Some("/api/public/log/checkpoint".into()))?
         .context("give --checkpoint FILE or --url")?;
+    if a.bundle.is_some() && a.proof.is_none() && a.run.is_none() {
+        bail!("--bundle is checked against a log entry: give --proof FILE (or --url and --run)");
+    }
     let mut checks = Checks { ok: Vec::new() };
     let current = checkpoint::verify(&note, &key).map_err(anyhow::Error::msg)?;
     checks.ok(format!(

@@ -1,5 +1,6 @@
 //! Routes and handlers. Public routes (`/api/public/…`, `/healthz`, `/metrics`) need no token
-//! and only read; everything else under `/api/` needs a Bearer token of a sufficient role.
+//! and change nothing (the log routes may sign and keep a checkpoint of what is already there);
+//! everything else under `/api/` needs a Bearer token of a sufficient role.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -305,7 +305,14 @@ fn log_entry(event: &str, run: &Run) -> LogEntry {
         event: event.into(),
         run: run.id.clone(),
         task: run.task_id.clone(),
-        at: crate::store::audit::now(),
+        // The event's own time, as the run records it.
+        at: match event {
+            "commit" => Some(run.committed_at.clone()),
+            "draw" | "draw_failed" => run.drawn_at.clone(),
+            "replace" => run.replacements.last().map(|r| r.at.clone()),
+            _ => run.published_at.clone(),
+        }
+        .unwrap_or_else(crate::store::audit::now),
         commitment_hash: run.commitment_hash.clone(),
         result_digest: run.result_digest.clone(),
         replacements: run.replacements.len(),

@@ -78,13 +78,9 @@ async fn checked_leaves(store: &dyn Store) -> Result<Vec<Hash>> {
     Ok(leaves.into_iter().map(|l| l.leaf_hash).collect())
 }
 
-/// The signed checkpoint of the whole log, signing a new one if the log grew. Refuses, saying
-/// why, when the stored log contradicts the last checkpoint it signed.
-pub async fn checkpoint(
-    store: &dyn Store,
-    key: &PublicationKey,
-    origin: &str,
-) -> Result<SignedCheckpoint> {
+/// Every leaf, checked against its hash and position and against the last checkpoint signed
+/// (its first leaves must still have its root). The error says what is wrong.
+async fn verified_leaves(store: &dyn Store) -> Result<(Vec<Hash>, Option<SignedCheckpoint>)> {
     let leaves = checked_leaves(store).await?;
     let last = store.latest_checkpoint().await?;
     if let Some(c) = &last {
@@ -103,10 +99,24 @@ pub async fn checkpoint(
                 c.size
             )));
         }
-        if c.size == leaves.len() as u64 {
-            return Ok(c.clone());
-        }
     }
+    Ok((leaves, last))
+}
+
+/// The signed checkpoint of the whole log, signing a new one if the log grew. Refuses, saying
+/// why, when the stored log contradicts the last checkpoint it signed.
+pub async fn checkpoint(
+    store: &dyn Store,
+    key: &PublicationKey,
+    origin: &str,
+) -> Result<SignedCheckpoint> {
+    // Nothing new to sign: the note signed for this size stands (checked when it was signed).
+    if let Some(c) = store.latest_checkpoint().await?
+        && c.size == store.log_size().await?
+    {
+        return Ok(c);
+    }
+    let (leaves, _) = verified_leaves(store).await?;
     let c = Checkpoint {
         origin: origin.into(),
         size: leaves.len() as u64,
@@ -140,7 +150,7 @@ fn size_check(size: u64, len: usize) -> Result<usize> {
 
 /// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
 pub async fn inclusion(store: &dyn Store, index: u64, size: u64) -> Result<Vec<String>> {
-    let leaves = checked_leaves(store).await?;
+    let (leaves, _) = verified_leaves(store).await?;
     let n = size_check(size, leaves.len())?;
     if index >= size {
         return Err(ServiceError::Invalid(format!(
@@ -154,7 +164,7 @@ pub async fn inclusion(store: &dyn Store, index: u64, size: u64) -> Result<Vec<S
 
 /// The proof that the tree of `first` leaves is a prefix of the tree of `second`.
 pub async fn consistency(store: &dyn Store, first: u64, second: u64) -> Result<ConsistencyProof> {
-    let leaves = checked_leaves(store).await?;
+    let (leaves, _) = verified_leaves(store).await?;
     let n = size_check(second, leaves.len())?;
     let m = size_check(first, n)?;
     Ok(ConsistencyProof {
@@ -173,18 +183,19 @@ pub async fn run_proof(
 ) -> Result<InclusionProof> {
     let signed = checkpoint(store, key, origin).await?;
     let size = signed.size;
+    let (hashes, _) = verified_leaves(store).await?;
     let leaves = store.log_leaves(0, size).await?;
     let last = leaves
         .iter()
         .rev()
         .find(|l| serde_json::from_str::<LogEntry>(&l.entry).is_ok_and(|e| e.run == run))
         .ok_or_else(|| ServiceError::NotFound(format!("run {run:?} has no log entry")))?;
-    let hashes: Vec<Hash> = leaves.iter().map(|l| l.leaf_hash).collect();
+    let hashes = &hashes[..size as usize];
     Ok(InclusionProof {
         checkpoint: signed.note,
         index: last.index,
         size,
         entry: last.entry.clone(),
-        proof: hexes(merkle::Tree::new(hashes).proof(last.index as usize)),
+        proof: hexes(merkle::Tree::new(hashes.to_vec()).proof(last.index as usize)),
     })
 }

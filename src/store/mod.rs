@@ -216,6 +216,7 @@ pub trait Store: Send + Sync {
     async fn closed(&self, kind: Kind, seq: Seq) -> Result<Vec<(String, Seq)>>;
     /// Leaves `from..to` of the transparency log (fewer if it is shorter), in order.
     async fn log_leaves(&self, from: u64, to: u64) -> Result<Vec<LogLeaf>>;
+    /// One past the last leaf's index.
     async fn log_size(&self) -> Result<u64>;
     /// The signed checkpoint of the largest size, if any.
     async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>>;

@@ -598,7 +598,8 @@ impl Store for SqliteStore {
     }
 
     async fn log_size(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tlog_leaves")
+        // One past the last index: a deleted leaf in the middle still counts, and is found.
+        let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM tlog_leaves")
             .fetch_one(&self.pool)
             .await?;
         Ok(n as u64)

@@ -1379,6 +1379,20 @@ async fn a_tampered_log_is_never_signed(b: &Backend) {
     }
     let good = http.get("/api/public/log/checkpoint", None).1;
     assert!(good.contains("\n2\n"), "{good}");
+    let bundle: Value =
+        serde_json::from_str(&http.get(&format!("/api/public/runs/{id}/bundle"), None).1).unwrap();
+    let drawn = final_objects(&bundle);
+    // Each case appends a leaf (a replacement), so the daemon has a new checkpoint to sign.
+    let replace = |n: usize| {
+        let req = json!({"kind": "object", "object": drawn[n], "reason": "迁出"}).to_string();
+        http.expect(
+            200,
+            "POST",
+            &format!("/api/runs/{id}/replacements"),
+            Some(&t.li),
+            Some(req.as_bytes()),
+        );
+    };
     let unlock = if b.is_sqlite() {
         "DROP TRIGGER tlog_leaves_no_update; DROP TRIGGER tlog_leaves_no_delete;"
     } else {
@@ -1390,21 +1404,27 @@ async fn a_tampered_log_is_never_signed(b: &Backend) {
         assert_eq!(r["error"]["code"], "corrupt", "{r}");
         assert!(r["error"]["message"].as_str().unwrap().contains(why), "{r}");
     };
+    let signed = |size: u32| {
+        let note = http.get("/api/public/log/checkpoint", None).1;
+        assert!(note.contains(&format!("\n{size}\n")), "{note}");
+    };
     b.tamper("UPDATE tlog_leaves SET entry = replace(entry, 'draw', 'drew') WHERE idx = 1")
         .await;
+    replace(0);
     refused("edited");
     b.tamper("UPDATE tlog_leaves SET entry = replace(entry, 'drew', 'draw') WHERE idx = 1")
         .await;
-    assert_eq!(http.get("/api/public/log/checkpoint", None).1, good);
+    signed(3);
     // Reordered: entries and hashes swapped together, so each leaf still matches its hash.
     let swap = "UPDATE tlog_leaves SET idx = 100 WHERE idx = 0; \
                 UPDATE tlog_leaves SET idx = 0 WHERE idx = 1; \
                 UPDATE tlog_leaves SET idx = 1 WHERE idx = 100;";
     b.tamper(swap).await;
+    replace(1);
     refused("rewritten or reordered");
     b.tamper(swap).await;
-    assert_eq!(http.get("/api/public/log/checkpoint", None).1, good);
-    b.tamper("DELETE FROM tlog_leaves WHERE idx = 1").await;
+    signed(4);
+    b.tamper("DELETE FROM tlog_leaves WHERE idx = 3").await;
     refused("truncated");
 }
 
