@@ -11,7 +11,7 @@ use crate::core::bundle::{self, PublicBundle};
 use crate::core::checkpoint::{self, Checkpoint};
 use crate::core::encode::Hash;
 use crate::core::merkle;
-use crate::service::tlog::{ConsistencyProof, InclusionProof, LogEntry};
+use crate::service::tlog::{ConsistencyProof, InclusionProof, LogEntry, results_digest};
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
@@ -40,6 +40,10 @@ pub struct VerifyArgs {
     /// With --url: fetch this run's log proof and bundle.
     #[arg(long)]
     pub run: Option<String>,
+    /// The published results (GET /api/public/runs/{id}/results): the proven entry must be the
+    /// run's publication, recording exactly these.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
     /// Every entry (GET /api/public/log/entries, all pages as one JSON list): they must make
     /// the checkpoint's root, with one commitment per run.
     #[arg(long)]
@@ -122,7 +126,7 @@ pub fn verify(a: &VerifyArgs) -> Result<i32> {
     };
     let note = get(&a.checkpoint, Some("/api/public/log/checkpoint".into()))?
         .context("give --checkpoint FILE or --url")?;
-    if a.bundle.is_some() && a.proof.is_none() && a.run.is_none() {
+    if (a.bundle.is_some() || a.results.is_some()) && a.proof.is_none() && a.run.is_none() {
         bail!("--bundle is checked against a log entry: give --proof FILE (or --url and --run)");
     }
     let mut checks = Checks { ok: Vec::new() };
@@ -241,6 +245,27 @@ pub fn verify(a: &VerifyArgs) -> Result<i32> {
             }
             checks.ok(format!(
                 "the public bundle verifies and is the one logged for run {}",
+                entry.run
+            ));
+        }
+        let results_path = a
+            .run
+            .as_ref()
+            .filter(|_| entry.event == "publish")
+            .map(|r| format!("/api/public/runs/{r}/results"));
+        if let Some(text) = get(&a.results, results_path)? {
+            let published: serde_json::Value =
+                serde_json::from_str(&text).context("malformed results")?;
+            let digest = results_digest(&published["results"]);
+            if entry.event != "publish" || entry.results_digest.as_deref() != Some(&digest) {
+                bail!(
+                    "the results given (digest {digest}) are not the ones logged when run {} was \
+                     published",
+                    entry.run
+                );
+            }
+            checks.ok(format!(
+                "the published results are the ones logged for run {}",
                 entry.run
             ));
         }

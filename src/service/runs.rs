@@ -316,6 +316,9 @@ fn log_entry(event: &str, run: &Run) -> LogEntry {
         commitment_hash: run.commitment_hash.clone(),
         result_digest: run.result_digest.clone(),
         replacements: run.replacements.len(),
+        results_digest: (event == "publish").then(|| {
+            tlog::results_digest(&serde_json::to_value(&run.results).expect("serialises"))
+        }),
     }
 }
 

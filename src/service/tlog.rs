@@ -27,6 +27,17 @@ pub struct LogEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_digest: Option<String>,
     pub replacements: usize,
+    /// On `publish`: the hex SHA-256 of the published results (`results_digest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_digest: Option<String>,
+}
+
+/// The digest of published results: SHA-256 of their compact JSON with keys sorted, as
+/// `GET /api/public/runs/{id}/results` serves them under `results`.
+pub fn results_digest(results: &serde_json::Value) -> String {
+    // serde_json's map is ordered by key, so this is canonical for any producer.
+    let sorted: serde_json::Value = serde_json::from_str(&results.to_string()).expect("json");
+    hex::encode(crate::core::encode::sha256(sorted.to_string().as_bytes()))
 }
 
 impl LogEntry {

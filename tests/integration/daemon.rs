@@ -1293,6 +1293,8 @@ async fn the_log_records_each_event_and_a_watcher_verifies_it(b: &Backend) {
     );
     let bundle = save("bundle.json", bundle_text);
     let entries = save("entries.json", entries.to_string());
+    let results_text = http.get(&format!("/api/public/runs/{id}/results"), None).1;
+    let results = save("results.json", results_text.clone());
     let offline = [
         "--key",
         &key,
@@ -1306,12 +1308,18 @@ async fn the_log_records_each_event_and_a_watcher_verifies_it(b: &Backend) {
         &proof,
         "--bundle",
         &bundle,
+        "--results",
+        &results,
         "--entries",
         &entries,
     ];
     let (ok, out) = log_verify(&offline);
     assert!(
         ok && out.contains("VALID") && out.contains("is the one logged for run"),
+        "{out}"
+    );
+    assert!(
+        out.contains("published results are the ones logged"),
         "{out}"
     );
     let (ok, out) = log_verify(&[
@@ -1324,7 +1332,23 @@ async fn the_log_records_each_event_and_a_watcher_verifies_it(b: &Backend) {
         "--previous",
         &first,
     ]);
-    assert!(ok && out.contains("5 checks passed"), "{out}");
+    assert!(ok && out.contains("6 checks passed"), "{out}");
+    // Results changed after publication are not the logged ones.
+    let altered = save(
+        "altered-results.json",
+        results_text.replace("no_problem", "obstructed"),
+    );
+    let (ok, out) = log_verify(&[
+        "--key",
+        &key,
+        "--checkpoint",
+        &now,
+        "--proof",
+        &proof,
+        "--results",
+        &altered,
+    ]);
+    assert!(!ok && out.contains("not the ones logged"), "{out}");
     // Another key, a bundle that is not the logged one, a second commitment hidden in the
     // entries: each fails.
     let other = "ab".repeat(32);
