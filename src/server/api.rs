@@ -418,11 +418,7 @@ async fn import(
         (true, false) => format!("{name}.xlsx"),
         _ => name,
     };
-    let dir = tempfile::tempdir()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    let path = dir.path().join(&name);
-    std::fs::write(&path, &body)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let (dir, path) = temp_file(&name, &body)?;
     let options = ImportOptions {
         skip_invalid: q.skip_invalid,
         reject_file: Some(dir.path().join("rejects.csv")),
@@ -457,8 +453,7 @@ async fn import(
 
 async fn items(State(s): St, headers: HeaderMap) -> ApiResult<Response> {
     caller(&s, &headers, Role::Auditor).await?;
-    let dir = tempfile::tempdir()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let dir = tempfile::tempdir().map_err(ApiError::internal)?;
     let path = dir.path().join("items.json");
     imports::export(
         s.store(),
@@ -468,8 +463,7 @@ async fn items(State(s): St, headers: HeaderMap) -> ApiResult<Response> {
         crate::table::Format::Json,
     )
     .await?;
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let text = std::fs::read_to_string(&path).map_err(ApiError::internal)?;
     Ok(json_text(text))
 }
 
@@ -524,13 +518,11 @@ async fn approve_plan(
     transition(&s, &headers, &id, PlanState::Approved, why).await
 }
 
-/// A task TOML body written where the file-based service reads it; errors name `task.toml`.
-fn task_file(body: &Bytes) -> ApiResult<(tempfile::TempDir, std::path::PathBuf)> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    let path = dir.path().join("task.toml");
-    std::fs::write(&path, body)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+/// An upload written where the file-based services read it; errors name only `name`.
+fn temp_file(name: &str, body: &[u8]) -> ApiResult<(tempfile::TempDir, std::path::PathBuf)> {
+    let dir = tempfile::tempdir().map_err(ApiError::internal)?;
+    let path = dir.path().join(name);
+    std::fs::write(&path, body).map_err(ApiError::internal)?;
     Ok((dir, path))
 }
 
@@ -550,7 +542,7 @@ async fn add_task(
     body: Bytes,
 ) -> ApiResult<Response> {
     let who = caller(&s, &headers, Role::Officer).await?;
-    let (_dir, path) = task_file(&body)?;
+    let (_dir, path) = temp_file("task.toml", &body)?;
     let task = plans::add_task(
         s.store(),
         &id,
@@ -579,7 +571,7 @@ async fn amend_plan(
     body: Bytes,
 ) -> ApiResult<Response> {
     let who = caller(&s, &headers, Role::Officer).await?;
-    let (_dir, path) = task_file(&body)?;
+    let (_dir, path) = temp_file("task.toml", &body)?;
     let a = plans::amend(
         s.store(),
         &id,

@@ -39,6 +39,11 @@ impl ApiError {
         }
     }
 
+    /// A local failure that is not the caller's (a temporary file could not be written).
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
