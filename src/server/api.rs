@@ -83,6 +83,23 @@ pub async fn unknown_route() -> ApiError {
     )
 }
 
+/// Every non-public route needs a known token before anything else happens, so an unknown
+/// caller cannot make the daemon read an upload; handlers then check the role.
+pub async fn known_caller(
+    State(s): St,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    let public = !path.starts_with("/api/")
+        || path.starts_with("/api/public/")
+        || path == "/api/openapi.json";
+    if !public && let Err(e) = caller(&s, req.headers(), Role::Auditor).await {
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
 /// The caller behind a Bearer token, if its role is at least `needed`.
 async fn caller(
     state: &AppState,

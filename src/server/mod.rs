@@ -110,6 +110,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     let upload_limit = state.config.server.max_upload_bytes;
     let body_limit = state.config.server.max_body_bytes;
     api::routes(upload_limit)
+        // Routes only: an unknown path stays a 404 for everyone.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            api::known_caller,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .fallback(api::unknown_route)
         .layer(middleware::from_fn(json_errors))

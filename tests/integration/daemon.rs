@@ -1077,6 +1077,14 @@ async fn the_public_reaches_no_officer_endpoint(b: &Backend) {
         protected >= 15,
         "only {protected} protected operations documented"
     );
+    // An anonymous upload is refused before its body is read.
+    let mut raw = std::net::TcpStream::connect(d.url.trim_start_matches("http://")).unwrap();
+    use std::io::Write as _;
+    raw.write_all(b"POST /api/libraries/objects HTTP/1.1\r\nHost: t\r\nContent-Length: 200000000\r\nConnection: close\r\n\r\n").unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut head = [0u8; 12];
+    raw.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 401");
     let r = http.expect(404, "GET", "/api/nothing-here", None, None);
     assert_eq!(r["error"]["code"], "unknown_route");
 }
