@@ -326,6 +326,24 @@ fn conflict(m: impl Into<String>) -> ServiceError {
     ServiceError::Store(StoreError::Conflict(m.into()))
 }
 
+/// A transition's precondition: the run is in one of `allowed`, else a conflict naming `rule`.
+fn check_state(run: &Run, allowed: &[RunState], rule: &str) -> Result<()> {
+    if allowed.contains(&run.state) {
+        return Ok(());
+    }
+    Err(conflict(format!(
+        "run {} is {}: {rule}",
+        run.id,
+        run.state.as_str()
+    )))
+}
+
+/// The draw secret a drawn (or failed) run has revealed.
+fn revealed_secret(run: &Run) -> Result<Vec<u8>> {
+    hex::decode(run.secret.as_deref().unwrap_or_default())
+        .map_err(|_| StoreError::Corrupt(format!("run {}: secret is not hex", run.id)).into())
+}
+
 /// A computed draw and its committed pool.
 type Drawn = Arc<(FullBundle, CommittedPool)>;
 
@@ -340,7 +358,7 @@ pub struct Runs {
     /// The most recently frozen or rebuilt pool: a draw right after its commitment, and
     /// enterprise lookups, skip rebuilding it.
     pool: tokio::sync::Mutex<Option<(String, Drawn)>>,
-    frozen: Mutex<Option<Arc<Frozen>>>,
+    frozen: Mutex<Option<Frozen>>,
     calendar: std::sync::RwLock<WorkCalendar>,
 }
 
@@ -559,7 +577,7 @@ impl Runs {
         match written {
             Ok(_) => {
                 tracing::info!(run = %run.id, commitment = %run.commitment_hash, "committed");
-                *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(frozen));
+                *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) = Some(frozen);
                 Ok((run, true))
             }
             // Another instance committed this run first: theirs stands.
@@ -578,12 +596,7 @@ impl Runs {
         let lock = self.lock_for(run_id);
         let held = lock.lock().await;
         let (mut run, doc) = self.load(run_id).await?;
-        if run.state != RunState::Committed {
-            return Err(conflict(format!(
-                "run {run_id} is {}: its entropy is already fixed",
-                run.state.as_str()
-            )));
-        }
+        check_state(&run, &[RunState::Committed], "its entropy is already fixed")?;
         run.witness_entries.retain(|e| e.officer != actor.name);
         run.witness_entries.push(WitnessEntry {
             officer: actor.name.clone(),
@@ -673,7 +686,7 @@ impl Runs {
         let (info, salt) = snapshots::find(&*self.store, &run.snapshot.address).await?;
         let frozen = match frozen {
             Some(f) => f,
-            None => Arc::new(snapshots::rebuild(&*self.store, &info, &salt).await?),
+            None => snapshots::rebuild(&*self.store, &info, &salt).await?,
         };
         let entropy = run
             .entropy
@@ -681,8 +694,8 @@ impl Runs {
             .ok_or_else(|| ServiceError::Invalid(format!("run {} has no entropy yet", run.id)))?;
         let inputs = DrawInputs {
             task_id: run.id.clone(),
-            policy: frozen.policy.clone(),
-            snapshot: frozen.snapshot.clone(),
+            policy: frozen.policy,
+            snapshot: frozen.snapshot,
             salt_key: crate::core::secret::SaltKey(salt),
             secret: Secret::new(secret.to_vec()).map_err(ServiceError::Invalid)?,
             entropy_source: run.witness.announcement(),
@@ -808,15 +821,13 @@ impl Runs {
 
     async fn drawn_full(&self, run_id: &str) -> Result<(Run, Drawn)> {
         let run = self.get(run_id).await?;
-        let Some(secret) = run.secret.as_deref().filter(|_| run.is_drawn()) else {
+        if !run.is_drawn() {
             return Err(ServiceError::NotFound(format!(
                 "run {run_id} is {}: not drawn yet",
                 run.state.as_str()
             )));
-        };
-        let secret = hex::decode(secret)
-            .map_err(|_| StoreError::Corrupt(format!("run {run_id}: secret is not hex")))?;
-        let made = self.full(&run, &secret).await?;
+        }
+        let made = self.full(&run, &revealed_secret(&run)?).await?;
         Ok((run, made))
     }
 
@@ -853,15 +864,12 @@ impl Runs {
         let lock = self.lock_for(run_id);
         let _held = lock.lock().await;
         let (mut run, doc) = self.load(run_id).await?;
-        if !matches!(run.state, RunState::Drawn | RunState::Results) {
-            return Err(conflict(format!(
-                "run {run_id} is {}: replacements happen after the draw and before publication",
-                run.state.as_str()
-            )));
-        }
-        let secret = hex::decode(run.secret.as_deref().unwrap_or_default())
-            .map_err(|_| StoreError::Corrupt(format!("run {run_id}: secret is not hex")))?;
-        let made = self.full(&run, &secret).await?;
+        check_state(
+            &run,
+            &[RunState::Drawn, RunState::Results],
+            "replacements happen after the draw and before publication",
+        )?;
+        let made = self.full(&run, &revealed_secret(&run)?).await?;
         let (next, pool) = tokio::task::block_in_place(|| {
             made.0.with_replacements(std::slice::from_ref(&request))
         })?;
@@ -927,12 +935,11 @@ impl Runs {
         let lock = self.lock_for(run_id);
         let _held = lock.lock().await;
         let (mut run, doc) = self.load(run_id).await?;
-        if !matches!(run.state, RunState::Drawn | RunState::Results) {
-            return Err(conflict(format!(
-                "run {run_id} is {}: results are entered after the draw and before publication",
-                run.state.as_str()
-            )));
-        }
+        check_state(
+            &run,
+            &[RunState::Drawn, RunState::Results],
+            "results are entered after the draw and before publication",
+        )?;
         let inspected = self.inspected(&run).await?;
         let at = crate::store::audit::now();
         for (i, e) in entries.into_iter().enumerate() {
@@ -974,12 +981,11 @@ impl Runs {
         let lock = self.lock_for(run_id);
         let _held = lock.lock().await;
         let (mut run, doc) = self.load(run_id).await?;
-        if run.state != RunState::Results {
-            return Err(conflict(format!(
-                "run {run_id} is {}: only entered results are published",
-                run.state.as_str()
-            )));
-        }
+        check_state(
+            &run,
+            &[RunState::Results],
+            "only entered results are published",
+        )?;
         let inspected = self.inspected(&run).await?;
         let missing: Vec<&String> = inspected
             .iter()

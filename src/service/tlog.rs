@@ -70,8 +70,9 @@ fn corrupt(m: String) -> ServiceError {
     StoreError::Corrupt(m).into()
 }
 
-/// Every leaf, each checked against the hash of its entry and its position.
-async fn checked_leaves(store: &dyn Store) -> Result<Vec<Hash>> {
+/// Every leaf, checked against the hash of its entry, its position, and the last checkpoint
+/// signed (its first leaves must still have its root). The error says what is wrong.
+async fn verified_leaves(store: &dyn Store) -> Result<Vec<LogLeaf>> {
     let leaves: Vec<LogLeaf> = store.log_leaves(0, u64::MAX).await?;
     for (i, l) in leaves.iter().enumerate() {
         if l.index != i as u64 {
@@ -86,15 +87,7 @@ async fn checked_leaves(store: &dyn Store) -> Result<Vec<Hash>> {
             )));
         }
     }
-    Ok(leaves.into_iter().map(|l| l.leaf_hash).collect())
-}
-
-/// Every leaf, checked against its hash and position and against the last checkpoint signed
-/// (its first leaves must still have its root). The error says what is wrong.
-async fn verified_leaves(store: &dyn Store) -> Result<(Vec<Hash>, Option<SignedCheckpoint>)> {
-    let leaves = checked_leaves(store).await?;
-    let last = store.latest_checkpoint().await?;
-    if let Some(c) = &last {
+    if let Some(c) = store.latest_checkpoint().await? {
         if c.size > leaves.len() as u64 {
             return Err(corrupt(format!(
                 "transparency log: a checkpoint of {} leaves was signed but only {} are stored \
@@ -103,7 +96,7 @@ async fn verified_leaves(store: &dyn Store) -> Result<(Vec<Hash>, Option<SignedC
                 leaves.len()
             )));
         }
-        if merkle::root(&leaves[..c.size as usize]) != c.root {
+        if merkle::root(&hashes(&leaves[..c.size as usize])) != c.root {
             return Err(corrupt(format!(
                 "transparency log: the first {} leaves no longer have the root signed earlier \
                  (history rewritten or reordered); refusing to sign",
@@ -111,7 +104,11 @@ async fn verified_leaves(store: &dyn Store) -> Result<(Vec<Hash>, Option<SignedC
             )));
         }
     }
-    Ok((leaves, last))
+    Ok(leaves)
+}
+
+fn hashes(leaves: &[LogLeaf]) -> Vec<Hash> {
+    leaves.iter().map(|l| l.leaf_hash).collect()
 }
 
 /// The signed checkpoint of the whole log, signing a new one if the log grew. Refuses, saying
@@ -127,7 +124,7 @@ pub async fn checkpoint(
     {
         return Ok(c);
     }
-    let (leaves, _) = verified_leaves(store).await?;
+    let leaves = hashes(&verified_leaves(store).await?);
     let c = Checkpoint {
         origin: origin.into(),
         size: leaves.len() as u64,
@@ -161,7 +158,7 @@ fn size_check(size: u64, len: usize) -> Result<usize> {
 
 /// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
 pub async fn inclusion(store: &dyn Store, index: u64, size: u64) -> Result<Vec<String>> {
-    let (leaves, _) = verified_leaves(store).await?;
+    let leaves = hashes(&verified_leaves(store).await?);
     let n = size_check(size, leaves.len())?;
     if index >= size {
         return Err(ServiceError::Invalid(format!(
@@ -175,7 +172,7 @@ pub async fn inclusion(store: &dyn Store, index: u64, size: u64) -> Result<Vec<S
 
 /// The proof that the tree of `first` leaves is a prefix of the tree of `second`.
 pub async fn consistency(store: &dyn Store, first: u64, second: u64) -> Result<ConsistencyProof> {
-    let (leaves, _) = verified_leaves(store).await?;
+    let leaves = hashes(&verified_leaves(store).await?);
     let n = size_check(second, leaves.len())?;
     let m = size_check(first, n)?;
     Ok(ConsistencyProof {
@@ -194,19 +191,18 @@ pub async fn run_proof(
 ) -> Result<InclusionProof> {
     let signed = checkpoint(store, key, origin).await?;
     let size = signed.size;
-    let (hashes, _) = verified_leaves(store).await?;
-    let leaves = store.log_leaves(0, size).await?;
+    let mut leaves = verified_leaves(store).await?;
+    leaves.truncate(size as usize);
     let last = leaves
         .iter()
         .rev()
         .find(|l| serde_json::from_str::<LogEntry>(&l.entry).is_ok_and(|e| e.run == run))
         .ok_or_else(|| ServiceError::NotFound(format!("run {run:?} has no log entry")))?;
-    let hashes = &hashes[..size as usize];
     Ok(InclusionProof {
         checkpoint: signed.note,
         index: last.index,
         size,
         entry: last.entry.clone(),
-        proof: hexes(merkle::Tree::new(hashes.to_vec()).proof(last.index as usize)),
+        proof: hexes(merkle::Tree::new(hashes(&leaves)).proof(last.index as usize)),
     })
 }

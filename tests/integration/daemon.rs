@@ -345,6 +345,23 @@ fn audit_intact(http: &Http, t: &Tokens) {
     assert_eq!(r["problems"], json!([]), "{r}");
 }
 
+/// How many `commit` entries the audit log holds.
+fn commits_in_audit(http: &Http, t: &Tokens) -> usize {
+    let audit = http.expect(
+        200,
+        "GET",
+        "/api/audit?from=1&limit=1000",
+        Some(&t.auditor),
+        None,
+    );
+    audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "commit")
+        .count()
+}
+
 fn final_objects(bundle: &Value) -> Vec<String> {
     bundle["result"]["final_assignments"]
         .as_array()
@@ -812,19 +829,7 @@ async fn fifty_concurrent_triggers_give_one_draw(b: &Backend) {
     assert_eq!(hashes.len(), 1, "{hashes:?}");
     let runs = http.expect(200, "GET", "/api/public/runs", None, None);
     assert_eq!(runs.as_array().unwrap().len(), 1);
-    let audit = http.expect(
-        200,
-        "GET",
-        "/api/audit?from=1&limit=1000",
-        Some(&t.auditor),
-        None,
-    );
-    let commits = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "commit")
-        .count();
+    let commits = commits_in_audit(&http, &t);
     assert_eq!(commits, 1);
     audit_intact(&http, &t);
 }
@@ -1023,19 +1028,7 @@ async fn a_kill_during_any_transition_recovers(b: &Backend) {
     )
     .unwrap();
     verify_cli(&bundle, None);
-    let audit = http.expect(
-        200,
-        "GET",
-        "/api/audit?from=1&limit=1000",
-        Some(&t.auditor),
-        None,
-    );
-    let commits = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "commit")
-        .count();
+    let commits = commits_in_audit(&http, &t);
     assert_eq!(commits, 1, "one commitment for the run");
     audit_intact(&http, &t);
     drop(d);
@@ -1510,29 +1503,7 @@ async fn serve_demo_commits_the_due_run_once(b: &Backend) {
     assert_eq!(again, runs);
 }
 
-macro_rules! daemon_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(&super::Backend::sqlite().await).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs PostgreSQL: set DOUBLE_RANDOM_TEST_PG and pass --ignored (.ci/run does)"]
-                async fn $name() {
-                    super::$name(&super::Backend::postgres().await).await
-                }
-            )*
-        }
-    };
-}
-
-daemon_tests!(
+backend_tests!(
     lifecycle_from_import_to_publication,
     fifty_concurrent_triggers_give_one_draw,
     a_kill_during_any_transition_recovers,

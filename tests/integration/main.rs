@@ -1,6 +1,9 @@
 //! One integration-test crate: the CLI spawned as a process, frozen vectors, properties,
 //! statistics, and matching rules through the library API.
 
+#[macro_use]
+mod support;
+
 mod cli;
 mod daemon;
 mod independent;
@@ -9,5 +12,4 @@ mod matching;
 mod properties;
 mod statistics;
 mod store;
-mod support;
 mod vectors;

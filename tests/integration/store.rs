@@ -648,29 +648,7 @@ pub async fn concurrent_imports_and_snapshots_never_mix(b: &Backend) {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(&super::Backend::sqlite().await).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs PostgreSQL: set DOUBLE_RANDOM_TEST_PG and pass --ignored (.ci/run does)"]
-                async fn $name() {
-                    super::$name(&super::Backend::postgres().await).await
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+backend_tests!(
     bad_rows_are_all_reported_and_nothing_lands,
     reimport_is_idempotent_and_a_change_is_a_new_version,
     audit_verify_finds_every_kind_of_tampering,

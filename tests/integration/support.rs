@@ -49,3 +49,27 @@ pub fn inputs(
 pub fn draw(inputs: DrawInputs) -> (FullBundle, CommittedPool) {
     FullBundle::create(inputs).unwrap()
 }
+
+/// One test body per name, run against SQLite (always) and PostgreSQL (ignored unless a
+/// server is given: DOUBLE_RANDOM_TEST_PG, `--ignored`). Each body takes a `&Backend`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(&super::Backend::sqlite().await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: set DOUBLE_RANDOM_TEST_PG and pass --ignored (.ci/run does)"]
+                async fn $name() {
+                    super::$name(&super::Backend::postgres().await).await
+                }
+            )*
+        }
+    };
+}
