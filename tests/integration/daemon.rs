@@ -72,6 +72,13 @@ impl Daemon {
         self.log.lock().unwrap().clone()
     }
 
+    /// The log without sqlx's query lines, for failure messages.
+    fn readable_log(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().filter(|l| !l.contains("sqlx")).collect();
+        lines.join("\n")
+    }
+
     /// Waits for a line containing `needle`, and returns it.
     fn wait_for(&mut self, needle: &str) -> String {
         let start = Instant::now();
@@ -89,7 +96,26 @@ impl Daemon {
             assert!(
                 start.elapsed() < Duration::from_secs(120),
                 "no {needle:?} within 120 s:\n{}",
-                self.log()
+                self.readable_log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until the daemon stops at failpoint `point` (None) or `answer` comes (Some).
+    fn reach(&mut self, point: &str, answer: &Answer) -> Option<(u16, String)> {
+        let (needle, start) = (format!("failpoint {point} reached"), Instant::now());
+        loop {
+            if self.log().contains(&needle) {
+                return None;
+            }
+            if let Some(a) = answer.lock().unwrap().take() {
+                return Some(a);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "neither {needle:?} nor an answer within 120 s:\n{}",
+                self.readable_log()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -835,7 +861,10 @@ async fn fifty_concurrent_triggers_give_one_draw(b: &Backend) {
 }
 
 /// What a test does with a started daemon.
-type Step<'a> = Box<dyn Fn(&Http, &Tokens) + 'a>;
+type Step<'a> = Box<dyn Fn(&Http, &Tokens, &mut Daemon) -> Answer + 'a>;
+
+/// The answer to a request sent to a daemon that should stop at a failpoint instead.
+type Answer = Arc<Mutex<Option<(u16, String)>>>;
 
 /// SIGKILL inside each transition (just before its write), then a restart: the run is in the
 /// state before the transition (or, for the draw, completed on restart), never in between.
@@ -846,9 +875,9 @@ async fn a_kill_during_any_transition_recovers(b: &Backend) {
     let entropy = |n: &str| format!("/api/runs/{id}/entropy?who={n}");
     let mut admin = None;
     let mut stage = |failpoint: Option<&str>,
-                     act: &dyn Fn(&Http, &Tokens)|
-     -> (Http, Tokens, Daemon) {
-        let d = Daemon::start(&b.url, failpoint, &["--no-scheduler"]);
+                     act: &dyn Fn(&Http, &Tokens, &mut Daemon) -> Answer|
+     -> (Http, Tokens, Daemon, Answer) {
+        let mut d = Daemon::start(&b.url, failpoint, &["--no-scheduler"]);
         let a = admin.get_or_insert_with(|| d.admin_token()).clone();
         let http = Http::new(&d.url);
         let t = match failpoint {
@@ -864,23 +893,30 @@ async fn a_kill_during_any_transition_recovers(b: &Backend) {
             std::fs::write(b.dir.path().join(n), v).unwrap();
         }
         audit_intact(&http, &t);
-        act(&http, &t);
-        (http, t, d)
+        let answer = act(&http, &t, &mut d);
+        (http, t, d, answer)
     };
     let hang =
         |http: &Http, method: &'static str, path: String, token: String, body: Option<Vec<u8>>| {
-            // The answer never comes: the daemon stops at the failpoint and is killed.
+            // No answer should come: the daemon stops at the failpoint and is killed.
             let (agent, url) = (http.agent.clone(), format!("{}{path}", http.base));
             assert_eq!(method, "POST");
+            let answer = Answer::default();
+            let keep = answer.clone();
             std::thread::spawn(move || {
                 let r = agent
                     .post(&url)
                     .header("Authorization", &format!("Bearer {token}"));
-                let _ = match body {
+                let r = match body {
                     Some(b) => r.send(&b[..]),
                     None => r.send_empty(),
                 };
+                if let Ok(mut r) = r {
+                    let text = r.body_mut().read_to_string().unwrap_or_default();
+                    *keep.lock().unwrap() = Some((r.status().as_u16(), text));
+                }
             });
+            answer
         };
     let run_state = |http: &Http| -> Value {
         let (s, text) = http.get(&format!("/api/public/runs/{id}"), None);
@@ -893,11 +929,13 @@ async fn a_kill_during_any_transition_recovers(b: &Backend) {
     let checks: Vec<(&str, Step)> = vec![
         (
             "commit",
-            Box::new(|h: &Http, t: &Tokens| hang(h, "POST", draw.clone(), t.li.clone(), None)),
+            Box::new(|h: &Http, t: &Tokens, _: &mut Daemon| {
+                hang(h, "POST", draw.clone(), t.li.clone(), None)
+            }),
         ),
         (
             "entropy",
-            Box::new(|h: &Http, t: &Tokens| {
+            Box::new(|h: &Http, t: &Tokens, _: &mut Daemon| {
                 assert_eq!(
                     run_state(h),
                     Value::Null,
@@ -910,12 +948,12 @@ async fn a_kill_during_any_transition_recovers(b: &Backend) {
                     entropy("li"),
                     t.li.clone(),
                     Some(br#"{"values":"1 2 3"}"#.to_vec()),
-                );
+                )
             }),
         ),
         (
             "draw",
-            Box::new(|h: &Http, t: &Tokens| {
+            Box::new(|h: &Http, t: &Tokens, _: &mut Daemon| {
                 let r = run_state(h);
                 assert_eq!(
                     (
@@ -937,33 +975,43 @@ async fn a_kill_during_any_transition_recovers(b: &Backend) {
                     entropy("wang"),
                     t.wang.clone(),
                     Some(br#"{"values":"3 2 1"}"#.to_vec()),
-                );
+                )
             }),
         ),
         (
             "replace",
-            Box::new(|h: &Http, t: &Tokens| {
+            Box::new(|h: &Http, t: &Tokens, d: &mut Daemon| {
                 // The entropy was fixed before the kill; the restart completed the draw.
                 assert_eq!(run_state(h)["state"], "drawn");
                 let bundle: Value =
                     serde_json::from_str(&h.get(&format!("/api/public/runs/{id}/bundle"), None).1)
                         .unwrap();
-                let o = final_objects(&bundle)[0].clone();
-                let req = json!({"kind": "object", "object": o, "reason": "迁出"})
-                    .to_string()
-                    .into_bytes();
-                hang(
-                    h,
-                    "POST",
-                    format!("/api/runs/{id}/replacements"),
-                    t.li.clone(),
-                    Some(req),
-                );
+                // An object of a tier drawn whole has no replacement (422, nothing written): the
+                // random draw decides which objects those are, so the next one is tried.
+                let mut refused = Vec::new();
+                for o in final_objects(&bundle) {
+                    let req = json!({"kind": "object", "object": o, "reason": "迁出"})
+                        .to_string()
+                        .into_bytes();
+                    let answer = hang(
+                        h,
+                        "POST",
+                        format!("/api/runs/{id}/replacements"),
+                        t.li.clone(),
+                        Some(req),
+                    );
+                    match d.reach("replace", &answer) {
+                        None => return answer,
+                        Some((422, text)) => refused.push(text),
+                        Some(other) => panic!("replacing {o}: {other:?}"),
+                    }
+                }
+                panic!("no drawn object can be replaced: {refused:?}")
             }),
         ),
         (
             "results",
-            Box::new(|h: &Http, t: &Tokens| {
+            Box::new(|h: &Http, t: &Tokens, _: &mut Daemon| {
                 let r = run_state(h);
                 assert_eq!(
                     (
@@ -983,12 +1031,12 @@ async fn a_kill_during_any_transition_recovers(b: &Backend) {
                     format!("/api/runs/{id}/results"),
                     t.li.clone(),
                     Some(all),
-                );
+                )
             }),
         ),
         (
             "publish",
-            Box::new(|h: &Http, t: &Tokens| {
+            Box::new(|h: &Http, t: &Tokens, _: &mut Daemon| {
                 assert_eq!(run_state(h)["state"], "drawn");
                 let all = std::fs::read(b.dir.path().join("results.json")).unwrap();
                 h.expect(
@@ -1004,16 +1052,21 @@ async fn a_kill_during_any_transition_recovers(b: &Backend) {
                     format!("/api/runs/{id}/publish"),
                     t.li.clone(),
                     None,
-                );
+                )
             }),
         ),
     ];
     for (point, act) in checks {
-        let (_, _, mut d) = stage(Some(point), &*act);
-        d.wait_for(&format!("failpoint {point} reached"));
+        let (_, _, mut d, answer) = stage(Some(point), &*act);
+        if let Some(a) = d.reach(point, &answer) {
+            panic!("{point} answered {a:?} instead of stopping at its failpoint");
+        }
         d.kill9();
     }
-    let (http, t, d) = stage(None, &|h, _| assert_eq!(run_state(h)["state"], "results"));
+    let (http, t, d, _) = stage(None, &|h, _, _| {
+        assert_eq!(run_state(h)["state"], "results");
+        Answer::default()
+    });
     http.expect(
         200,
         "POST",
