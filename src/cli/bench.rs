@@ -81,6 +81,7 @@ pub fn run(objects: u64, inspectors: u64) {
         secret,
         entropy_source: "bench".into(),
         entropy: vec![b"bench".to_vec()],
+        beacons: Vec::new(),
         replacements: Vec::new(),
     };
     let (full, pool) = step("commit + draw (FullBundle::create)", || {

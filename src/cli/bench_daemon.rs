@@ -67,6 +67,8 @@ pub fn lifecycle(objects: u64, inspectors: u64, dir: &Path) -> Result<()> {
             tier_source: Default::default(),
             witness_event: "bench".into(),
             witnesses: 1,
+            witness_by_default: true,
+            drand: None,
             due_soon_working_days: 5,
             log_origin: "bench/log".into(),
         };

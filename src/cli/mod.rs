@@ -312,6 +312,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 secret,
                 entropy_source,
                 entropy,
+                beacons: Vec::new(),
                 replacements: Vec::new(),
             };
             let (full, pool) = FullBundle::create(inputs)?;
@@ -766,6 +767,7 @@ fn demo(dir: &Path, objects: u64, inspectors: u64) -> Result<i32> {
         entropy_source: "demo: fixed entropy (a real draw announces a lottery draw or drand round)"
             .into(),
         entropy: vec![b"demo entropy".to_vec()],
+        beacons: Vec::new(),
         replacements: Vec::new(),
     };
     let (full, pool) = FullBundle::create(inputs)?;

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::beacon::{self, BeaconRecord};
 use super::draw::{self, DrawResult, ReplacementRequest, StratumResult};
 use super::encode::{Hash, hex_bytes, hex32};
 use super::merkle::{self, Tree};
@@ -53,6 +54,8 @@ pub struct DrawInputs {
     pub secret: Secret,
     pub entropy_source: String,
     pub entropy: Vec<Vec<u8>>,
+    /// The drand beacons `entropy_source` announces (draw-spec §20).
+    pub beacons: Vec<BeaconRecord>,
     pub replacements: Vec<ReplacementRequest>,
 }
 
@@ -69,6 +72,8 @@ pub struct FullBundle {
     #[serde(with = "hex_bytes")]
     pub secret: Vec<u8>,
     pub entropy: Vec<HexBytes>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub beacons: Vec<BeaconRecord>,
     /// Private: never put in a public bundle.
     pub salt_key: SaltKey,
     pub result: DrawResult,
@@ -94,6 +99,8 @@ impl FullBundle {
     /// Commits, derives the seed, draws. Returns the pool too, for public bundles and proofs.
     pub fn create(inputs: DrawInputs) -> Result<(Self, CommittedPool), CoreError> {
         check_task_id(&inputs.task_id)?;
+        beacon::check(&inputs.entropy_source, &inputs.entropy, &inputs.beacons)
+            .map_err(|e| CoreError::Input(format!("drand beacon: {e}")))?;
         let pool = CommittedPool::build(&inputs.snapshot, &inputs.policy, &inputs.salt_key.0)?;
         let commitment = pool.commitment(
             &inputs.task_id,
@@ -119,6 +126,7 @@ impl FullBundle {
             commitment_hash,
             secret: inputs.secret.expose().to_vec(),
             entropy: inputs.entropy.into_iter().map(HexBytes).collect(),
+            beacons: inputs.beacons,
             salt_key: inputs.salt_key,
             result,
             result_digest,
@@ -154,6 +162,7 @@ impl FullBundle {
             secret: Secret::new(self.secret.clone()).map_err(CoreError::Input)?,
             entropy_source: self.commitment.entropy_source.clone(),
             entropy: self.entropy(),
+            beacons: self.beacons.clone(),
             replacements: requests,
         })
     }
@@ -185,6 +194,8 @@ pub struct PublicBundle {
     #[serde(with = "hex_bytes")]
     pub secret: Vec<u8>,
     pub entropy: Vec<HexBytes>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub beacons: Vec<BeaconRecord>,
     pub result: DrawResult,
     #[serde(with = "hex32")]
     pub result_digest: Hash,
@@ -251,6 +262,7 @@ impl PublicBundle {
             commitment_hash: full.commitment_hash,
             secret: full.secret.clone(),
             entropy: full.entropy.clone(),
+            beacons: full.beacons.clone(),
             result: full.result.clone(),
             result_digest: full.result_digest,
             drawn,
@@ -358,6 +370,8 @@ pub struct EnterpriseProof {
     #[serde(with = "hex_bytes")]
     pub secret: Vec<u8>,
     pub entropy: Vec<HexBytes>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub beacons: Vec<BeaconRecord>,
     #[serde(with = "hex32")]
     pub result_digest: Hash,
 }
@@ -407,6 +421,7 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
         commitment_hash: full.commitment_hash,
         secret: full.secret.clone(),
         entropy: full.entropy.clone(),
+        beacons: full.beacons.clone(),
         result_digest: full.result_digest,
     };
     let objects = snapshot.objects();
@@ -527,6 +542,7 @@ pub struct Report {
 struct Checker {
     checks: Vec<String>,
     mismatch: Option<Mismatch>,
+    limits: Vec<String>,
 }
 
 fn short(v: &Value) -> String {
@@ -595,6 +611,7 @@ impl Checker {
         Self {
             checks: Vec::new(),
             mismatch: None,
+            limits: Vec::new(),
         }
     }
 
@@ -655,7 +672,7 @@ impl Checker {
             mismatch: self.mismatch,
             result_digest: result_digest.map(hex::encode),
             outcome,
-            limits: Vec::new(),
+            limits: self.limits,
         }
     }
 }
@@ -668,6 +685,7 @@ fn check_seed(
     commitment_hash: &Hash,
     secret: &[u8],
     entropy: &[HexBytes],
+    beacons: &[BeaconRecord],
 ) -> Hash {
     c.eq(
         "protocol is double-random/v1",
@@ -701,6 +719,25 @@ fn check_seed(
         );
     }
     let entropy: Vec<Vec<u8>> = entropy.iter().map(|e| e.0.clone()).collect();
+    match beacon::check(&commitment.entropy_source, &entropy, beacons) {
+        Ok(checked) => {
+            if !checked.is_empty() {
+                c.limits.push(
+                    "that the drand round lay in the future when the commitment was published: \
+                     compare its time with the commitment's entry in the transparency log"
+                        .into(),
+                );
+            }
+            c.checks.extend(checked)
+        }
+        Err(e) => {
+            c.fail(
+                "beacons",
+                "a valid drand beacon for every announced round",
+                e,
+            );
+        }
+    }
     draw::derive_seed(commitment, secret, &entropy)
 }
 
@@ -714,6 +751,7 @@ pub fn verify_full(b: &FullBundle) -> Report {
         &b.commitment_hash,
         &b.secret,
         &b.entropy,
+        &b.beacons,
     );
     let pool = match CommittedPool::build(&b.snapshot, &b.policy, &b.salt_key.0) {
         Ok(p) => p,
@@ -857,6 +895,7 @@ pub fn verify_public(b: &PublicBundle) -> Report {
         &b.commitment_hash,
         &b.secret,
         &b.entropy,
+        &b.beacons,
     );
     c.hash(
         "policy hash",
@@ -1161,6 +1200,7 @@ pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Repor
         &p.commitment_hash,
         &p.secret,
         &p.entropy,
+        &p.beacons,
     );
     let commit = &p.commitment;
     match (&p.membership, &p.absence) {

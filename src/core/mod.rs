@@ -1,6 +1,7 @@
 //! The pure core: everything a draw is and everything needed to check one.
 //! No I/O, no clock, no global RNG, no floating point, no hash-map iteration.
 
+pub mod beacon;
 pub mod bundle;
 pub mod checkpoint;
 pub mod draw;

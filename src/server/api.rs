@@ -188,11 +188,20 @@ async fn metrics(State(s): St) -> ApiResult<Response> {
         (format!("{{status=\"{st}\"}}"), n)
     })
     .collect();
+    let stalled = runs
+        .iter()
+        .filter(|r| r.drand.as_ref().is_some_and(|d| d.stalled.is_some()))
+        .count() as u64;
     let text = s.metrics.render(&[
         (
             "double_random_runs",
             "Task runs by lifecycle state.",
             by_state,
+        ),
+        (
+            "double_random_runs_stalled",
+            "Committed runs whose drand round no relay has served within the configured limit.",
+            vec![(String::new(), stalled)],
         ),
         (
             "double_random_publication_deadlines",

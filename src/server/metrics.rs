@@ -26,6 +26,8 @@ pub struct Metrics {
     latency: Mutex<BTreeMap<String, Latency>>,
     pub scheduler_fires: AtomicU64,
     pub scheduler_errors: AtomicU64,
+    /// (relay, outcome) → drand round requests
+    drand: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 impl Metrics {
@@ -47,6 +49,13 @@ impl Metrics {
         }
         l.count += 1;
         l.sum_micros += took.as_micros() as u64;
+    }
+
+    pub fn drand_fetches(&self, outcomes: &[(String, super::drand::Outcome)]) {
+        let mut d = self.drand.lock().unwrap_or_else(|e| e.into_inner());
+        for (relay, o) in outcomes {
+            *d.entry((relay.clone(), o.as_str())).or_default() += 1;
+        }
     }
 
     /// The exposition text; `gauges` are computed by the caller at scrape time.
@@ -103,6 +112,15 @@ impl Metrics {
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+        let name = "double_random_drand_requests_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} drand round requests by relay and outcome (served, not_yet, rejected: \
+             a bad or mismatched beacon, unreachable).\n# TYPE {name} counter"
+        );
+        for ((relay, outcome), n) in self.drand.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "{name}{{relay=\"{relay}\",outcome=\"{outcome}\"}} {n}");
         }
         for (name, help, series) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");

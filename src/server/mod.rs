@@ -2,6 +2,7 @@
 //! starts from a listener and a shutdown future, so tests bind port 0 and run the real thing.
 
 mod api;
+pub mod drand;
 pub mod error;
 pub mod metrics;
 pub mod scheduler;
@@ -18,8 +19,9 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::config::Config;
+use crate::config::EntropyKind;
 use crate::service::access::{self, PublicationKey, Role, Token};
-use crate::service::runs::{DrawSettings, Runs};
+use crate::service::runs::{DrandSettings, DrawSettings, Runs};
 use crate::service::{Actor, ServiceError};
 use crate::store::{self, Store};
 
@@ -28,6 +30,8 @@ pub struct AppState {
     pub runs: Arc<Runs>,
     pub metrics: Arc<metrics::Metrics>,
     pub config: Config,
+    /// Present when commitments announce drand rounds.
+    pub relays: Option<Arc<drand::Relays>>,
 }
 
 impl AppState {
@@ -53,15 +57,32 @@ pub async fn start(config: Config) -> Result<Started, ServiceError> {
     };
     let key = PublicationKey::load_or_create(&*store, &system).await?;
     let admin_token = access::create_token(&*store, "admin", Role::Admin, &system, true).await?;
+    let invalid = |e: crate::config::ConfigError| ServiceError::Invalid(e.to_string());
+    let drand = match config.drand_chain().map_err(invalid)? {
+        None => None,
+        Some((name, chain)) => Some(DrandSettings {
+            name,
+            chain,
+            margin_secs: config.drand.margin_secs as i64,
+            clock_offset_secs: drand_clock_offset()?,
+        }),
+    };
     let settings = DrawSettings {
-        timezone: config
-            .timezone()
-            .map_err(|e| ServiceError::Invalid(e.to_string()))?,
+        timezone: config.timezone().map_err(invalid)?,
         tier_source: config.credit.tier_source,
         witness_event: config.draw.witness_event.clone(),
         witnesses: config.draw.witnesses,
+        witness_by_default: config.draw.entropy.contains(&EntropyKind::Witness),
+        drand,
         due_soon_working_days: config.draw.due_soon_working_days,
         log_origin: config.server.log_origin.clone(),
+    };
+    let relays = match settings.drand {
+        None => None,
+        Some(_) => Some(Arc::new(drand::Relays::new(
+            config.drand.relays.clone(),
+            Duration::from_secs(config.drand.timeout_secs.max(1)),
+        )?)),
     };
     let runs = Arc::new(Runs::new(store, key, settings).await?);
     let recovered = runs.recover().await?;
@@ -70,15 +91,28 @@ pub async fn start(config: Config) -> Result<Started, ServiceError> {
             runs,
             metrics: Default::default(),
             config,
+            relays,
         }),
         admin_token,
         recovered,
     })
 }
 
+/// Tests replay recorded beacons by running the drand clock from `DOUBLE_RANDOM_DRAND_NOW`
+/// (RFC 3339) instead of now; the rest of the daemon keeps the real time.
+fn drand_clock_offset() -> Result<i64, ServiceError> {
+    let Ok(at) = std::env::var("DOUBLE_RANDOM_DRAND_NOW") else {
+        return Ok(0);
+    };
+    let at = chrono::DateTime::parse_from_rfc3339(&at)
+        .map_err(|e| ServiceError::Invalid(format!("DOUBLE_RANDOM_DRAND_NOW {at:?}: {e}")))?;
+    tracing::warn!(%at, "the drand clock is set by DOUBLE_RANDOM_DRAND_NOW (tests only)");
+    Ok(at.timestamp() - chrono::Utc::now().timestamp())
+}
+
 /// Serves until `shutdown` resolves: in-flight requests finish (each transition is one
-/// transaction, so a cut-off one rolls back), the scheduler stops after its current pass,
-/// then the store closes.
+/// transaction, so a cut-off one rolls back), the scheduler and the drand watcher stop after
+/// their current pass, then the store closes.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -94,13 +128,24 @@ pub async fn serve(
             stopped,
         ))
     });
+    let watcher = state.relays.clone().filter(|_| scheduler).map(|relays| {
+        let d = &state.config.drand;
+        tokio::spawn(drand::run(
+            state.runs.clone(),
+            relays,
+            state.metrics.clone(),
+            Duration::from_secs(d.retry_secs.max(1)),
+            Duration::from_secs(d.stall_after_secs),
+            stop.subscribe(),
+        ))
+    });
     let app = router(state.clone());
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop.send(true);
-    if let Some(s) = sched {
-        let _ = s.await;
+    for job in sched.into_iter().chain(watcher) {
+        let _ = job.await;
     }
     state.store().close().await;
     served

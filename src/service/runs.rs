@@ -20,6 +20,7 @@ use super::plans::{document, draft, load_task, parse};
 use super::snapshots::{self, Frozen, SnapshotInfo, fresh_key};
 use super::tlog::{self, InclusionProof, LogEntry};
 use super::{Actor, Result, ServiceError};
+use crate::core::beacon::{Announcement, BeaconRecord, Chain};
 use crate::core::bundle::{self, DrawInputs, EnterpriseProof, FullBundle, PublicBundle};
 use crate::core::draw::{ReplacementRecord, ReplacementRequest, secret_hash};
 use crate::core::encode::Hash;
@@ -42,10 +43,34 @@ pub struct DrawSettings {
     pub witness_event: String,
     /// How many officers must enter matching values.
     pub witnesses: u8,
+    /// Announce witness entropy with each commitment whose trigger names no event.
+    pub witness_by_default: bool,
+    /// Announce a drand round with each commitment.
+    pub drand: Option<DrandSettings>,
     /// A deadline this many working days away or closer is "due soon".
     pub due_soon_working_days: u32,
     /// The transparency log's name in its checkpoints.
     pub log_origin: String,
+}
+
+/// The drand chain whose rounds commitments announce.
+#[derive(Clone, Debug)]
+pub struct DrandSettings {
+    /// The chain's name in the configuration (e.g. quicknet).
+    pub name: String,
+    pub chain: Chain,
+    /// The announced round is the first produced at least this long after the commitment.
+    pub margin_secs: i64,
+    /// Added to the system clock when choosing rounds; zero except in tests, which replay
+    /// recorded beacons (`DOUBLE_RANDOM_DRAND_NOW`).
+    pub clock_offset_secs: i64,
+}
+
+impl DrandSettings {
+    /// Unix time on the drand clock.
+    pub fn now(&self) -> i64 {
+        Utc::now().timestamp() + self.clock_offset_secs
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -98,6 +123,36 @@ impl WitnessSource {
             self.event, self.witnesses
         )
     }
+}
+
+/// The drand round a commitment announced, and its beacon once fetched and verified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrandRound {
+    pub chain: String,
+    pub chain_hash: String,
+    pub round: u64,
+    /// When the chain produces the round.
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beacon: Option<BeaconRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched: Option<Fetched>,
+    /// Set when no relay has served the round for longer than the configured limit; cleared
+    /// when one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<Stall>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fetched {
+    pub at: String,
+    pub relay: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stall {
+    pub since: String,
+    pub reason: String,
 }
 
 /// One officer's entry of the witnessed values (canonical RFC 3797 key string).
@@ -201,10 +256,16 @@ pub struct Run {
     pub commitment: Commitment,
     pub commitment_hash: String,
     pub committed_at: String,
-    pub witness: WitnessSource,
+    /// The announced witness event, if the draw takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<WitnessSource>,
     pub witness_entries: Vec<WitnessEntry>,
+    /// The witnessed values once the officers agree (canonical RFC 3797 key string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entropy: Option<String>,
+    /// The announced drand round, if the draw takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drand: Option<DrandRound>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drawn_at: Option<String>,
     /// Hex; present once drawn.
@@ -231,7 +292,7 @@ impl Run {
     /// second witness cannot copy the first.
     pub fn officer_view(&self) -> Run {
         let mut r = self.clone();
-        if r.state == RunState::Committed {
+        if r.entropy.is_none() {
             for e in &mut r.witness_entries {
                 e.values = "(hidden until every witness has entered)".into();
             }
@@ -246,6 +307,32 @@ impl Run {
             r.results.clear();
         }
         r
+    }
+
+    /// Every announced source has delivered: witnesses agree, the beacon is verified.
+    fn entropy_complete(&self) -> bool {
+        (self.witness.is_none() || self.entropy.is_some())
+            && self.drand.as_ref().is_none_or(|d| d.beacon.is_some())
+    }
+
+    /// The draw's entropy values and beacons, in the announced order (witness, then drand).
+    fn entropy_values(&self) -> Result<(Vec<Vec<u8>>, Vec<BeaconRecord>)> {
+        let missing = || ServiceError::Invalid(format!("run {} has no entropy yet", self.id));
+        let mut values = Vec::new();
+        let mut beacons = Vec::new();
+        if self.witness.is_some() {
+            values.push(self.entropy.clone().ok_or_else(missing)?.into_bytes());
+        }
+        if let Some(d) = &self.drand {
+            let record = d.beacon.clone().ok_or_else(missing)?;
+            let randomness = record
+                .chain
+                .verify(&record.beacon)
+                .map_err(|e| StoreError::Corrupt(format!("run {}: stored beacon: {e}", self.id)))?;
+            values.push(randomness.to_vec());
+            beacons.push(record);
+        }
+        Ok((values, beacons))
     }
 
     fn is_drawn(&self) -> bool {
@@ -501,13 +588,45 @@ impl Runs {
         if let Ok(existing) = self.get(&run_id).await {
             return Ok((existing, false));
         }
-        let witness = witness.unwrap_or_else(|| WitnessSource {
-            event: self.settings.witness_event.clone(),
-            witnesses: self.settings.witnesses,
+        let witness = witness.or_else(|| {
+            self.settings.witness_by_default.then(|| WitnessSource {
+                event: self.settings.witness_event.clone(),
+                witnesses: self.settings.witnesses,
+            })
         });
-        if witness.event.trim().is_empty() || !(1..=2).contains(&witness.witnesses) {
+        if let Some(w) = &witness
+            && (w.event.trim().is_empty() || !(1..=2).contains(&w.witnesses))
+        {
             return Err(ServiceError::Invalid(
                 "the witness event must be named, and 1 or 2 officers must enter it".into(),
+            ));
+        }
+        let drand = self.settings.drand.as_ref().map(|d| {
+            let round = d.chain.first_round_from(d.now() + d.margin_secs);
+            let a = Announcement::for_round(&d.chain, round);
+            (
+                a.line(),
+                DrandRound {
+                    chain: d.name.clone(),
+                    chain_hash: hex::encode(a.chain_hash),
+                    round,
+                    at: chrono::DateTime::from_timestamp(a.at, 0)
+                        .unwrap_or_default()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    beacon: None,
+                    fetched: None,
+                    stalled: None,
+                },
+            )
+        });
+        let lines: Vec<String> = witness
+            .iter()
+            .map(WitnessSource::announcement)
+            .chain(drand.iter().map(|(line, _)| line.clone()))
+            .collect();
+        if lines.is_empty() {
+            return Err(ServiceError::Invalid(
+                "a draw needs public entropy: a witness event, a drand round, or both".into(),
             ));
         }
         let salt = fresh_key()?;
@@ -525,7 +644,7 @@ impl Runs {
             &run_id,
             &frozen.policy,
             secret_hash(secret.expose()),
-            &witness.announcement(),
+            &lines.join("\n"),
         );
         let run = Run {
             id: run_id.clone(),
@@ -541,6 +660,7 @@ impl Runs {
             witness,
             witness_entries: Vec::new(),
             entropy: None,
+            drand: drand.map(|(_, d)| d),
             drawn_at: None,
             secret: None,
             result_digest: None,
@@ -597,13 +717,23 @@ impl Runs {
         let held = lock.lock().await;
         let (mut run, doc) = self.load(run_id).await?;
         check_state(&run, &[RunState::Committed], "its entropy is already fixed")?;
+        let Some(witness) = &run.witness else {
+            return Err(ServiceError::Invalid(format!(
+                "run {run_id} takes no witness values: its entropy is a drand beacon"
+            )));
+        };
+        let needed = usize::from(witness.witnesses);
+        if run.entropy.is_some() {
+            return Err(conflict(format!(
+                "run {run_id}: the witness values are already fixed; the draw waits for its drand round"
+            )));
+        }
         run.witness_entries.retain(|e| e.officer != actor.name);
         run.witness_entries.push(WitnessEntry {
             officer: actor.name.clone(),
             at: crate::store::audit::now(),
             values: canonical.clone(),
         });
-        let needed = usize::from(run.witness.witnesses);
         let agreeing = run
             .witness_entries
             .iter()
@@ -611,8 +741,10 @@ impl Runs {
             .count();
         let mismatch = run.witness_entries.iter().any(|e| e.values != canonical);
         if agreeing >= needed && !mismatch {
-            run.state = RunState::Entropy;
             run.entropy = Some(canonical);
+            if run.entropy_complete() {
+                run.state = RunState::Entropy;
+            }
         }
         let complete = run.state == RunState::Entropy;
         self.put_run(&run, &doc, actor, "entropy", Vec::new())
@@ -629,6 +761,104 @@ impl Runs {
         } else {
             Ok(run)
         }
+    }
+
+    /// Runs whose announced drand round has no beacon yet, with the round's unix time.
+    pub async fn awaiting_beacon(&self) -> Result<Vec<(Run, i64)>> {
+        Ok(self
+            .list(None)
+            .await?
+            .into_iter()
+            .filter(|r| r.state == RunState::Committed)
+            .filter_map(|r| {
+                let d = r.drand.as_ref().filter(|d| d.beacon.is_none())?;
+                let at = chrono::DateTime::parse_from_rfc3339(&d.at)
+                    .ok()?
+                    .timestamp();
+                Some((r, at))
+            })
+            .collect())
+    }
+
+    /// Step 2 for drand: records the announced round's beacon, verified against the chain's
+    /// public key, then draws if every source has delivered. A beacon for another round or
+    /// with a bad signature is refused and nothing is written.
+    #[tracing::instrument(name = "record_beacon", skip_all, fields(run = run_id))]
+    pub async fn record_beacon(
+        &self,
+        run_id: &str,
+        record: BeaconRecord,
+        relay: &str,
+    ) -> Result<Run> {
+        let lock = self.lock_for(run_id);
+        let held = lock.lock().await;
+        let (mut run, doc) = self.load(run_id).await?;
+        let Some(d) = run.drand.as_mut() else {
+            return Err(ServiceError::Invalid(format!(
+                "run {run_id} announced no drand round"
+            )));
+        };
+        if d.beacon.is_some() || run.state != RunState::Committed {
+            return Ok(run);
+        }
+        let announced = (d.chain_hash.as_str(), d.round);
+        let got = (hex::encode(record.chain.hash()), record.beacon.round);
+        if announced != (got.0.as_str(), got.1) {
+            return Err(ServiceError::Invalid(format!(
+                "run {run_id} announced round {} of chain {}, not round {} of chain {}",
+                d.round, d.chain_hash, got.1, got.0
+            )));
+        }
+        record
+            .chain
+            .verify(&record.beacon)
+            .map_err(|e| ServiceError::Invalid(format!("round {}: {e}", d.round)))?;
+        d.beacon = Some(record);
+        d.fetched = Some(Fetched {
+            at: crate::store::audit::now(),
+            relay: relay.into(),
+        });
+        d.stalled = None;
+        if run.entropy_complete() {
+            run.state = RunState::Entropy;
+        }
+        let actor = Actor {
+            name: "double-random".into(),
+            reason: format!("drand beacon from {relay}"),
+        };
+        self.put_run(&run, &doc, &actor, "beacon", Vec::new())
+            .await?;
+        drop(held);
+        if run.state == RunState::Entropy {
+            self.draw(run_id).await
+        } else {
+            Ok(run)
+        }
+    }
+
+    /// Marks a run whose drand round no relay serves as stalled (once; the beacon clears it).
+    pub async fn mark_stalled(&self, run_id: &str, reason: &str) -> Result<Run> {
+        let lock = self.lock_for(run_id);
+        let _held = lock.lock().await;
+        let (mut run, doc) = self.load(run_id).await?;
+        let Some(d) = run.drand.as_mut() else {
+            return Ok(run);
+        };
+        if d.beacon.is_some() || d.stalled.is_some() || run.state != RunState::Committed {
+            return Ok(run);
+        }
+        d.stalled = Some(Stall {
+            since: crate::store::audit::now(),
+            reason: reason.into(),
+        });
+        tracing::warn!(run = %run.id, reason, "stalled: no relay serves the announced drand round");
+        let actor = Actor {
+            name: "double-random".into(),
+            reason: reason.into(),
+        };
+        self.put_run(&run, &doc, &actor, "stall", Vec::new())
+            .await?;
+        Ok(run)
     }
 
     /// Writes `run` over `previous` (plus `more` documents) with its audit entry. The run's
@@ -688,18 +918,16 @@ impl Runs {
             Some(f) => f,
             None => snapshots::rebuild(&*self.store, &info, &salt).await?,
         };
-        let entropy = run
-            .entropy
-            .clone()
-            .ok_or_else(|| ServiceError::Invalid(format!("run {} has no entropy yet", run.id)))?;
+        let (entropy, beacons) = run.entropy_values()?;
         let inputs = DrawInputs {
             task_id: run.id.clone(),
             policy: frozen.policy,
             snapshot: frozen.snapshot,
             salt_key: crate::core::secret::SaltKey(salt),
             secret: Secret::new(secret.to_vec()).map_err(ServiceError::Invalid)?,
-            entropy_source: run.witness.announcement(),
-            entropy: vec![entropy.into_bytes()],
+            entropy_source: run.commitment.entropy_source.clone(),
+            entropy,
+            beacons,
             replacements: run
                 .replacements
                 .iter()
@@ -745,7 +973,7 @@ impl Runs {
             .ok_or_else(|| StoreError::Corrupt(format!("run {run_id}: draw secret missing")))?;
         let actor = Actor {
             name: "double-random".into(),
-            reason: "witness entropy complete".into(),
+            reason: "entropy complete".into(),
         };
         let made = match self.full(&run, &secret).await {
             Err(ServiceError::Core(e)) => {

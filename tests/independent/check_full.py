@@ -86,7 +86,7 @@ def check(b, out):
     out["result_digest"] = v.sha256(v.encode_result(result, h["commitment_hash"])).hex()
 
     c.eq("format", "format", FULL_FORMAT, h["format"])
-    seed = v.check_seed(c, h["task_id"], com, h["commitment_enc"], h["commitment_hash"], h["secret"], h["entropy"])
+    seed = v.check_seed(c, h["task_id"], com, h["commitment_enc"], h["commitment_hash"], h["secret"], h["entropy"], h["beacons"])
 
     # §7.1 placement (an undefined tier fails the whole draw, for every object)
     tiers = {t["name"]: k for k, t in enumerate(pol["tiers"])}

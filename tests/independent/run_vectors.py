@@ -9,6 +9,7 @@ Usage: run_vectors.py [VECTOR_DIR]   (default: tests/vectors next to this folder
   `result.seed` must equal the file's `commitment_hash` and `seed`.
 * rfc6962.json: our leaf hashes, tree roots and inclusion-proof verification against the
   RFC 6962 values.
+* drand-beacons.json: drand chain hashes and beacon randomness (SHA-256 of the signature).
 
 Output: one line per vector, `PASS <file> ...` or `FAIL <file> ...` (with the first mismatch),
 then a last line exactly `N passed, M failed`. Exit status 0 iff M = 0 and N > 0.
@@ -84,6 +85,24 @@ def rfc6962(case):
     return True, f"{len(case['roots'])} roots, {len(case['inclusion_proofs'])} inclusion proofs"
 
 
+def drand(case):
+    """drand-beacons.json: each chain's hash from its info, each beacon's randomness from its
+    signature (the BLS signatures are checked by the Rust tests: pairings are beyond the
+    standard library)."""
+    problems = []
+    for name, c in case["chains"].items():
+        info = {"period": c["period"], "genesis_time": c["genesis_time"], "public_key": c["public_key"],
+                "group_hash": c["groupHash"], "beacon_id": c["metadata"]["beaconID"]}
+        if v.drand_chain_hash(info).hex() != c["hash"]:
+            problems.append(f"chain hash of {name}")
+    for b in case["beacons"]:
+        if v.sha256(bytes.fromhex(b["signature"])).hex() != b["randomness"]:
+            problems.append(f"randomness of {b['chain']} round {b['round']}")
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"{len(case['chains'])} chain hashes, {len(case['beacons'])} beacon randomness values"
+
+
 def main(argv):
     folder = argv[1] if len(argv) > 1 else os.path.join(here, "..", "vectors")
     passed = failed = 0
@@ -96,6 +115,8 @@ def main(argv):
                 ok, detail = scenario(case)
             elif "roots" in case and "inclusion_proofs" in case:
                 ok, detail = rfc6962(case)
+            elif "chains" in case and "beacons" in case:
+                ok, detail = drand(case)
             else:
                 ok, detail = False, "not a vector file this runner knows"
         except Exception as e:  # a broken vector is a failure, not a crash

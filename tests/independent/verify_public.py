@@ -741,8 +741,55 @@ def derive_seed(c, commitment_enc: bytes, secret: bytes, entropy) -> bytes:
     return e.digest()
 
 
-def check_seed(c, task_id, com, com_enc, commitment_hash, secret, entropy) -> bytes:
-    """§13 step 2 (shared by every artefact): protocol, task id, commitment hash, secret."""
+DRAND_LINE = re.compile(r"drand: chain ([0-9a-f]{64}) round ([1-9][0-9]*) at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\Z")
+
+
+def drand_chain_hash(chain) -> bytes:
+    """drand's chain hash (§20.1): period, genesis, public key, group hash [, beacon id]."""
+    h = struct.pack(">I", chain["period"]) + struct.pack(">q", chain["genesis_time"])
+    h += bytes.fromhex(chain["public_key"]) + bytes.fromhex(chain["group_hash"])
+    if chain["beacon_id"] not in ("", "default"):
+        h += chain["beacon_id"].encode()
+    return sha256(h)
+
+
+def utc(t: int) -> str:
+    import datetime
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_beacons(c, source: str, entropy, beacons):
+    """§20.3 without the BLS pairing (beyond the standard library): each announced round has a
+    beacon of the announced chain, produced at the announced time, whose SHA-256(signature) is
+    the entropy value on the announcement's line; every beacon is announced."""
+    lines = source.split("\n")
+    used = [False] * len(beacons)
+    for i, line in enumerate(lines):
+        if not line.startswith("drand: chain "):
+            continue
+        m = DRAND_LINE.match(line)
+        if not m:
+            raise Mismatch("beacons", "a valid drand beacon for every announced round", f"entropy_source line {i + 1} is malformed")
+        chain_hash, rnd, at = m.group(1), int(m.group(2)), m.group(3)
+        if len(lines) != len(entropy):
+            raise Mismatch("beacons", "one entropy value per entropy_source line", f"{len(lines)} lines, {len(entropy)} values")
+        k = next((k for k, b in enumerate(beacons) if b["beacon"]["round"] == rnd and drand_chain_hash(b["chain"]).hex() == chain_hash), None)
+        if k is None:
+            raise Mismatch("beacons", "a valid drand beacon for every announced round", f"no beacon for round {rnd}")
+        used[k] = True
+        chain, beacon = beacons[k]["chain"], beacons[k]["beacon"]
+        if utc(chain["genesis_time"] + (rnd - 1) * chain["period"]) != at:
+            raise Mismatch("beacons", "a valid drand beacon for every announced round", f"round {rnd} is not produced at {at}")
+        if sha256(bytes.fromhex(beacon["signature"])) != entropy[i]:
+            raise Mismatch("beacons", "a valid drand beacon for every announced round", f"entropy value {i + 1} is not SHA-256 of round {rnd}'s signature")
+        c.checks.append(f"drand round {rnd}: chain, time and randomness (the BLS signature is not checked here)")
+    if not all(used):
+        raise Mismatch("beacons", "every beacon announced", "a beacon no entropy_source line announces")
+
+
+def check_seed(c, task_id, com, com_enc, commitment_hash, secret, entropy, beacons=()) -> bytes:
+    """§13 step 2 (shared by every artefact): protocol, task id, commitment hash, secret,
+    drand beacons (§20)."""
     c.eq("protocol", "commitment.protocol", PROTOCOL, com["protocol"])
     c.eq("task id", "commitment.task_id", task_id, com["task_id"])
     if not (1 <= len(task_id.encode()) <= 128) or task_id.strip() != task_id or any(
@@ -753,6 +800,7 @@ def check_seed(c, task_id, com, com_enc, commitment_hash, secret, entropy) -> by
     c.eq("secret hash", "secret", com["secret_hash"], sha256(secret))
     if len(secret) < MIN_SECRET:
         raise Mismatch("secret", f"at least {MIN_SECRET} bytes", f"{len(secret)} bytes")
+    check_beacons(c, com["entropy_source"], entropy, list(beacons))
     return derive_seed(com, com_enc, secret, entropy)
 
 
@@ -1063,6 +1111,7 @@ def read_bundle_head(b):
         "commitment_hash": hx32(need(b, "commitment_hash", ""), "commitment_hash"),
         "secret": hxbytes(need(b, "secret", ""), "secret"),
         "entropy": [hxbytes(v, f"entropy[{i}]") for i, v in enumerate(need(b, "entropy", "", list))],
+        "beacons": b.get("beacons", []),
         "result": parse_result(need(b, "result", "")),
         "result_digest": hx32(need(b, "result_digest", ""), "result_digest"),
     }
@@ -1090,7 +1139,7 @@ def verify(b, out):
 
     # 1-2
     c.eq("format", "format", PUBLIC_FORMAT, h["format"])
-    seed = check_seed(c, h["task_id"], com, h["commitment_enc"], h["commitment_hash"], h["secret"], h["entropy"])
+    seed = check_seed(c, h["task_id"], com, h["commitment_enc"], h["commitment_hash"], h["secret"], h["entropy"], h["beacons"])
     # 3-5
     c.eq("policy hash", "commitment.policy_hash", sha256(encode_policy(pol)), com["policy_hash"])
     c.eq("seed", "result.seed", seed, result["seed"])

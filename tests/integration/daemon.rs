@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 
 use crate::store::Backend;
 
+mod drand;
+
 const BIN: &str = env!("CARGO_BIN_EXE_double-random");
 
 /// A running `double-random serve` with everything it printed.
@@ -27,9 +29,19 @@ struct Daemon {
 
 impl Daemon {
     fn start(db: &str, failpoint: Option<&str>, extra: &[&str]) -> Daemon {
+        Self::start_with(db, failpoint, extra, &[])
+    }
+
+    fn start_with(
+        db: &str,
+        failpoint: Option<&str>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--db", db])
             .args(extra)
+            .envs(env.iter().copied())
             .env_remove("DOUBLE_RANDOM_CONFIG")
             .env("RUST_LOG", "debug")
             .stdout(Stdio::piped())
@@ -1519,6 +1531,8 @@ fn settings() -> DrawSettings {
         tier_source: Default::default(),
         witness_event: "福彩3D".into(),
         witnesses: 1,
+        witness_by_default: true,
+        drand: None,
         due_soon_working_days: 5,
         log_origin: "test/log".into(),
     }

@@ -42,6 +42,7 @@ pub fn inputs(
         secret: Secret::new(sha256(format!("secret {label}").as_bytes()).to_vec()).unwrap(),
         entropy_source: "test: fixed entropy".into(),
         entropy: vec![format!("entropy {label}").into_bytes()],
+        beacons: Vec::new(),
         replacements: Vec::<ReplacementRequest>::new(),
     }
 }

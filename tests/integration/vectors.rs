@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use double_random::core::bundle::{FullBundle, PublicBundle, verify_full, verify_public};
+use double_random::core::beacon::{Announcement, Beacon, BeaconRecord, Chain};
+use double_random::core::bundle::{FullBundle, HexBytes, PublicBundle, verify_full, verify_public};
 use double_random::core::draw::ReplacementRequest;
 use double_random::core::model::{InspectorId, ObjectId};
 use serde_json::{Value, json};
@@ -147,6 +148,21 @@ max_load = 3
         draw(inputs(p, jobjects, jinspectors, "joint")),
     );
 
+    // Witness values and quicknet's round 123 combined (draw-spec §20).
+    let (chain, beacon) = quicknet_round_123();
+    let mut d = inputs(demo_policy(), objects.clone(), inspectors.clone(), "drand");
+    d.entropy_source = format!(
+        "witness: 福彩3D 2026333 (values entered by 2 officer(s), RFC 3797 canonical form)\n{}",
+        Announcement::for_round(&chain, 123).line()
+    );
+    d.entropy = vec![b"3.7.9./".to_vec(), chain.verify(&beacon).unwrap().to_vec()];
+    d.beacons = vec![BeaconRecord { chain, beacon }];
+    add(
+        "drand-witness",
+        "the demo policy drawn with witness values and drand quicknet round 123, in that order",
+        draw(d),
+    );
+
     let (base, _) = draw(inputs(
         demo_policy(),
         objects.clone(),
@@ -172,6 +188,34 @@ max_load = 3
         base.with_replacements(&requests).unwrap(),
     );
     out
+}
+
+/// quicknet's info and its real round 123, from tests/vectors/drand-beacons.json.
+fn quicknet_round_123() -> (Chain, Beacon) {
+    let text = std::fs::read_to_string(dir().join("drand-beacons.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let c = &v["chains"]["quicknet"];
+    let chain: Chain = serde_json::from_value(json!({
+        "public_key": c["public_key"],
+        "period": c["period"],
+        "genesis_time": c["genesis_time"],
+        "group_hash": c["groupHash"],
+        "beacon_id": c["metadata"]["beaconID"],
+        "scheme": c["schemeID"],
+    }))
+    .unwrap();
+    let b = v["beacons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["chain"] == "quicknet" && b["round"] == 123)
+        .unwrap();
+    let beacon = Beacon {
+        round: 123,
+        signature: HexBytes(hex::decode(b["signature"].as_str().unwrap()).unwrap()),
+        previous_signature: None,
+    };
+    (chain, beacon)
 }
 
 fn dir() -> PathBuf {
