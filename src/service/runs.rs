@@ -601,6 +601,23 @@ impl Runs {
                 "the witness event must be named, and 1 or 2 officers must enter it".into(),
             ));
         }
+        if witness.is_none() && self.settings.drand.is_none() {
+            return Err(ServiceError::Invalid(
+                "a draw needs public entropy: a witness event, a drand round, or both".into(),
+            ));
+        }
+        let salt = fresh_key()?;
+        let secret = Secret::new(fresh_key()?.to_vec()).expect("32 bytes");
+        let frozen = snapshots::freeze_task(
+            &*self.store,
+            &task.id,
+            None,
+            fire.date_naive(),
+            self.settings.tier_source,
+            &salt,
+        )
+        .await?;
+        // Chosen after the freeze, which can take seconds, so the margin holds from publication.
         let drand = self.settings.drand.as_ref().map(|d| {
             let round = d.chain.first_round_from(d.now() + d.margin_secs);
             let a = Announcement::for_round(&d.chain, round);
@@ -624,22 +641,6 @@ impl Runs {
             .map(WitnessSource::announcement)
             .chain(drand.iter().map(|(line, _)| line.clone()))
             .collect();
-        if lines.is_empty() {
-            return Err(ServiceError::Invalid(
-                "a draw needs public entropy: a witness event, a drand round, or both".into(),
-            ));
-        }
-        let salt = fresh_key()?;
-        let secret = Secret::new(fresh_key()?.to_vec()).expect("32 bytes");
-        let frozen = snapshots::freeze_task(
-            &*self.store,
-            &task.id,
-            None,
-            fire.date_naive(),
-            self.settings.tier_source,
-            &salt,
-        )
-        .await?;
         let commitment = frozen.pool.commitment(
             &run_id,
             &frozen.policy,

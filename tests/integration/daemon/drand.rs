@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use double_random::store::DocKind;
+
 use super::*;
 
 /// quicknet's round 1, unix time.
@@ -123,7 +125,14 @@ fn answer(stream: TcpStream, mode: Mode) {
 /// A daemon (with its scheduler and drand watcher) whose drand clock stands `lead` seconds
 /// before quicknet's round 1, so the demo run it commits at once announces round 1 (or 2 on
 /// a slow machine).
-fn start(b: &Backend, entropy: &str, relays: &[&str], stall_after: u64, lead: i64) -> Daemon {
+fn start(
+    b: &Backend,
+    entropy: &str,
+    relays: &[&str],
+    stall_after: u64,
+    lead: i64,
+    failpoint: Option<&str>,
+) -> Daemon {
     let config = b.dir.path().join("drand.toml");
     let relays: Vec<String> = relays.iter().map(|r| format!("{r:?}")).collect();
     std::fs::write(
@@ -141,7 +150,7 @@ fn start(b: &Backend, entropy: &str, relays: &[&str], stall_after: u64, lead: i6
         .to_rfc3339();
     Daemon::start_with(
         &b.url,
-        None,
+        failpoint,
         &["--config", config.to_str().unwrap()],
         &[("DOUBLE_RANDOM_DRAND_NOW", &now)],
     )
@@ -198,6 +207,7 @@ async fn a_drand_round_is_fetched_verified_and_replayable(b: &Backend) {
         &[&dead, &forged.url, &mismatched.url, &honest.url],
         600,
         6,
+        None,
     );
     let http = Http::new(&d.url);
     let t = tokens(&http, d.admin_token());
@@ -294,7 +304,7 @@ async fn a_drand_round_is_fetched_verified_and_replayable(b: &Backend) {
 async fn a_run_stalls_while_no_relay_serves_and_resumes(b: &Backend) {
     prepared(b, 300).await;
     let relay = Relay::start(Mode::NotYet);
-    let d = start(b, r#"["drand"]"#, &[&relay.url], 2, 4);
+    let d = start(b, r#"["drand"]"#, &[&relay.url], 2, 4, None);
     let http = Http::new(&d.url);
     let t = tokens(&http, d.admin_token());
     let run = wait_run(&http, &d, "committed", |_| true);
@@ -347,7 +357,57 @@ async fn a_run_stalls_while_no_relay_serves_and_resumes(b: &Backend) {
     assert!(status.success());
 }
 
+/// SIGKILL just before the beacon is written, then just before the draw is written: each
+/// restart goes on from the stored state (fetching the round again, or drawing at start), and
+/// the run ends drawn with one commitment.
+async fn a_kill_around_the_beacon_recovers(b: &Backend) {
+    prepared(b, 300).await;
+    let relay = Relay::start(Mode::Honest);
+    let mut admin = None;
+    for point in ["beacon", "draw"] {
+        let mut d = start(b, r#"["drand"]"#, &[&relay.url], 600, 3, Some(point));
+        admin.get_or_insert_with(|| d.admin_token());
+        assert_eq!(d.reach(point, &Answer::default()), None);
+        // A daemon stopped at a failpoint may not answer: the state is read from the store.
+        d.kill9();
+        let s = b.store().await;
+        let doc = s.doc(DocKind::Run, &ids().2).await.unwrap().unwrap();
+        s.close().await;
+        let run: Value = serde_json::from_str(&doc.doc).unwrap();
+        let expected = if point == "beacon" {
+            "committed"
+        } else {
+            "entropy"
+        };
+        assert_eq!(run["state"], expected, "killed at {point}");
+        assert_eq!(run["drand"]["beacon"].is_object(), point == "draw");
+    }
+    let d = start(b, r#"["drand"]"#, &[&relay.url], 600, 3, None);
+    assert!(
+        d.log().contains("completing an interrupted draw"),
+        "{}",
+        d.readable_log()
+    );
+    let http = Http::new(&d.url);
+    let run = wait_run(&http, &d, "drawn", |r| r["state"] == "drawn");
+    assert!(run["drand"]["beacon"].is_object(), "{run}");
+    let t = tokens(&http, admin.unwrap());
+    assert_eq!(commits_in_audit(&http, &t), 1);
+    audit_intact(&http, &t);
+    let file = b.dir.path().join("recovered.json");
+    std::fs::write(
+        &file,
+        http.get(&format!("/api/public/runs/{}/bundle", ids().2), None)
+            .1,
+    )
+    .unwrap();
+    let (ok, out) = verify(&file);
+    assert!(ok, "{out}");
+    drop(d);
+}
+
 backend_tests!(
     a_drand_round_is_fetched_verified_and_replayable,
     a_run_stalls_while_no_relay_serves_and_resumes,
+    a_kill_around_the_beacon_recovers,
 );
