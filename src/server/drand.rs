@@ -30,13 +30,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [
-        Outcome::Served,
-        Outcome::NotYet,
-        Outcome::Rejected,
-        Outcome::Unreachable,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Served => "served",
@@ -175,7 +168,7 @@ pub async fn run(
     };
     loop {
         match pass(&runs, &relays, clock.now(), stall_after.as_secs() as i64).await {
-            Ok(p) => metrics.drand_fetches(&p.outcomes),
+            Ok(outcomes) => metrics.drand_fetches(&outcomes),
             Err(e) => tracing::warn!(error = %e, "drand pass failed; retrying"),
         }
         tokio::select! {
@@ -185,21 +178,19 @@ pub async fn run(
     }
 }
 
-/// What a pass did, for the metrics.
-#[derive(Debug, Default)]
-pub struct Pass {
-    pub outcomes: Vec<(String, Outcome)>,
-    pub recorded: Vec<String>,
-}
-
 /// One pass at unix time `now` (drand clock): every run whose announced round is due is asked
 /// for; a beacon is recorded (and the run drawn if complete); a run no relay has served for
-/// `stall_after` is marked stalled.
+/// `stall_after` is marked stalled. Returns what each relay asked did.
 #[tracing::instrument(name = "drand_pass", skip_all)]
-pub async fn pass(runs: &Runs, relays: &Relays, now: i64, stall_after: i64) -> Result<Pass> {
-    let mut done = Pass::default();
+async fn pass(
+    runs: &Runs,
+    relays: &Relays,
+    now: i64,
+    stall_after: i64,
+) -> Result<Vec<(String, Outcome)>> {
+    let mut asked = Vec::new();
     let Some(settings) = runs.settings.drand.clone() else {
-        return Ok(done);
+        return Ok(asked);
     };
     for (run, at) in runs.awaiting_beacon().await? {
         if at > now {
@@ -210,12 +201,13 @@ pub async fn pass(runs: &Runs, relays: &Relays, now: i64, stall_after: i64) -> R
             continue;
         };
         let (fetched, outcomes) = relays.fetch(&settings.chain, round).await;
-        done.outcomes.extend(outcomes);
+        asked.extend(outcomes);
         match fetched {
-            Ok((record, relay)) => match runs.record_beacon(&run.id, record, &relay).await {
-                Ok(_) => done.recorded.push(run.id),
-                Err(e) => tracing::error!(run = %run.id, error = %e, "cannot record the beacon"),
-            },
+            Ok((record, relay)) => {
+                if let Err(e) = runs.record_beacon(&run.id, record, &relay).await {
+                    tracing::error!(run = %run.id, error = %e, "cannot record the beacon");
+                }
+            }
             Err(why) if now - at >= stall_after => {
                 let reason = format!(
                     "no relay has served round {round} since it was due at {}: {why}",
@@ -229,7 +221,7 @@ pub async fn pass(runs: &Runs, relays: &Relays, now: i64, stall_after: i64) -> R
             Err(_) => {}
         }
     }
-    Ok(done)
+    Ok(asked)
 }
 
 /// The run's round, if it was announced on `chain`.
