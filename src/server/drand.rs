@@ -192,14 +192,15 @@ async fn pass(
     let Some(settings) = runs.settings.drand.clone() else {
         return Ok(asked);
     };
-    for (run, at) in runs.awaiting_beacon().await? {
-        if at > now {
-            continue;
-        }
+    for run in runs.awaiting_beacon().await? {
         let Some(round) = announced(&run, &settings.chain) else {
             tracing::error!(run = %run.id, "the run's drand chain is not the configured one");
             continue;
         };
+        let at = settings.chain.round_time(round);
+        if at > now {
+            continue;
+        }
         let (fetched, outcomes) = relays.fetch(&settings.chain, round).await;
         asked.extend(outcomes);
         match fetched {

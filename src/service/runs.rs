@@ -764,21 +764,13 @@ impl Runs {
         }
     }
 
-    /// Runs whose announced drand round has no beacon yet, with the round's unix time.
-    pub async fn awaiting_beacon(&self) -> Result<Vec<(Run, i64)>> {
-        Ok(self
-            .list(None)
-            .await?
-            .into_iter()
-            .filter(|r| r.state == RunState::Committed)
-            .filter_map(|r| {
-                let d = r.drand.as_ref().filter(|d| d.beacon.is_none())?;
-                let at = chrono::DateTime::parse_from_rfc3339(&d.at)
-                    .ok()?
-                    .timestamp();
-                Some((r, at))
-            })
-            .collect())
+    /// Committed runs whose announced drand round has no beacon yet.
+    pub async fn awaiting_beacon(&self) -> Result<Vec<Run>> {
+        let mut runs = self.list(None).await?;
+        runs.retain(|r| {
+            r.state == RunState::Committed && r.drand.as_ref().is_some_and(|d| d.beacon.is_none())
+        });
+        Ok(runs)
     }
 
     /// Step 2 for drand: records the announced round's beacon, verified against the chain's

@@ -182,6 +182,20 @@ fn metric(http: &Http, series: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
 }
 
+/// The run's public bundle from the API, saved as `name`, passes `double-random verify`:
+/// (the bundle, verify's output).
+fn public_bundle_verifies(http: &Http, b: &Backend, name: &str) -> (Value, String) {
+    let text = http
+        .get(&format!("/api/public/runs/{}/bundle", ids().2), None)
+        .1;
+    let file = b.dir.path().join(name);
+    std::fs::write(&file, &text).unwrap();
+    (
+        serde_json::from_str(&text).unwrap(),
+        verify_cli(&file, None),
+    )
+}
+
 /// `double-random verify` on a bundle: (passed, output).
 fn verify(file: &Path) -> (bool, String) {
     let out = Command::new(BIN).arg("verify").arg(file).output().unwrap();
@@ -265,14 +279,7 @@ async fn a_drand_round_is_fetched_verified_and_replayable(b: &Backend) {
     assert_eq!(metric(&http, &series(&honest.url, "served")), Some(1));
 
     // The public bundle carries the beacon and verifies offline.
-    let text = http
-        .get(&format!("/api/public/runs/{}/bundle", ids().2), None)
-        .1;
-    let bundle: Value = serde_json::from_str(&text).unwrap();
-    let file = b.dir.path().join("drand-bundle.json");
-    std::fs::write(&file, &text).unwrap();
-    let (ok, out) = verify(&file);
-    assert!(ok, "{out}");
+    let (bundle, out) = public_bundle_verifies(&http, b, "drand-bundle.json");
     assert!(
         out.contains(&format!("drand round {round} of chain {QUICKNET}"))
             && out.contains("BLS signature valid"),
@@ -344,15 +351,7 @@ async fn a_run_stalls_while_no_relay_serves_and_resumes(b: &Backend) {
     let run = wait_run(&http, &d, "drawn", |r| r["state"] == "drawn");
     assert!(run["drand"]["stalled"].is_null(), "{run}");
     assert_eq!(metric(&http, "double_random_runs_stalled"), Some(0));
-    let file = b.dir.path().join("resumed.json");
-    std::fs::write(
-        &file,
-        http.get(&format!("/api/public/runs/{}/bundle", ids().2), None)
-            .1,
-    )
-    .unwrap();
-    let (ok, out) = verify(&file);
-    assert!(ok, "{out}");
+    public_bundle_verifies(&http, b, "resumed.json");
     let (status, _) = d.terminate();
     assert!(status.success());
 }
@@ -394,15 +393,7 @@ async fn a_kill_around_the_beacon_recovers(b: &Backend) {
     let t = tokens(&http, admin.unwrap());
     assert_eq!(commits_in_audit(&http, &t), 1);
     audit_intact(&http, &t);
-    let file = b.dir.path().join("recovered.json");
-    std::fs::write(
-        &file,
-        http.get(&format!("/api/public/runs/{}/bundle", ids().2), None)
-            .1,
-    )
-    .unwrap();
-    let (ok, out) = verify(&file);
-    assert!(ok, "{out}");
+    public_bundle_verifies(&http, b, "recovered.json");
     drop(d);
 }
 
