@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, FixedOffset, TimeZone};
 use double_random::service::access::{PublicationKey, Signature, check_signature};
-use double_random::service::runs::{DrawSettings, Runs};
+use double_random::service::runs::{DrawSettings, Runs, WitnessRequest};
 use double_random::service::{Actor, plans};
 use double_random::store::{self, Store};
 use serde_json::{Value, json};
@@ -1182,9 +1182,11 @@ async fn cron_fires_run_once_and_missed_fires_collapse(b: &Backend) {
         .unwrap()
         .replace("id = \"demo-2026-01\"", "id = \"weekday\"")
         .replace("date = 2026-12-01", "cron = \"0 0 9 * * Mon-Fri\"");
-    let file = b.dir.path().join("weekday.toml");
-    std::fs::write(&file, task).unwrap();
-    plans::amend(&*store, "2026", &file, "director", &who)
+    let file = plans::TaskText {
+        name: "weekday.toml",
+        text: &task,
+    };
+    plans::amend(&*store, "2026", file, "director", &who, chrono::Utc::now())
         .await
         .unwrap();
     let runs = |s: Arc<dyn Store>| async move {
@@ -1242,18 +1244,30 @@ async fn an_impossible_draw_fails_in_public(b: &Backend) {
             "exclude_previous = true",
             "exclude_previous = true\nspecialty = \"核安全\"",
         );
-    let file = b.dir.path().join("nuclear.toml");
-    std::fs::write(&file, task).unwrap();
-    plans::amend(&*store, &plan_id, &file, "director", &who)
-        .await
-        .unwrap();
+    let file = plans::TaskText {
+        name: "nuclear.toml",
+        text: &task,
+    };
+    plans::amend(
+        &*store,
+        &plan_id,
+        file,
+        "director",
+        &who,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let key = PublicationKey::load_or_create(&*store, &who_system())
         .await
         .unwrap();
     let runs = Runs::new(store.clone(), key.clone(), settings())
         .await
         .unwrap();
-    let (run, created) = runs.trigger("nuclear", None, None, &who).await.unwrap();
+    let (run, created) = runs
+        .trigger("nuclear", None, WitnessRequest::default(), &who)
+        .await
+        .unwrap();
     assert!(created);
     let run = runs.enter_entropy(&run.id, "1 2 3", &who).await.unwrap();
     assert_eq!(run.state.as_str(), "failed");
@@ -1265,7 +1279,10 @@ async fn an_impossible_draw_fails_in_public(b: &Backend) {
     assert_eq!(run.secret.as_deref().map(str::len), Some(64));
     let again = Runs::new(store.clone(), key, settings()).await.unwrap();
     assert_eq!(again.recover().await.unwrap(), 0);
-    let (same, created) = again.trigger("nuclear", None, None, &who).await.unwrap();
+    let (same, created) = again
+        .trigger("nuclear", None, WitnessRequest::default(), &who)
+        .await
+        .unwrap();
     assert!(!created);
     assert_eq!(same.state.as_str(), "failed");
     store.close().await;

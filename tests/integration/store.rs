@@ -167,7 +167,7 @@ async fn populated(b: &Backend, s: &dyn Store) {
     plans::create(s, "2027", 2027, "2027年度抽查计划", &officer(""))
         .await
         .unwrap();
-    plans::add_task(s, "2027", &b.file("task.toml", TASK), false, &officer(""))
+    plans::add_task(s, "2027", task_text("task.toml", TASK), false, &officer(""))
         .await
         .unwrap();
     plans::transition(s, "2027", PlanState::Submitted, &officer(""))
@@ -413,6 +413,11 @@ pub async fn audit_verify_finds_every_kind_of_tampering(b: &Backend) {
     let _ = on;
 }
 
+/// A task file as the services take it: its text and the name errors give it.
+fn task_text<'a>(name: &'a str, text: &'a str) -> plans::TaskText<'a> {
+    plans::TaskText { name, text }
+}
+
 pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backend) {
     let s = b.store().await;
     populated(b, &*s).await;
@@ -420,7 +425,7 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     let err = plans::add_task(
         &*s,
         "2027",
-        &b.file("t2.toml", &second),
+        task_text("t2.toml", &second),
         false,
         &officer(""),
     )
@@ -435,9 +440,10 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     let a = plans::amend(
         &*s,
         "2027",
-        &b.file("t2.toml", &second),
+        task_text("t2.toml", &second),
         "刘局长",
         &officer("新增专项任务"),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -449,9 +455,10 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     let a = plans::amend(
         &*s,
         "2027",
-        &b.file("t1.toml", &moved),
+        task_text("t1.toml", &moved),
         "刘局长",
         &officer("避开旺季"),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -466,9 +473,16 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
             .collect::<Vec<_>>(),
         vec![("刘局长", "新增专项任务"), ("刘局长", "避开旺季")]
     );
-    let err = plans::amend(&*s, "2027", &b.file("t1.toml", &moved), "", &officer(""))
-        .await
-        .unwrap_err();
+    let err = plans::amend(
+        &*s,
+        "2027",
+        task_text("t1.toml", &moved),
+        "",
+        &officer(""),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("--approver and --reason"), "{err}");
 
     // Task files are checked field by field, with the line.
@@ -476,9 +490,15 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     plans::create(&*s, "2028", 2027, "另一计划", &officer(""))
         .await
         .unwrap();
-    let err = plans::add_task(&*s, "2028", &b.file("bad.toml", &bad), false, &officer(""))
-        .await
-        .unwrap_err();
+    let err = plans::add_task(
+        &*s,
+        "2028",
+        task_text("bad.toml", &bad),
+        false,
+        &officer(""),
+    )
+    .await
+    .unwrap_err();
     match err {
         ServiceError::Field { line, field, .. } => {
             assert_eq!((line, field.as_str()), (14, "policy.tiers[0].ratio"))
@@ -489,7 +509,7 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     let err = plans::add_task(
         &*s,
         "2028",
-        &b.file("bad.toml", &unknown),
+        task_text("bad.toml", &unknown),
         false,
         &officer(""),
     )
@@ -510,6 +530,7 @@ pub async fn snapshots_follow_credit_and_history(b: &Backend) {
         date,
         TierSource::Penalties,
         &officer(""),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -539,6 +560,7 @@ pub async fn snapshots_follow_credit_and_history(b: &Backend) {
         Some("2027-06-01".parse().unwrap()),
         TierSource::Penalties,
         &officer(""),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -563,6 +585,7 @@ pub async fn snapshots_follow_credit_and_history(b: &Backend) {
         date,
         TierSource::Penalties,
         &officer(""),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -574,6 +597,7 @@ pub async fn snapshots_follow_credit_and_history(b: &Backend) {
         date,
         TierSource::Penalties,
         &officer(""),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -590,6 +614,7 @@ pub async fn snapshots_follow_credit_and_history(b: &Backend) {
         date,
         TierSource::Class,
         &officer(""),
+        chrono::Utc::now(),
     )
     .await
     .unwrap_err();
@@ -630,7 +655,15 @@ pub async fn concurrent_imports_and_snapshots_never_mix(b: &Backend) {
     let (r1, r2, snap) = tokio::join!(
         imports::import(&*s, Kind::Objects, &f1, &options, &who),
         imports::import(&*s, Kind::Objects, &f2, &options, &who),
-        snapshots::take(&*s, "T-2027-01", None, date, TierSource::Penalties, &who),
+        snapshots::take(
+            &*s,
+            "T-2027-01",
+            None,
+            date,
+            TierSource::Penalties,
+            &who,
+            chrono::Utc::now()
+        ),
     );
     let (r1, r2, snap) = (r1.unwrap(), r2.unwrap(), snap.unwrap());
     assert_ne!(r1.seq, r2.seq);
