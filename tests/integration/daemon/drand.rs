@@ -237,11 +237,10 @@ async fn a_drand_round_is_fetched_verified_and_replayable(b: &Backend) {
     );
 
     // The witness alone does not draw while the beacon is missing.
-    let entered = http.expect(
+    let entered = http.post(
         200,
-        "POST",
         &format!("/api/runs/{}/entropy", ids().2),
-        Some(&t.li),
+        &t.li,
         Some(br#"{"values": "3 14 15"}"#),
     );
     if entered["state"] == "committed" {
@@ -315,11 +314,10 @@ async fn a_run_stalls_while_no_relay_serves_and_resumes(b: &Backend) {
         source.starts_with(&format!("drand: chain {QUICKNET} round ")) && !source.contains('\n'),
         "{source}"
     );
-    let refused = http.expect(
+    let refused = http.post(
         422,
-        "POST",
         &format!("/api/runs/{}/entropy", ids().2),
-        Some(&t.li),
+        &t.li,
         Some(br#"{"values": "1 2 3"}"#),
     );
     assert!(

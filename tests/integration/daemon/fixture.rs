@@ -133,13 +133,7 @@ impl DrawnRun {
         prepared(b, objects).await;
         let (daemon, http, t) = office(b);
         let (_, task, id) = ids();
-        http.expect(
-            201,
-            "POST",
-            &format!("/api/tasks/{task}/draw"),
-            Some(&t.li),
-            None,
-        );
+        http.post(201, &format!("/api/tasks/{task}/draw"), &t.li, None);
         Self {
             daemon,
             http,
@@ -152,11 +146,10 @@ impl DrawnRun {
     pub fn draw(&self) {
         for (who, v) in [(&self.t.li, "9 8 7"), (&self.t.wang, "7 8 9")] {
             let body = json!({"values": v}).to_string();
-            self.http.expect(
+            self.http.post(
                 200,
-                "POST",
                 &format!("/api/runs/{}/entropy", self.id),
-                Some(who),
+                who,
                 Some(body.as_bytes()),
             );
         }

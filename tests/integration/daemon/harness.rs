@@ -249,6 +249,11 @@ impl Http {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     }
 
+    /// A POST with `token` that must answer `status`; its JSON.
+    pub fn post(&self, status: u16, path: &str, token: &str, body: Option<&[u8]>) -> Value {
+        self.expect(status, "POST", path, Some(token), body)
+    }
+
     /// A POST sent from its own thread to a daemon that should stop at a failpoint (and be
     /// killed) before answering; an answer that comes all the same lands in the slot.
     pub fn post_unanswered(&self, path: &str, token: &str, body: Option<Vec<u8>>) -> Answer {
@@ -300,13 +305,7 @@ pub struct Tokens {
 pub fn tokens(http: &Http, admin: String) -> Tokens {
     let make = |name: &str, role: &str| {
         let body = json!({"name": name, "role": role}).to_string();
-        http.expect(
-            201,
-            "POST",
-            "/api/tokens",
-            Some(&admin),
-            Some(body.as_bytes()),
-        )["token"]
+        http.post(201, "/api/tokens", &admin, Some(body.as_bytes()))["token"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -318,13 +317,7 @@ pub fn tokens(http: &Http, admin: String) -> Tokens {
         auditor: make("audit", "auditor"),
         admin: admin.clone(),
     };
-    http.expect(
-        422,
-        "POST",
-        "/api/tokens",
-        Some(&admin),
-        Some(twice.as_bytes()),
-    );
+    http.post(422, "/api/tokens", &admin, Some(twice.as_bytes()));
     tokens
 }
 

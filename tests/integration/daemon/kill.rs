@@ -55,7 +55,7 @@ pub async fn a_kill_during_any_transition_recovers(b: &Backend) {
                     Value::Null,
                     "a commitment survived a kill before its write"
                 );
-                h.expect(201, "POST", &draw, Some(&t.li), None);
+                h.post(201, &draw, &t.li, None);
                 h.post_unanswered(
                     &entropy("li"),
                     &t.li,
@@ -74,13 +74,7 @@ pub async fn a_kill_during_any_transition_recovers(b: &Backend) {
                     ),
                     (Some("committed"), 0)
                 );
-                h.expect(
-                    200,
-                    "POST",
-                    &entropy("li"),
-                    Some(&t.li),
-                    Some(br#"{"values":"1 2 3"}"#),
-                );
+                h.post(200, &entropy("li"), &t.li, Some(br#"{"values":"1 2 3"}"#));
                 h.post_unanswered(
                     &entropy("wang"),
                     &t.wang,
@@ -134,13 +128,7 @@ pub async fn a_kill_during_any_transition_recovers(b: &Backend) {
             Box::new(|h: &Http, t: &Tokens, _: &mut Daemon| {
                 assert_eq!(run_state(h, id)["state"], "drawn");
                 let all = std::fs::read(b.dir.path().join("results.json")).unwrap();
-                h.expect(
-                    200,
-                    "POST",
-                    &format!("/api/runs/{id}/results"),
-                    Some(&t.li),
-                    Some(&all),
-                );
+                h.post(200, &format!("/api/runs/{id}/results"), &t.li, Some(&all));
                 h.post_unanswered(&format!("/api/runs/{id}/publish"), &t.li, None)
             }),
         ),
@@ -156,13 +144,7 @@ pub async fn a_kill_during_any_transition_recovers(b: &Backend) {
         assert_eq!(run_state(h, id)["state"], "results");
         Answer::default()
     });
-    http.expect(
-        200,
-        "POST",
-        &format!("/api/runs/{id}/publish"),
-        Some(&t.li),
-        None,
-    );
+    http.post(200, &format!("/api/runs/{id}/publish"), &t.li, None);
     let bundle = b.dir.path().join("final.json");
     std::fs::write(&bundle, public_bundle(&http, id)).unwrap();
     verify_cli(&bundle, None);

@@ -24,40 +24,16 @@ fn office_year(http: &Http, t: &Tokens, lib: &Path) {
     for kind in ["objects", "inspectors", "penalties", "inspections", "items"] {
         let body = std::fs::read(lib.join(format!("{kind}.csv"))).unwrap();
         let path = format!("/api/libraries/{kind}?filename={kind}.csv&reason=annual%20import");
-        let r = http.expect(200, "POST", &path, Some(&t.li), Some(&body));
+        let r = http.post(200, &path, &t.li, Some(&body));
         assert!(r["inserted"].as_u64().unwrap() > 0, "{r}");
     }
     let plan = json!({"id": plan_id, "year": today().year(), "name": "年度抽查计划"}).to_string();
-    http.expect(
-        201,
-        "POST",
-        "/api/plans",
-        Some(&t.li),
-        Some(plan.as_bytes()),
-    );
+    http.post(201, "/api/plans", &t.li, Some(plan.as_bytes()));
     let task = std::fs::read(lib.join("task.toml")).unwrap();
     let plan_path = format!("/api/plans/{plan_id}");
-    http.expect(
-        201,
-        "POST",
-        &format!("{plan_path}/tasks"),
-        Some(&t.li),
-        Some(&task),
-    );
-    http.expect(
-        200,
-        "POST",
-        &format!("{plan_path}/submit"),
-        Some(&t.li),
-        None,
-    );
-    http.expect(
-        200,
-        "POST",
-        &format!("{plan_path}/approve"),
-        Some(&t.wang),
-        None,
-    );
+    http.post(201, &format!("{plan_path}/tasks"), &t.li, Some(&task));
+    http.post(200, &format!("{plan_path}/submit"), &t.li, None);
+    http.post(200, &format!("{plan_path}/approve"), &t.wang, None);
 }
 
 /// The public deadline entry of run `id`.
@@ -82,11 +58,10 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
     // A bad upload lands nothing and names line and field.
     let bad =
         b"id,name,kind,region,industry,status\n91420700MA4KXXXX1X,x,enterprise,420700,C,active\n";
-    let r = http.expect(
+    let r = http.post(
         422,
-        "POST",
         "/api/libraries/objects?filename=bad.csv",
-        Some(&t.li),
+        &t.li,
         Some(bad),
     );
     assert_eq!(r["error"]["code"], "bad_rows", "{r}");
@@ -115,11 +90,10 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
             "lead_department = \"市场监管局\"",
             "lead_department = \" \"",
         );
-    let r = http.expect(
+    let r = http.post(
         422,
-        "POST",
         &format!("/api/plans/{plan_id}/amendments?approver=zhang&reason=x"),
-        Some(&t.li),
+        &t.li,
         Some(broken.as_bytes()),
     );
     assert_eq!(
@@ -135,9 +109,9 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
 
     // Roles: the public and an auditor cannot trigger.
     http.expect(401, "POST", &draw, None, None);
-    http.expect(403, "POST", &draw, Some(&t.auditor), None);
+    http.post(403, &draw, &t.auditor, None);
     let witness = json!({"witness_event": "福彩3D 2026320期 开奖号码", "witnesses": 2}).to_string();
-    let run = http.expect(201, "POST", &draw, Some(&t.li), Some(witness.as_bytes()));
+    let run = http.post(201, &draw, &t.li, Some(witness.as_bytes()));
     let id = run["id"].as_str().unwrap().to_owned();
     assert_eq!(id, run_id);
     assert_eq!(run["state"], "committed");
@@ -149,15 +123,14 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
     );
     assert!(run.get("secret").is_none(), "{run}");
     // Triggering again gives the same run: no redraw.
-    let again = http.expect(200, "POST", &draw, Some(&t.wang), None);
+    let again = http.post(200, &draw, &t.wang, None);
     assert_eq!(again["commitment_hash"], run["commitment_hash"]);
 
     let entropy = format!("/api/runs/{id}/entropy");
-    http.expect(
+    http.post(
         200,
-        "POST",
         &entropy,
-        Some(&t.li),
+        &t.li,
         Some(br#"{"values": "07 12 19 23 28 31"}"#),
     );
     let public = http.expect(200, "GET", &format!("/api/public/runs/{id}"), None, None);
@@ -174,20 +147,18 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
         None,
     );
     // A mismatching second entry fixes nothing.
-    let r = http.expect(
+    let r = http.post(
         409,
-        "POST",
         &entropy,
-        Some(&t.wang),
+        &t.wang,
         Some(br#"{"values": "7 12 19 23 28 32"}"#),
     );
     assert_eq!(r["error"]["code"], "conflict");
     let before_reveal = format!("{}\n{}", http.seen.lock().unwrap(), daemon.log());
-    let drawn = http.expect(
+    let drawn = http.post(
         200,
-        "POST",
         &entropy,
-        Some(&t.wang),
+        &t.wang,
         Some(br#"{"values": "31 28 23 19 12 7"}"#),
     );
     assert_eq!(drawn["state"], "drawn", "{drawn}");
@@ -275,13 +246,13 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
         format!("/api/runs/{id}/publish"),
     );
     let upload = |status: u16, token: &str, body: &str| {
-        http.expect(status, "POST", &results, Some(token), Some(body.as_bytes()));
+        http.post(status, &results, token, Some(body.as_bytes()));
     };
     let entry =
         |o: &String, f: &str| json!({"object": o, "finding": f, "follow_up": ["order_correction"]});
     let first = json!({"results": inspected[..2].iter().map(|o| entry(o, "no_problem")).collect::<Vec<_>>()}).to_string();
     upload(200, &t.li, &first);
-    let r = http.expect(422, "POST", &publish, Some(&t.li), None);
+    let r = http.post(422, &publish, &t.li, None);
     assert!(
         r["error"]["message"]
             .as_str()
@@ -332,7 +303,7 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
     }
     assert_eq!(mine["deadline"], deadline.to_string(), "{d}");
 
-    let published = http.expect(200, "POST", &publish, Some(&t.li), None);
+    let published = http.post(200, &publish, &t.li, None);
     assert_eq!(published["state"], "published");
     let results = http.expect(200, "GET", &public_results, None, None);
     assert_eq!(
