@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub use crate::store::Backend;
+pub use crate::backend::Backend;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_double-random");
 
