@@ -285,7 +285,7 @@ pub fn raw_request(base: &str, head: &str) -> TcpStream {
     raw
 }
 
-/// The value of a Prometheus series without labels left to match, if the daemon has it.
+/// The value on the `/metrics` line that starts with `series` (name and labels), if any.
 pub fn metric(http: &Http, series: &str) -> Option<u64> {
     let text = http.get("/metrics", None).1;
     text.lines()
