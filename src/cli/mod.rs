@@ -218,7 +218,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Snapshot(a) => library::run(&cli.global, library::Job::Snapshot(a)),
         Command::Audit(c) => library::run(&cli.global, library::Job::Audit(c)),
         Command::Serve(a) => serve::run(&cli.global, a),
-        Command::Log(LogCommand::Verify(a)) => match log::verify(&a) {
+        Command::Log(LogCommand::Verify(a)) => match log::verify(a) {
             Ok(code) => Ok(code),
             Err(e) => {
                 println!("FAIL {e:#}");
@@ -562,7 +562,7 @@ fn check_bundle_signature(
     sig: &Path,
     key: Option<&str>,
 ) -> Result<()> {
-    use crate::service::access::{Signature, bundle_statement, check_signature};
+    use crate::core::signature::{Signature, bundle_statement, check_signature};
     #[derive(serde::Deserialize)]
     struct Signed {
         task_id: String,

@@ -15,10 +15,10 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::access::{PublicationKey, Signature, bundle_statement};
+use super::access::PublicationKey;
 use super::plans::{document, draft, load_task, parse};
 use super::snapshots::{self, Frozen, SnapshotInfo, fresh_key};
-use super::tlog::{self, InclusionProof, LogEntry};
+use super::tlog;
 use super::{Actor, Result, ServiceError};
 use crate::core::beacon::{Announcement, BeaconRecord, Chain};
 use crate::core::bundle::{self, DrawInputs, EnterpriseProof, FullBundle, PublicBundle};
@@ -28,6 +28,8 @@ use crate::core::model::ObjectId;
 use crate::core::pool::{Commitment, CommittedPool};
 use crate::core::rfc3797;
 use crate::core::secret::Secret;
+use crate::core::signature::{Signature, bundle_statement};
+use crate::core::tlog::{ENTRY_FORMAT, InclusionProof, LogEntry, results_digest};
 use crate::library::calendar::{WorkCalendar, YearFile};
 use crate::library::plan::{Schedule, Task};
 use crate::library::pool::TierSource;
@@ -388,7 +390,7 @@ const LOGGED: [&str; 4] = ["draw", "draw_failed", "replace", "publish"];
 
 fn log_entry(event: &str, run: &Run) -> LogEntry {
     LogEntry {
-        format: crate::service::tlog::ENTRY_FORMAT.into(),
+        format: ENTRY_FORMAT.into(),
         event: event.into(),
         run: run.id.clone(),
         task: run.task_id.clone(),
@@ -403,9 +405,8 @@ fn log_entry(event: &str, run: &Run) -> LogEntry {
         commitment_hash: run.commitment_hash.clone(),
         result_digest: run.result_digest.clone(),
         replacements: run.replacements.len(),
-        results_digest: (event == "publish").then(|| {
-            tlog::results_digest(&serde_json::to_value(&run.results).expect("serialises"))
-        }),
+        results_digest: (event == "publish")
+            .then(|| results_digest(&serde_json::to_value(&run.results).expect("serialises"))),
     }
 }
 
@@ -690,7 +691,7 @@ impl Runs {
                         new: run_doc,
                         previous: None,
                     },
-                    log_entry("commit", &run).op(),
+                    tlog::op(&log_entry("commit", &run)),
                 ],
                 audit,
             )
@@ -884,7 +885,7 @@ impl Runs {
             previous: Some(previous.doc.clone()),
         });
         if LOGGED.contains(&action) {
-            ops.push(log_entry(action, run).op());
+            ops.push(tlog::op(&log_entry(action, run)));
         }
         failpoint(action);
         self.store.write_docs(ops, audit).await?;

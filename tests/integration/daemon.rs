@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, FixedOffset, TimeZone};
-use double_random::service::access::{PublicationKey, Signature, check_signature};
+use double_random::core::signature::{Signature, check_signature};
+use double_random::service::access::PublicationKey;
 use double_random::service::runs::{DrawSettings, Runs};
 use double_random::service::{Actor, plans};
 use double_random::store::{self, Store};
