@@ -63,8 +63,19 @@ impl VerifyArgs {
     }
 }
 
+/// `log verify`: exit 0 when every check passes; the first failure is printed and exits 1.
+pub fn run(a: VerifyArgs) -> Result<i32> {
+    match verify(a) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            println!("FAIL {e:#}");
+            Ok(1)
+        }
+    }
+}
+
 /// Runs every check the arguments allow; prints them; the first failure is the error.
-pub fn verify(a: VerifyArgs) -> Result<i32> {
+fn verify(a: VerifyArgs) -> Result<i32> {
     let passed = watch(&a.watch(), &mut |step| match step {
         Step::Note(n) => println!("note {n}"),
         Step::Passed(what) => println!("ok   {what}"),

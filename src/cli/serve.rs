@@ -57,7 +57,7 @@ pub fn run(global: &Global, args: ServeArgs) -> Result<i32> {
             let today = chrono::Utc::now()
                 .with_timezone(&state.runs.settings.timezone)
                 .date_naive();
-            super::demo_data(&args.demo_dir, 2000, 120, 1, today, true)?;
+            super::demo::write_files(&args.demo_dir, 2000, 120, 1, today, true)?;
             let who = Actor {
                 name: "demo".into(),
                 reason: "serve --demo".into(),
