@@ -42,6 +42,7 @@ pub struct DemoDataArgs {
     library: bool,
 }
 
+/// `demo-data`: the demo's files, for trying `draw` and `import` by hand.
 pub fn demo_data(a: DemoDataArgs) -> Result<i32> {
     let DemoDataArgs {
         objects,
@@ -65,6 +66,8 @@ pub fn demo_data(a: DemoDataArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `demo`: draw, verify and prove on the demo files, then the office's database; exit 1 if
+/// anything did not verify.
 pub fn demo(a: DemoArgs) -> Result<i32> {
     let DemoArgs {
         out_dir: dir,

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::bundle_file::{read_format, read_json};
 use crate::core::bundle::{self, EnterpriseProof, PublicBundle, Report};
+use crate::core::signature::{Signature, bundle_statement, check_signature};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -63,7 +64,6 @@ fn check_bundle_signature(
     sig: &Path,
     key: Option<&str>,
 ) -> Result<()> {
-    use crate::core::signature::{Signature, bundle_statement, check_signature};
     #[derive(serde::Deserialize)]
     struct Signed {
         task_id: String,

@@ -1,7 +1,8 @@
-//! The transparency log: every commitment, draw, replacement and publication is a leaf of an
-//! append-only RFC 6962 tree, appended in the same transaction as the event. Checkpoints are
-//! signed only after the stored leaves are checked against their hashes and against the last
-//! signed checkpoint, so the daemon never signs a history that contradicts one it signed.
+//! The stored transparency log: every commitment, draw, replacement and publication is a leaf
+//! of an append-only RFC 6962 tree, appended in the same transaction as the event (the entry
+//! format is `core::tlog`). Checkpoints are signed only after the stored leaves are checked
+//! against their hashes and against the last signed checkpoint, so the daemon never signs a
+//! history that contradicts one it signed.
 
 use super::access::PublicationKey;
 use super::{Result, ServiceError};
