@@ -275,3 +275,103 @@ pub fn check_entries(text: &str, c: &Checkpoint) -> Result<(), LogError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(event: &str, run: &str) -> String {
+        LogEntry {
+            format: ENTRY_FORMAT.into(),
+            event: event.into(),
+            run: run.into(),
+            task: "t".into(),
+            at: "2026-12-01T00:00:00Z".into(),
+            commitment_hash: "00".repeat(32),
+            result_digest: None,
+            replacements: 0,
+            results_digest: None,
+        }
+        .leaf()
+    }
+
+    /// The entries as served, and the checkpoint of exactly them.
+    fn served(leaves: &[String]) -> (String, Checkpoint) {
+        let list: Vec<serde_json::Value> = leaves
+            .iter()
+            .enumerate()
+            .map(|(i, e)| serde_json::json!({"index": i, "entry": e}))
+            .collect();
+        let hashes: Vec<Hash> = leaves
+            .iter()
+            .map(|e| merkle::leaf_hash(e.as_bytes()))
+            .collect();
+        let c = Checkpoint {
+            origin: "example.org/log".into(),
+            size: leaves.len() as u64,
+            root: merkle::root(&hashes),
+        };
+        (serde_json::to_string(&list).unwrap(), c)
+    }
+
+    #[test]
+    fn entries_make_the_root_with_one_commitment_per_run() {
+        let (text, c) = served(&[
+            entry("commit", "a"),
+            entry("draw", "a"),
+            entry("commit", "b"),
+        ]);
+        check_entries(&text, &c).unwrap();
+        let (text, c) = served(&[
+            entry("commit", "a"),
+            entry("draw", "a"),
+            entry("commit", "a"),
+        ]);
+        assert!(matches!(
+            check_entries(&text, &c),
+            Err(LogError::CommittedTwice {
+                first: 0,
+                second: 2,
+                ..
+            })
+        ));
+        let (_, other) = served(&[entry("commit", "a")]);
+        let (text, _) = served(&[entry("commit", "b")]);
+        assert!(matches!(
+            check_entries(&text, &other),
+            Err(LogError::EntriesRoot { given: 1, size: 1 })
+        ));
+    }
+
+    #[test]
+    fn a_consistency_proof_must_be_for_the_two_sizes_and_extend() {
+        let leaves: Vec<Hash> = (0..5u8).map(|i| merkle::leaf_hash(&[i])).collect();
+        let at = |n: usize| Checkpoint {
+            origin: "example.org/log".into(),
+            size: n as u64,
+            root: merkle::root(&leaves[..n]),
+        };
+        let proof = ConsistencyProof {
+            first: 3,
+            second: 5,
+            proof: merkle::consistency_proof(&leaves, 3)
+                .into_iter()
+                .map(hex::encode)
+                .collect(),
+        };
+        verify_consistency(&at(3), &at(5), &proof).unwrap();
+        assert!(matches!(
+            verify_consistency(&at(2), &at(5), &proof),
+            Err(LogError::ConsistencyRange { .. })
+        ));
+        let mut forked = at(3);
+        forked.root[0] ^= 1;
+        assert!(matches!(
+            verify_consistency(&forked, &at(5), &proof),
+            Err(LogError::NotExtended {
+                first: 3,
+                second: 5
+            })
+        ));
+    }
+}
