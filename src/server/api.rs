@@ -11,22 +11,21 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use crate::core::draw::ReplacementRequest;
+use crate::core::signature::Signature;
 use crate::core::tlog::{ConsistencyProof, InclusionProof};
 use crate::library::Kind;
 use crate::library::plan::{Plan, PlanState};
 use crate::service::access::{self, Role};
 use crate::service::imports::{self, ImportOptions};
-use crate::service::plans::{self, parse};
-use crate::service::runs::{ResultInput, Run, RunState, WitnessSource};
-use crate::service::{Actor, tlog, verify};
-use crate::store::DocKind;
+use crate::service::plans;
+use crate::service::runs::{PublishedResults, ResultInput, RunSummary, RunView, WitnessRequest};
+use crate::service::{Actor, ServiceError, tlog, verify};
 
 type St = State<Arc<AppState>>;
 
@@ -163,36 +162,17 @@ async fn healthz(State(s): St) -> ApiResult<Json<serde_json::Value>> {
 }
 
 async fn metrics(State(s): St) -> ApiResult<Response> {
-    let runs = s.runs.list(None).await?;
-    let by_state = RunState::ALL
+    let g = s.runs.gauges().await?;
+    let by_state = g
+        .by_state
         .iter()
-        .map(|st| {
-            let n = runs.iter().filter(|r| r.state == *st).count() as u64;
-            (format!("{{state=\"{}\"}}", st.as_str()), n)
-        })
+        .map(|(st, n)| (format!("{{state=\"{}\"}}", st.as_str()), *n))
         .collect();
-    let today = Utc::now()
-        .with_timezone(&s.runs.settings.timezone)
-        .date_naive();
-    let deadlines = s.runs.deadlines(today).await?;
-    let statuses = [
-        "overdue",
-        "due_soon",
-        "on_track",
-        "unknown",
-        "published",
-        "published_late",
-    ]
-    .iter()
-    .map(|st| {
-        let n = deadlines.iter().filter(|d| d.status == *st).count() as u64;
-        (format!("{{status=\"{st}\"}}"), n)
-    })
-    .collect();
-    let stalled = runs
+    let statuses = g
+        .by_deadline
         .iter()
-        .filter(|r| r.drand.as_ref().is_some_and(|d| d.stalled.is_some()))
-        .count() as u64;
+        .map(|(st, n)| (format!("{{status=\"{}\"}}", st.as_str()), *n))
+        .collect();
     let text = s.metrics.render(&[
         (
             "double_random_runs",
@@ -202,7 +182,7 @@ async fn metrics(State(s): St) -> ApiResult<Response> {
         (
             "double_random_runs_stalled",
             "Committed runs whose drand round no relay has served within the configured limit.",
-            vec![(String::new(), stalled)],
+            vec![(String::new(), g.stalled)],
         ),
         (
             "double_random_publication_deadlines",
@@ -221,99 +201,51 @@ async fn public_key(State(s): St) -> Json<serde_json::Value> {
     Json(json!({"algorithm": "ed25519", "public_key": s.runs.public_key()}))
 }
 
-/// Plans are public once approved; drafts are the office's own business.
 async fn public_plans(State(s): St) -> ApiResult<Json<Vec<Plan>>> {
-    let docs = s.store().docs(DocKind::Plan, None).await?;
-    let plans: Vec<Plan> = docs.iter().map(parse).collect::<Result<_, _>>()?;
-    Ok(Json(
-        plans
-            .into_iter()
-            .filter(|p| p.state == PlanState::Approved)
-            .collect(),
-    ))
-}
-
-async fn approved(s: &AppState, plan_id: &str) -> ApiResult<()> {
-    match plans::load_plan(s.store(), plan_id).await?.0.state {
-        PlanState::Approved => Ok(()),
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no approved plan {plan_id:?}"),
-        )),
-    }
+    Ok(Json(plans::public(s.store()).await?))
 }
 
 async fn public_plan(State(s): St, Path(id): Path<String>) -> ApiResult<Json<plans::PlanView>> {
-    approved(&s, &id).await?;
-    Ok(Json(plans::show(s.store(), &id).await?))
+    Ok(Json(plans::show_public(s.store(), &id).await?))
 }
 
 async fn public_task(State(s): St, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
-    let task = plans::load_task(s.store(), &id).await?;
-    approved(&s, &task.plan_id).await?;
-    let runs: Vec<Run> = s
+    let task = plans::public_task(s.store(), &id).await?;
+    let runs: Vec<RunView> = s
         .runs
         .list(Some(&id))
         .await?
         .iter()
-        .map(Run::public_view)
+        .map(RunView::for_public)
         .collect();
     Ok(Json(json!({"task": task, "runs": runs})))
 }
 
-async fn public_runs(State(s): St) -> ApiResult<Json<Vec<serde_json::Value>>> {
+async fn public_runs(State(s): St) -> ApiResult<Json<Vec<RunSummary>>> {
     Ok(Json(
         s.runs
             .list(None)
             .await?
             .iter()
-            .map(|r| {
-                json!({"id": r.id, "task_id": r.task_id, "state": r.state,
-                       "commitment_hash": r.commitment_hash, "committed_at": r.committed_at})
-            })
+            .map(RunSummary::from)
             .collect(),
     ))
 }
 
-async fn public_run(State(s): St, Path(id): Path<String>) -> ApiResult<Json<Run>> {
-    Ok(Json(s.runs.get(&id).await?.public_view()))
+async fn public_run(State(s): St, Path(id): Path<String>) -> ApiResult<Json<RunView>> {
+    Ok(Json(RunView::for_public(&s.runs.get(&id).await?)))
 }
 
 async fn public_bundle(State(s): St, Path(id): Path<String>) -> ApiResult<Response> {
     Ok(json_text(s.runs.public_bundle(&id).await?))
 }
 
-async fn public_signature(State(s): St, Path(id): Path<String>) -> ApiResult<Response> {
-    let run = s.runs.get(&id).await?;
-    match run.signature {
-        Some(sig) => Ok(Json(sig).into_response()),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("run {id} is not drawn yet"),
-        )),
-    }
+async fn public_signature(State(s): St, Path(id): Path<String>) -> ApiResult<Json<Signature>> {
+    Ok(Json(s.runs.signature_of(&id).await?))
 }
 
-async fn public_results(
-    State(s): St,
-    Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let run = s.runs.get(&id).await?;
-    if run.state != RunState::Published {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!(
-                "run {id} is {}: results are shown once published",
-                run.state.as_str()
-            ),
-        ));
-    }
-    Ok(Json(
-        json!({"run": run.id, "published_at": run.published_at, "results": run.results}),
-    ))
+async fn public_results(State(s): St, Path(id): Path<String>) -> ApiResult<Json<PublishedResults>> {
+    Ok(Json(s.runs.published_results(&id).await?))
 }
 
 async fn public_check(
@@ -327,9 +259,7 @@ async fn public_check(
 }
 
 async fn deadlines(State(s): St) -> ApiResult<Json<serde_json::Value>> {
-    let today = Utc::now()
-        .with_timezone(&s.runs.settings.timezone)
-        .date_naive();
+    let today = s.runs.today();
     Ok(Json(
         json!({"today": today, "runs": s.runs.deadlines(today).await?}),
     ))
@@ -550,6 +480,15 @@ fn temp_file(name: &str, body: &[u8]) -> ApiResult<(tempfile::TempDir, std::path
     Ok((dir, path))
 }
 
+/// A task file uploaded as the request body.
+fn task_text(body: &[u8]) -> ApiResult<plans::TaskText<'_>> {
+    Ok(plans::TaskText {
+        name: "task.toml",
+        text: std::str::from_utf8(body)
+            .map_err(|e| ServiceError::Invalid(format!("task.toml: {e}")))?,
+    })
+}
+
 #[derive(Deserialize)]
 struct TaskQuery {
     #[serde(default)]
@@ -566,11 +505,10 @@ async fn add_task(
     body: Bytes,
 ) -> ApiResult<Response> {
     let who = caller(&s, &headers, Role::Officer).await?;
-    let (_dir, path) = temp_file("task.toml", &body)?;
     let task = plans::add_task(
         s.store(),
         &id,
-        &path,
+        task_text(&body)?,
         q.replace,
         &actor(&who, Why { reason: q.reason }),
     )
@@ -595,13 +533,13 @@ async fn amend_plan(
     body: Bytes,
 ) -> ApiResult<Response> {
     let who = caller(&s, &headers, Role::Officer).await?;
-    let (_dir, path) = temp_file("task.toml", &body)?;
     let a = plans::amend(
         s.store(),
         &id,
-        &path,
+        task_text(&body)?,
         &q.approver,
         &actor(&who, Why { reason: q.reason }),
+        s.runs.now(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(a)).into_response())
@@ -628,12 +566,10 @@ async fn trigger(
     } else {
         body_json(&body)?
     };
-    let witness = (t.witness_event.is_some() || t.witnesses.is_some()).then(|| WitnessSource {
-        event: t
-            .witness_event
-            .unwrap_or_else(|| s.runs.settings.witness_event.clone()),
-        witnesses: t.witnesses.unwrap_or(s.runs.settings.witnesses),
-    });
+    let witness = WitnessRequest {
+        event: t.witness_event,
+        witnesses: t.witnesses,
+    };
     let (run, created) = s
         .runs
         .trigger(&id, None, witness, &actor(&who, why))
@@ -643,12 +579,12 @@ async fn trigger(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(run.officer_view())).into_response())
+    Ok((status, Json(RunView::for_officers(&run))).into_response())
 }
 
-async fn run(State(s): St, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Json<Run>> {
+async fn run(State(s): St, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Json<RunView>> {
     caller(&s, &headers, Role::Auditor).await?;
-    Ok(Json(s.runs.get(&id).await?.officer_view()))
+    Ok(Json(RunView::for_officers(&s.runs.get(&id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -664,15 +600,14 @@ async fn entropy(
     Query(why): Query<Why>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<Run>> {
+) -> ApiResult<Json<RunView>> {
     let who = caller(&s, &headers, Role::Officer).await?;
     let e: EntropyBody = body_json(&body)?;
-    Ok(Json(
-        s.runs
-            .enter_entropy(&id, &e.values, &actor(&who, why))
-            .await?
-            .officer_view(),
-    ))
+    let run = s
+        .runs
+        .enter_entropy(&id, &e.values, &actor(&who, why))
+        .await?;
+    Ok(Json(RunView::for_officers(&run)))
 }
 
 async fn replace(
@@ -680,26 +615,12 @@ async fn replace(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<Run>> {
+) -> ApiResult<Json<RunView>> {
     let who = caller(&s, &headers, Role::Officer).await?;
     let r: ReplacementRequest = body_json(&body)?;
-    let reason = match &r {
-        ReplacementRequest::Object { reason, .. }
-        | ReplacementRequest::Inspector { reason, .. } => reason.clone(),
-    };
-    if reason.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            "a replacement needs a reason",
-        ));
-    }
-    Ok(Json(
-        s.runs
-            .replace(&id, r, &actor(&who, Why { reason }))
-            .await?
-            .officer_view(),
-    ))
+    Ok(Json(RunView::for_officers(
+        &s.runs.replace(&id, r, &who.name).await?,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -714,15 +635,14 @@ async fn results(
     Query(why): Query<Why>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<Run>> {
+) -> ApiResult<Json<RunView>> {
     let who = caller(&s, &headers, Role::Officer).await?;
     let r: ResultsBody = body_json(&body)?;
-    Ok(Json(
-        s.runs
-            .record_results(&id, r.results, &actor(&who, why))
-            .await?
-            .officer_view(),
-    ))
+    let run = s
+        .runs
+        .record_results(&id, r.results, &actor(&who, why))
+        .await?;
+    Ok(Json(RunView::for_officers(&run)))
 }
 
 async fn publish(
@@ -730,11 +650,11 @@ async fn publish(
     Path(id): Path<String>,
     Query(why): Query<Why>,
     headers: HeaderMap,
-) -> ApiResult<Json<Run>> {
+) -> ApiResult<Json<RunView>> {
     let who = caller(&s, &headers, Role::Officer).await?;
-    Ok(Json(
-        s.runs.publish(&id, &actor(&who, why)).await?.officer_view(),
-    ))
+    Ok(Json(RunView::for_officers(
+        &s.runs.publish(&id, &actor(&who, why)).await?,
+    )))
 }
 
 async fn full_bundle(

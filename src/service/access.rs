@@ -7,7 +7,7 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::plans::{document, draft, parse};
+use super::documents::{draft, named as document, parse};
 use super::snapshots::fresh_key;
 use super::{Actor, Result, ServiceError};
 use crate::core::signature::{self, Signature};
