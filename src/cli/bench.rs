@@ -239,3 +239,71 @@ pub fn store(
     }
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    objects: u64,
+    #[arg(long, default_value_t = 100_000)]
+    inspectors: u64,
+    /// Measure the store instead: import, re-import, snapshot into this (empty) database.
+    #[arg(long)]
+    store: Option<String>,
+    /// Where the store benchmark's files go (reused when present).
+    #[arg(long, default_value = "bench-data")]
+    dir: std::path::PathBuf,
+    /// Also import an .xlsx of this many objects, into this other (empty) database.
+    #[arg(long, requires = "xlsx_store")]
+    xlsx_rows: Option<u64>,
+    #[arg(long)]
+    xlsx_store: Option<String>,
+    /// Measure the daemon's draw instead: import --objects into a fresh SQLite file under
+    /// --dir, then commit and draw the task through the service layer.
+    #[arg(long, conflicts_with = "store")]
+    lifecycle: bool,
+    /// Measure public lookups over loopback HTTP against a `serve --demo` process for this
+    /// many seconds.
+    #[arg(long, conflicts_with_all = ["store", "lifecycle"])]
+    http_seconds: Option<u64>,
+    /// Load-generator connections for --http-seconds.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+}
+
+/// The `bench` command: the core, the store (`--store`), or the daemon (`--lifecycle`,
+/// `--http-seconds`).
+pub fn command(a: BenchArgs) -> anyhow::Result<i32> {
+    let BenchArgs {
+        objects,
+        inspectors,
+        store,
+        dir,
+        xlsx_rows,
+        xlsx_store,
+        lifecycle,
+        http_seconds,
+        connections,
+    } = a;
+    if lifecycle {
+        super::bench_daemon::lifecycle(objects, inspectors, &dir)?;
+        return Ok(0);
+    }
+    if let Some(seconds) = http_seconds {
+        super::bench_daemon::http(seconds, connections, &dir)?;
+        return Ok(0);
+    }
+    match store {
+        Some(db) => {
+            let xlsx = xlsx_rows.zip(xlsx_store);
+            self::store(
+                &db,
+                objects,
+                inspectors,
+                &dir,
+                xlsx.as_ref().map(|(n, u)| (*n, u.as_str())),
+            )?
+        }
+        None => run(objects, inspectors),
+    }
+    Ok(0)
+}

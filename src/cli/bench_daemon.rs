@@ -37,7 +37,7 @@ pub fn lifecycle(objects: u64, inspectors: u64, dir: &Path) -> Result<()> {
     let date = today();
     let files = dir.join(format!("lifecycle-{objects}"));
     if !files.join("library/task.toml").exists() {
-        super::demo_data(&files, objects, inspectors, 1, date, true)?;
+        super::demo::write_files(&files, objects, inspectors, 1, date, true)?;
     }
     let db = files.join("office.db");
     for suffix in ["", "-wal", "-shm"] {

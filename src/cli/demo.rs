@@ -442,3 +442,92 @@ pub fn write_library(
         |w| Ok(w.write_all(task.as_bytes())?),
     )
 }
+
+/// Writes the demo's objects.csv, inspectors.csv and policy.toml into `dir` and, with
+/// `library`, the library files in `dir/library/`.
+pub fn write_files(
+    dir: &std::path::Path,
+    objects: u64,
+    inspectors: u64,
+    seed: u64,
+    draw_date: NaiveDate,
+    library: bool,
+) -> anyhow::Result<()> {
+    use super::output::write_atomic;
+    let objs = self::objects(objects, inspectors, seed, draw_date);
+    let ins = self::inspectors(inspectors, &objs, seed, draw_date);
+    if library {
+        write_library(&dir.join("library"), &objs, &ins, draw_date)?;
+    }
+    write_atomic(&dir.join("objects.csv"), |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record([
+            "id",
+            "name",
+            "kind",
+            "region",
+            "industry",
+            "status",
+            "penalties_12m",
+            "blacklisted",
+            "last_inspected",
+            "last_inspectors",
+        ])?;
+        for d in &objs {
+            let o = &d.object;
+            csv.write_record([
+                o.id.as_str(),
+                &o.name,
+                &o.kind,
+                &o.region,
+                &o.industry,
+                o.status.as_str(),
+                &d.penalties_12m.to_string(),
+                if d.blacklisted { "yes" } else { "no" },
+                &o.last_inspected.map(|d| d.to_string()).unwrap_or_default(),
+                &semicolons(&o.last_inspectors),
+            ])?;
+        }
+        csv.flush()?;
+        Ok(())
+    })?;
+    write_atomic(&dir.join("inspectors.csv"), |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record([
+            "id",
+            "name",
+            "departments",
+            "region",
+            "specialties",
+            "certificate_no",
+            "certificate_expiry",
+            "conflicts",
+        ])?;
+        for i in &ins {
+            csv.write_record([
+                i.id.as_str(),
+                &i.name,
+                &i.departments.join(";"),
+                &i.region,
+                &i.specialties.join(";"),
+                &i.certificate_no,
+                &i.certificate_expiry.to_string(),
+                &semicolons(&i.conflicts),
+            ])?;
+        }
+        csv.flush()?;
+        Ok(())
+    })?;
+    write_atomic(&dir.join("policy.toml"), |w| {
+        Ok(w.write_all(policy_toml(draw_date).as_bytes())?)
+    })
+}
+
+/// A list field as the CSV files write it.
+fn semicolons<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(";")
+}

@@ -55,7 +55,7 @@ pub fn run(global: &Global, args: ServeArgs) -> Result<i32> {
         let state = started.state;
         if args.demo && state.store().docs(DocKind::Plan, None).await?.is_empty() {
             let today = state.runs.today();
-            super::demo_data(&args.demo_dir, 2000, 120, 1, today, true)?;
+            super::demo::write_files(&args.demo_dir, 2000, 120, 1, today, true)?;
             let who = Actor {
                 name: "demo".into(),
                 reason: "serve --demo".into(),

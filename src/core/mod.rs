@@ -14,6 +14,8 @@ pub mod pool;
 pub mod rfc3797;
 pub mod rng;
 pub mod secret;
+pub mod signature;
+pub mod tlog;
 
 pub const PROTOCOL: &str = "double-random/v1";
 

@@ -17,9 +17,10 @@ use serde_json::json;
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use crate::core::draw::ReplacementRequest;
+use crate::core::signature::Signature;
+use crate::core::tlog::{ConsistencyProof, InclusionProof};
 use crate::library::Kind;
 use crate::library::plan::{Plan, PlanState};
-use crate::service::access::Signature;
 use crate::service::access::{self, Role};
 use crate::service::imports::{self, ImportOptions};
 use crate::service::plans;
@@ -321,14 +322,11 @@ struct ConsistencyQuery {
 async fn log_consistency(
     State(s): St,
     Query(q): Query<ConsistencyQuery>,
-) -> ApiResult<Json<tlog::ConsistencyProof>> {
+) -> ApiResult<Json<ConsistencyProof>> {
     Ok(Json(tlog::consistency(s.store(), q.first, q.second).await?))
 }
 
-async fn run_log_proof(
-    State(s): St,
-    Path(id): Path<String>,
-) -> ApiResult<Json<tlog::InclusionProof>> {
+async fn run_log_proof(State(s): St, Path(id): Path<String>) -> ApiResult<Json<InclusionProof>> {
     Ok(Json(s.runs.log_proof(&id).await?))
 }
 

@@ -3,13 +3,14 @@
 
 use std::fmt;
 
-use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::documents::{draft, named as document, parse};
 use super::snapshots::fresh_key;
 use super::{Actor, Result, ServiceError};
+use crate::core::signature::{self, Signature};
 use crate::store::{Doc, DocKind, DocOp, SecretBytes, Store, StoreError};
 
 /// Roles, weakest first: an auditor reads everything and changes nothing; an officer also
@@ -150,15 +151,6 @@ pub struct PublicKeyInfo {
     pub created_at: String,
 }
 
-/// A detached signature over `message`, which names what is signed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Signature {
-    pub algorithm: String,
-    pub public_key: String,
-    pub message: String,
-    pub signature: String,
-}
-
 const KEY_ID: &str = "publication";
 
 impl PublicationKey {
@@ -184,7 +176,7 @@ impl PublicationKey {
             let seed = fresh_key()?;
             let key = Self(SigningKey::from_bytes(&seed));
             let info = PublicKeyInfo {
-                algorithm: "ed25519".into(),
+                algorithm: signature::ALGORITHM.into(),
                 public_key: key.public_hex(),
                 created_at: crate::store::audit::now(),
             };
@@ -214,60 +206,12 @@ impl PublicationKey {
     }
 
     pub fn public_hex(&self) -> String {
-        hex::encode(self.0.verifying_key().as_bytes())
+        signature::public_hex(&self.0)
     }
 
     pub fn sign(&self, message: String) -> Signature {
-        Signature {
-            algorithm: "ed25519".into(),
-            public_key: self.public_hex(),
-            signature: hex::encode(self.0.sign(message.as_bytes()).to_bytes()),
-            message,
-        }
+        signature::sign(&self.0, message)
     }
-}
-
-/// What the publication key signs for a drawn run: the run, its commitment and its result
-/// (which covers every replacement so far).
-pub fn bundle_statement(
-    run: &str,
-    commitment_hash: &str,
-    result_digest: &str,
-    replacements: usize,
-) -> String {
-    format!(
-        "double-random/v1 public bundle\nrun: {run}\ncommitment: {commitment_hash}\nresult: {result_digest}\nreplacements: {replacements}\n"
-    )
-}
-
-/// Checks a signature against the public key it names, or `expected_key` if given.
-pub fn check_signature(s: &Signature, expected_key: Option<&str>) -> Result<(), String> {
-    if s.algorithm != "ed25519" {
-        return Err(format!("unknown signature algorithm {:?}", s.algorithm));
-    }
-    if let Some(k) = expected_key
-        && !k.eq_ignore_ascii_case(&s.public_key)
-    {
-        return Err(format!(
-            "signed by key {}, expected {k}",
-            s.public_key.to_ascii_lowercase()
-        ));
-    }
-    let key: [u8; 32] = hex::decode(&s.public_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or("public_key is not 32 bytes of hex")?;
-    let sig: [u8; 64] = hex::decode(&s.signature)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or("signature is not 64 bytes of hex")?;
-    VerifyingKey::from_bytes(&key)
-        .map_err(|e| format!("public key: {e}"))?
-        .verify(
-            s.message.as_bytes(),
-            &ed25519_dalek::Signature::from_bytes(&sig),
-        )
-        .map_err(|_| "the signature does not match the message and key".to_string())
 }
 
 #[cfg(test)]
@@ -275,14 +219,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_signature_checks_and_an_altered_message_does_not() {
+    fn the_key_signs_and_its_debug_shows_only_the_public_half() {
         let key = PublicationKey(SigningKey::from_bytes(&[7; 32]));
         let s = key.sign("double-random bundle\nrun: t\n".into());
-        assert_eq!(check_signature(&s, Some(&key.public_hex())), Ok(()));
-        let mut altered = s.clone();
-        altered.message.push('x');
-        assert!(check_signature(&altered, None).is_err());
-        assert!(check_signature(&s, Some(&"00".repeat(32))).is_err());
+        assert_eq!(
+            signature::check_signature(&s, Some(&key.public_hex())),
+            Ok(())
+        );
         assert!(!format!("{key:?}").contains(&hex::encode([7u8; 32])));
     }
 }

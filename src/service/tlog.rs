@@ -1,69 +1,22 @@
-//! The transparency log: every commitment, draw, replacement and publication is a leaf of an
-//! append-only RFC 6962 tree, appended in the same transaction as the event. Checkpoints are
-//! signed only after the stored leaves are checked against their hashes and against the last
-//! signed checkpoint, so the daemon never signs a history that contradicts one it signed.
-
-use serde::{Deserialize, Serialize};
+//! The stored transparency log: every commitment, draw, replacement and publication is a leaf
+//! of an append-only RFC 6962 tree, appended in the same transaction as the event (the entry
+//! format is `core::tlog`). Checkpoints are signed only after the stored leaves are checked
+//! against their hashes and against the last signed checkpoint, so the daemon never signs a
+//! history that contradicts one it signed.
 
 use super::access::PublicationKey;
 use super::{Result, ServiceError};
 use crate::core::checkpoint::Checkpoint;
 use crate::core::encode::Hash;
 use crate::core::merkle;
+use crate::core::tlog::{ConsistencyProof, InclusionProof, LogEntry};
 use crate::store::{DocOp, LogLeaf, SignedCheckpoint, Store, StoreError};
 
-pub const ENTRY_FORMAT: &str = "double-random/v1 log entry";
-
-/// A leaf's content (canonical JSON: fields in this order).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogEntry {
-    pub format: String,
-    /// commit, draw, draw_failed, replace or publish.
-    pub event: String,
-    pub run: String,
-    pub task: String,
-    pub at: String,
-    pub commitment_hash: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result_digest: Option<String>,
-    pub replacements: usize,
-    /// On `publish`: the hex SHA-256 of the published results (`results_digest`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub results_digest: Option<String>,
-}
-
-/// The digest of published results: SHA-256 of their compact JSON with keys sorted, as
-/// `GET /api/public/runs/{id}/results` serves them under `results`.
-pub fn results_digest(results: &serde_json::Value) -> String {
-    // serde_json's map is ordered by key, so this is canonical for any producer.
-    let sorted: serde_json::Value = serde_json::from_str(&results.to_string()).expect("json");
-    hex::encode(crate::core::encode::sha256(sorted.to_string().as_bytes()))
-}
-
-impl LogEntry {
-    pub fn op(&self) -> DocOp {
-        DocOp::Log {
-            entry: serde_json::to_string(self).expect("serialises"),
-        }
+/// The write that appends `entry` as a leaf, in the transaction of its event.
+pub fn op(entry: &LogEntry) -> DocOp {
+    DocOp::Log {
+        entry: entry.leaf(),
     }
-}
-
-/// A leaf with its proof of inclusion in a signed checkpoint: what a watcher or an enterprise
-/// saves next to a bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InclusionProof {
-    pub checkpoint: String,
-    pub index: u64,
-    pub size: u64,
-    pub entry: String,
-    pub proof: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsistencyProof {
-    pub first: u64,
-    pub second: u64,
-    pub proof: Vec<String>,
 }
 
 fn corrupt(m: String) -> ServiceError {

@@ -17,6 +17,7 @@ use crate::core::secret::Secret;
 use crate::library::plan::{Plan, PlanState, ScheduleError, Task};
 use crate::service::documents::{self, create};
 use crate::service::snapshots::{self, fresh_key};
+use crate::service::tlog;
 use crate::service::{Actor, Result, ServiceError};
 use crate::store::StoreError;
 
@@ -175,7 +176,7 @@ impl Runs {
                 vec![
                     create(snapshot_doc),
                     create(run_doc),
-                    Transition::Commit.log_entry(&run).op(),
+                    tlog::op(&Transition::Commit.log_entry(&run)),
                 ],
                 audit,
             )

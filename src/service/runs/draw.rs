@@ -13,7 +13,7 @@ use crate::core::draw::ReplacementRequest;
 use crate::core::encode::Hash;
 use crate::core::model::ObjectId;
 use crate::core::secret::{SaltKey, Secret};
-use crate::service::access::{Signature, bundle_statement};
+use crate::core::signature::{Signature, bundle_statement};
 use crate::service::snapshots;
 use crate::service::{Actor, Result, ServiceError};
 use crate::store::{Doc, DocKind, StoreError};

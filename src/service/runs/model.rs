@@ -11,7 +11,7 @@ use super::results::ResultEntry;
 use crate::core::beacon::BeaconRecord;
 use crate::core::draw::ReplacementRecord;
 use crate::core::pool::Commitment;
-use crate::service::access::Signature;
+use crate::core::signature::Signature;
 use crate::service::clock::stamped;
 use crate::service::documents::Document;
 use crate::service::snapshots::SnapshotInfo;

@@ -10,11 +10,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::cache::PoolCache;
 use super::model::Run;
 use super::settings::DrawSettings;
+use crate::core::tlog::InclusionProof;
 use crate::service::access::PublicationKey;
 use crate::service::calendars::Calendars;
 use crate::service::clock::{Clock, SystemClock};
 use crate::service::documents::{self, Stored};
-use crate::service::tlog::{self, InclusionProof};
+use crate::service::tlog;
 use crate::service::{Actor, Result};
 use crate::store::Store;
 

@@ -6,9 +6,10 @@ use std::fmt;
 
 use super::model::{Run, RunState};
 use super::service::Runs;
+use crate::core::tlog::{ENTRY_FORMAT, LogEntry, results_digest};
 use crate::service::clock::stamp;
 use crate::service::documents::{self, Stored};
-use crate::service::tlog::{self, LogEntry};
+use crate::service::tlog;
 use crate::service::{Actor, Result, ServiceError};
 use crate::store::{Doc, DocOp, StoreError};
 
@@ -63,7 +64,7 @@ impl Transition {
             _ => run.published_at,
         };
         LogEntry {
-            format: tlog::ENTRY_FORMAT.into(),
+            format: ENTRY_FORMAT.into(),
             event: self.as_str().into(),
             run: run.id.clone(),
             task: run.task_id.clone(),
@@ -71,9 +72,8 @@ impl Transition {
             commitment_hash: run.commitment_hash.clone(),
             result_digest: run.result_digest.clone(),
             replacements: run.replacements.len(),
-            results_digest: (self == Transition::Publish).then(|| {
-                tlog::results_digest(&serde_json::to_value(&run.results).expect("serialises"))
-            }),
+            results_digest: (self == Transition::Publish)
+                .then(|| results_digest(&serde_json::to_value(&run.results).expect("serialises"))),
         }
     }
 }
@@ -144,7 +144,7 @@ impl Runs {
             previous: Some(previous.doc.doc.clone()),
         });
         if transition.logged() {
-            ops.push(transition.log_entry(run).op());
+            ops.push(tlog::op(&transition.log_entry(run)));
         }
         failpoint(transition);
         self.store.write_docs(ops, audit).await?;

@@ -11,7 +11,7 @@ use super::model::{DrandRound, ReplacementEntry, Run, RunState, WitnessEntry, Wi
 use super::results::ResultEntry;
 use crate::core::bundle::EnterpriseProof;
 use crate::core::pool::Commitment;
-use crate::service::access::Signature;
+use crate::core::signature::Signature;
 use crate::service::clock::stamped;
 use crate::service::snapshots::SnapshotInfo;
 

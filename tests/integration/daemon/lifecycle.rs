@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Datelike;
+use double_random::core::signature::{Signature, check_signature};
 use double_random::service::Actor;
-use double_random::service::access::{Signature, check_signature};
 use double_random::service::runs::WitnessRequest;
 use double_random::store::{self, Store};
 use serde_json::{Value, json};

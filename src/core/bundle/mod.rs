@@ -1,0 +1,61 @@
+//! Bundles and their verification (draw-spec §12–§14): the full (auditor) bundle, the public
+//! bundle, and an enterprise's own proof, each in its file with its verification, which
+//! recomputes and reports the first mismatch (`report`).
+
+mod full;
+mod proof;
+mod public;
+mod report;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::encode::{Hash, hex_bytes, hex32};
+
+pub use full::{DrawInputs, FullBundle, verify_full};
+pub use proof::{
+    Absence, EnterpriseProof, Membership, Neighbour, StratumClaim, TreeKind, prove, verify_proof,
+};
+pub use public::{DrawnObject, PublicBundle, verify_public};
+pub use report::{Mismatch, Report};
+
+pub const FULL_FORMAT: &str = "double-random/full-bundle/v1";
+pub const PUBLIC_FORMAT: &str = "double-random/public-bundle/v1";
+pub const PROOF_FORMAT: &str = "double-random/enterprise-proof/v1";
+
+/// Bytes carried as lowercase hex in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HexBytes(#[serde(with = "hex_bytes")] pub Vec<u8>);
+
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HexHash(#[serde(with = "hex32")] pub Hash);
+
+impl fmt::Debug for HexHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+fn hashes(v: Vec<Hash>) -> Vec<HexHash> {
+    v.into_iter().map(HexHash).collect()
+}
+
+fn unhex(v: &[HexHash]) -> Vec<Hash> {
+    v.iter().map(|h| h.0).collect()
+}
+
+/// What an enterprise's proof establishes for its object (and a report shows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Drawn in the original selection (possibly replaced later; see `replaced_reason`).
+    Drawn,
+    DrawnAsReplacement,
+    NotDrawn,
+    /// In the snapshot but not eligible (reason in the leaf).
+    Excluded,
+    NotInPool,
+}
