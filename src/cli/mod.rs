@@ -5,8 +5,8 @@ pub mod bench;
 pub mod bench_daemon;
 pub mod demo;
 pub mod input;
-pub mod library;
 pub mod log;
+pub mod office;
 pub mod output;
 pub mod serve;
 
@@ -34,7 +34,7 @@ use crate::core::secret::{SaltKey, Secret};
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: library::Global,
+    pub global: office::Global,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -147,20 +147,20 @@ pub enum Command {
         count: usize,
     },
     /// Import a library file (CSV or .xlsx) in one transaction.
-    Import(library::ImportArgs),
+    Import(office::ImportArgs),
     /// Export a library as CSV, .xlsx or JSON, with the columns `import` reads.
-    Export(library::ExportArgs),
+    Export(office::ExportArgs),
     /// The annual plan: create, submit, approve, amend, show.
     #[command(subcommand)]
-    Plan(library::PlanCommand),
+    Plan(office::PlanCommand),
     /// A plan's tasks: add, show.
     #[command(subcommand)]
-    Task(library::TaskCommand),
+    Task(office::TaskCommand),
     /// Freeze a task's pool as of now (or a past time), or check a stored snapshot.
-    Snapshot(library::SnapshotArgs),
+    Snapshot(office::SnapshotArgs),
     /// The audit log: verify the chain and everything it covers, or list entries.
     #[command(subcommand)]
-    Audit(library::AuditCommand),
+    Audit(office::AuditCommand),
     /// The transparency log: check checkpoints, inclusion of bundles, consistency over time.
     #[command(subcommand)]
     Log(LogCommand),
@@ -211,12 +211,12 @@ pub enum LogCommand {
 
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Import(a) => library::run(&cli.global, library::Job::Import(a)),
-        Command::Export(a) => library::run(&cli.global, library::Job::Export(a)),
-        Command::Plan(c) => library::run(&cli.global, library::Job::Plan(c)),
-        Command::Task(c) => library::run(&cli.global, library::Job::Task(c)),
-        Command::Snapshot(a) => library::run(&cli.global, library::Job::Snapshot(a)),
-        Command::Audit(c) => library::run(&cli.global, library::Job::Audit(c)),
+        Command::Import(a) => office::run(&cli.global, office::Job::Import(a)),
+        Command::Export(a) => office::run(&cli.global, office::Job::Export(a)),
+        Command::Plan(c) => office::run(&cli.global, office::Job::Plan(c)),
+        Command::Task(c) => office::run(&cli.global, office::Job::Task(c)),
+        Command::Snapshot(a) => office::run(&cli.global, office::Job::Snapshot(a)),
+        Command::Audit(c) => office::run(&cli.global, office::Job::Audit(c)),
         Command::Serve(a) => serve::run(&cli.global, a),
         Command::Log(LogCommand::Verify(a)) => match log::verify(&a) {
             Ok(code) => Ok(code),
@@ -802,7 +802,7 @@ fn demo(dir: &Path, objects: u64, inspectors: u64) -> Result<i32> {
         );
         valid &= report.valid;
     }
-    valid &= library::demo_office(dir, date)?;
+    valid &= office::demo_office(dir, date)?;
     println!("files in {}", dir.display());
     Ok(if valid { 0 } else { 1 })
 }
