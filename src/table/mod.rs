@@ -42,14 +42,6 @@ impl Cells {
         self.0.get(i)
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter()
     }
