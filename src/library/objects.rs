@@ -49,7 +49,7 @@ pub struct ObjectRecord {
     pub attributes: BTreeMap<String, String>,
 }
 
-pub const UNKNOWN_KIND: &str = "unknown kind (enterprise, individual_business, social_organisation, public_institution, product, project, behaviour)";
+const UNKNOWN_KIND: &str = "unknown kind (enterprise, individual_business, social_organisation, public_institution, product, project, behaviour)";
 
 impl ObjectRecord {
     pub(super) fn parse<R: Cells + ?Sized>(row: &mut RowReader<ObjectColumn, R>) -> Option<Self> {
