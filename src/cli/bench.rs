@@ -223,13 +223,21 @@ pub fn store(
     if let Some((rows, xlsx_db)) = xlsx {
         let file = lib.join(format!("objects-{rows}.xlsx"));
         if !file.exists() {
-            let t = crate::table::open(&lib.join("objects.csv"))?;
+            let csv = lib.join("objects.csv");
+            let t = crate::table::open(
+                Box::new(std::fs::File::open(&csv)?),
+                &csv.display().to_string(),
+            )?;
             let headers: Vec<&str> = t.headers.iter().map(String::as_str).collect();
             let rows_iter = t
                 .rows
                 .take(rows as usize)
-                .map(|r| r.expect("generated file").cells);
-            crate::table::write_file(&file, crate::table::Format::Xlsx, &headers, rows_iter)?;
+                .map(|r| r.expect("generated file").cells.to_vec());
+            let mut out = super::output::AtomicFile::create(&file)?;
+            let name = file.display().to_string();
+            let xlsx = crate::table::Format::Xlsx;
+            crate::table::write(&mut out, &name, xlsx, &headers, rows_iter)?;
+            out.commit()?;
         }
         let f = file.to_string_lossy();
         child(

@@ -9,8 +9,8 @@ pub mod demo;
 mod demo_cmd;
 mod draw;
 pub mod input;
-pub mod library;
 pub mod log;
+pub mod office;
 pub mod output;
 mod prove;
 mod replace;
@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: library::Global,
+    pub global: office::Global,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -51,20 +51,20 @@ pub enum Command {
     /// RFC 3797 selection: one line per pick (position, 1-based index in the names file, name).
     Rfc3797(rfc3797::Rfc3797Args),
     /// Import a library file (CSV or .xlsx) in one transaction.
-    Import(library::ImportArgs),
+    Import(office::ImportArgs),
     /// Export a library as CSV, .xlsx or JSON, with the columns `import` reads.
-    Export(library::ExportArgs),
+    Export(office::ExportArgs),
     /// The annual plan: create, submit, approve, amend, show.
     #[command(subcommand)]
-    Plan(library::PlanCommand),
+    Plan(office::PlanCommand),
     /// A plan's tasks: add, show.
     #[command(subcommand)]
-    Task(library::TaskCommand),
+    Task(office::TaskCommand),
     /// Freeze a task's pool as of now (or a past time), or check a stored snapshot.
-    Snapshot(library::SnapshotArgs),
+    Snapshot(office::SnapshotArgs),
     /// The audit log: verify the chain and everything it covers, or list entries.
     #[command(subcommand)]
-    Audit(library::AuditCommand),
+    Audit(office::AuditCommand),
     /// The transparency log: check checkpoints, inclusion of bundles, consistency over time.
     #[command(subcommand)]
     Log(LogCommand),
@@ -89,12 +89,12 @@ pub enum LogCommand {
 /// Runs the command; the exit code (1 when a verification fails).
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Import(a) => library::run(&cli.global, library::Job::Import(a)),
-        Command::Export(a) => library::run(&cli.global, library::Job::Export(a)),
-        Command::Plan(c) => library::run(&cli.global, library::Job::Plan(c)),
-        Command::Task(c) => library::run(&cli.global, library::Job::Task(c)),
-        Command::Snapshot(a) => library::run(&cli.global, library::Job::Snapshot(a)),
-        Command::Audit(c) => library::run(&cli.global, library::Job::Audit(c)),
+        Command::Import(a) => office::run(&cli.global, office::Job::Import(a)),
+        Command::Export(a) => office::run(&cli.global, office::Job::Export(a)),
+        Command::Plan(c) => office::run(&cli.global, office::Job::Plan(c)),
+        Command::Task(c) => office::run(&cli.global, office::Job::Task(c)),
+        Command::Snapshot(a) => office::run(&cli.global, office::Job::Snapshot(a)),
+        Command::Audit(c) => office::run(&cli.global, office::Job::Audit(c)),
         Command::Serve(a) => serve::run(&cli.global, a),
         Command::Log(LogCommand::Verify(a)) => log::run(a),
         Command::Config { .. } => {

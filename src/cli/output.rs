@@ -1,5 +1,5 @@
-//! Writing results: atomically (temporary file, fsync, rename), so a failed run leaves no
-//! partial or stale-looking output behind.
+//! Writing files atomically (temporary file beside the target, fsync, rename), so a failed run
+//! leaves no partial or stale-looking output behind. Every file the CLI writes goes through here.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -8,36 +8,78 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+/// A file being written: invisible under its name until [`AtomicFile::commit`]; dropped
+/// uncommitted, it leaves nothing.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<BufWriter<File>>,
 }
 
-/// Writes through `fill` into a temporary file beside `path`, then renames it into place.
-pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let tmp = temp_path(path);
-    let result = (|| {
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        fill(&mut w)?;
-        let file = w
+        Ok(Self {
+            path: path.to_owned(),
+            tmp,
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> Result<()> {
+        let path = &self.path;
+        let file = self.file.take().expect("committed once");
+        let result = file
             .into_inner()
             .map_err(|e| e.into_error())
-            .with_context(|| format!("writing {}", path.display()))?;
-        file.sync_all()
-            .with_context(|| format!("syncing {}", path.display()))?;
-        fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+            .with_context(|| format!("writing {}", path.display()))
+            .and_then(|f| {
+                f.sync_all()
+                    .with_context(|| format!("syncing {}", path.display()))
+            })
+            .and_then(|()| {
+                fs::rename(&self.tmp, path)
+                    .with_context(|| format!("renaming into {}", path.display()))
+            });
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        result
     }
-    result
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.as_mut().expect("not committed").write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().expect("not committed").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes through `fill` into an [`AtomicFile`] at `path`.
+pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    fill(&mut file)?;
+    file.commit()
 }
 
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::library::Global;
+use super::office::Global;
 use crate::config::Config;
 use crate::server;
 use crate::service::Actor;
@@ -61,7 +61,7 @@ pub fn run(global: &Global, args: ServeArgs) -> Result<i32> {
                 reason: "serve --demo".into(),
             };
             println!("loading the demo data set:");
-            super::library::load_demo(state.store(), &args.demo_dir.join("library"), today, &who)
+            super::office::load_demo(state.store(), &args.demo_dir.join("library"), today, &who)
                 .await?;
         }
         if let Some(token) = &started.admin_token {

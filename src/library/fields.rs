@@ -1,5 +1,4 @@
-//! How officers write fields: header aliases (English and Chinese) and value parsers shared by
-//! the draw CLI's CSV reader and the library imports.
+//! How officers write values: parsers shared by the draw CLI's reader and the library imports.
 
 use chrono::{Datelike, NaiveDate};
 
@@ -9,6 +8,11 @@ pub fn split_list(s: &str) -> Vec<String> {
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// The inverse of [`split_list`].
+pub fn join_list<T>(items: &[T], text: impl Fn(&T) -> &str) -> String {
+    items.iter().map(text).collect::<Vec<_>>().join(";")
 }
 
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -61,91 +65,6 @@ pub fn parse_bool(s: &str) -> Option<bool> {
         "" | "0" | "false" | "no" | "n" | "否" => Some(false),
         "1" | "true" | "yes" | "y" | "是" => Some(true),
         _ => None,
-    }
-}
-
-/// Matches a file's header row against known columns (each a list of aliases, canonical name
-/// first). Unknown columns are kept, by position, as extras.
-pub struct Columns {
-    /// For each known column, its index in the file.
-    pub at: Vec<Option<usize>>,
-    pub names: Vec<&'static str>,
-    pub extra: Vec<(usize, String)>,
-}
-
-impl Columns {
-    /// Errors are "line 1: …" messages about the header.
-    pub fn new<S: AsRef<str>>(
-        headers: impl IntoIterator<Item = S>,
-        known: &[&[&'static str]],
-        required: &[usize],
-    ) -> Result<Self, String> {
-        let mut at = vec![None; known.len()];
-        let mut extra = Vec::new();
-        for (i, h) in headers.into_iter().enumerate() {
-            let h = h.as_ref().trim();
-            match known
-                .iter()
-                .position(|aliases| aliases.iter().any(|a| a.eq_ignore_ascii_case(h)))
-            {
-                Some(k) => {
-                    if at[k].replace(i).is_some() {
-                        return Err(format!(
-                            "line 1: column {h:?} is given twice (as {})",
-                            known[k][0]
-                        ));
-                    }
-                }
-                None if h.is_empty() => {
-                    return Err(format!("line 1: column {} has no header", i + 1));
-                }
-                None => extra.push((i, h.to_owned())),
-            }
-        }
-        for &r in required {
-            if at[r].is_none() {
-                return Err(format!(
-                    "line 1: missing column {} (any of: {})",
-                    known[r][0],
-                    known[r].join(", ")
-                ));
-            }
-        }
-        let names = known.iter().map(|a| a[0]).collect();
-        Ok(Self { at, names, extra })
-    }
-
-    pub fn has(&self, column: usize) -> bool {
-        self.at[column].is_some()
-    }
-
-    pub fn name(&self, column: usize) -> &'static str {
-        self.names[column]
-    }
-
-    /// The trimmed cell of a known column, "" when the column is absent.
-    pub fn get<'r, C: Cells + ?Sized>(&self, cells: &'r C, column: usize) -> &'r str {
-        self.at[column]
-            .and_then(|i| cells.cell(i))
-            .map(str::trim)
-            .unwrap_or("")
-    }
-}
-
-/// A row's cells by position.
-pub trait Cells {
-    fn cell(&self, i: usize) -> Option<&str>;
-}
-
-impl Cells for csv::StringRecord {
-    fn cell(&self, i: usize) -> Option<&str> {
-        self.get(i)
-    }
-}
-
-impl Cells for [String] {
-    fn cell(&self, i: usize) -> Option<&str> {
-        self.get(i).map(String::as_str)
     }
 }
 

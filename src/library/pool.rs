@@ -1,5 +1,5 @@
 //! From library records to the engine's snapshot: the tier of each object as of the draw date
-//! (from credit records, or an imported class), its last inspection, and the active inspectors.
+//! (from penalty records, or an imported class), its last inspection, and the active inspectors.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -8,7 +8,7 @@ use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::fields::tier_from_penalties;
-use super::{CreditKind, CreditRecord, InspectionRecord, InspectorRecord, ObjectRecord};
+use super::{InspectionRecord, InspectorRecord, ObjectRecord, PenaltyKind, PenaltyRecord};
 use crate::core::CoreError;
 use crate::core::encode::Hash;
 use crate::core::encode::{Encoder, hex32};
@@ -28,19 +28,19 @@ pub enum TierSource {
     Class,
 }
 
-/// The fields of a stored credit record that the tier rule reads. Parsing only these (the
+/// The fields of a stored penalty record that the tier rule reads. Parsing only these (the
 /// other fields are skipped, not allocated) is what keeps a ten-million-object pool quick.
 #[derive(Clone, Debug, Deserialize)]
-pub struct CreditFacts {
+pub struct PenaltyFacts {
     pub object_id: ObjectId,
-    pub kind: CreditKind,
+    pub kind: PenaltyKind,
     pub date: NaiveDate,
     #[serde(default)]
     pub until: Option<NaiveDate>,
 }
 
-impl From<CreditRecord> for CreditFacts {
-    fn from(c: CreditRecord) -> Self {
+impl From<PenaltyRecord> for PenaltyFacts {
+    fn from(c: PenaltyRecord) -> Self {
         Self {
             object_id: c.object_id,
             kind: c.kind,
@@ -130,17 +130,17 @@ impl PoolBuilder {
     }
 
     /// Records after the draw date are ignored: the pool is as of it.
-    pub fn add_credit(&mut self, credit: impl IntoIterator<Item = CreditFacts>) {
+    pub fn add_penalties(&mut self, penalties: impl IntoIterator<Item = PenaltyFacts>) {
         let draw_date = self.draw_date;
         let window_start = draw_date
             .checked_sub_months(Months::new(12))
             .unwrap_or(NaiveDate::MIN);
-        for c in credit {
+        for c in penalties {
             match c.kind {
-                CreditKind::Penalty if c.date > window_start && c.date <= draw_date => {
+                PenaltyKind::Penalty if c.date > window_start && c.date <= draw_date => {
                     self.standing.entry(c.object_id).or_default().penalties += 1;
                 }
-                CreditKind::JointPunishment
+                PenaltyKind::JointPunishment
                     if c.date <= draw_date && c.until.is_none_or(|u| u > draw_date) =>
                 {
                     self.standing.entry(c.object_id).or_default().listed = true;
@@ -275,10 +275,10 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn penalty(id: &str, d: &str, doc: &str) -> CreditRecord {
-        CreditRecord {
+    fn penalty(id: &str, d: &str, doc: &str) -> PenaltyRecord {
+        PenaltyRecord {
             object_id: ObjectId::parse(id).unwrap(),
-            kind: CreditKind::Penalty,
+            kind: PenaltyKind::Penalty,
             date: date(d),
             until: None,
             authority: "市监局".into(),
@@ -302,25 +302,25 @@ mod tests {
 
     #[test]
     fn tier_counts_penalties_in_the_twelve_months_up_to_the_draw_date() {
-        let credit = vec![
+        let penalties = vec![
             penalty("a", "2025-12-01", "1"), // exactly 12 months before: outside
             penalty("a", "2025-12-02", "2"),
             penalty("a", "2026-12-01", "3"), // on the draw date: inside
             penalty("a", "2026-12-02", "4"), // after: ignored
             penalty("b", "2026-06-01", "5"),
-            CreditRecord {
-                kind: CreditKind::JointPunishment,
+            PenaltyRecord {
+                kind: PenaltyKind::JointPunishment,
                 until: Some(date("2026-12-01")),
                 ..penalty("c", "2026-01-01", "6")
             },
-            CreditRecord {
-                kind: CreditKind::JointPunishment,
+            PenaltyRecord {
+                kind: PenaltyKind::JointPunishment,
                 until: None,
                 ..penalty("d", "2020-01-01", "7")
             },
         ];
         let mut b = PoolBuilder::new(date("2026-12-01"), TierSource::Penalties);
-        b.add_credit(credit.into_iter().map(CreditFacts::from));
+        b.add_penalties(penalties.into_iter().map(PenaltyFacts::from));
         let tier = |id| {
             let o = object(id);
             b.tier_of(&o.id, o.credit_class.as_deref()).unwrap()

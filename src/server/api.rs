@@ -372,27 +372,16 @@ async fn import(
         (true, false) => format!("{name}.xlsx"),
         _ => name,
     };
-    let (dir, path) = temp_file(&name, &body)?;
     let options = ImportOptions {
         skip_invalid: q.skip_invalid,
-        reject_file: Some(dir.path().join("rejects.csv")),
-        progress: false,
+        ..Default::default()
     };
     let actor = Actor {
         name: who.name,
         reason: q.reason,
     };
-    // Name the upload, not the temporary folder it was written to.
-    let hide = |m: String| m.replace(&format!("{}/", dir.path().display()), "");
-    let mut report = imports::import(s.store(), kind, &path, &options, &actor)
-        .await
-        .map_err(|e| {
-            let mut e = ApiError::from(e);
-            e.message = hide(e.message);
-            e
-        })?;
-    report.file = name.into();
-    report.reject_file = None;
+    let source = std::io::Cursor::new(body);
+    let report = imports::import(s.store(), kind, source, &name, options, &actor).await?;
     let status = if report.committed {
         StatusCode::OK
     } else {
@@ -407,17 +396,18 @@ async fn import(
 
 async fn items(State(s): St, headers: HeaderMap) -> ApiResult<Response> {
     caller(&s, &headers, Role::Auditor).await?;
-    let dir = tempfile::tempdir().map_err(ApiError::internal)?;
-    let path = dir.path().join("items.json");
+    let mut json = Vec::new();
+    let format = crate::table::Format::Json;
     imports::export(
         s.store(),
         Kind::Items,
         None,
-        &path,
-        crate::table::Format::Json,
+        &mut json,
+        "items.json",
+        format,
     )
     .await?;
-    let text = std::fs::read_to_string(&path).map_err(ApiError::internal)?;
+    let text = String::from_utf8(json).map_err(ApiError::internal)?;
     Ok(json_text(text))
 }
 
@@ -470,14 +460,6 @@ async fn approve_plan(
     headers: HeaderMap,
 ) -> ApiResult<Json<Plan>> {
     transition(&s, &headers, &id, PlanState::Approved, why).await
-}
-
-/// An upload written where the file-based services read it; errors name only `name`.
-fn temp_file(name: &str, body: &[u8]) -> ApiResult<(tempfile::TempDir, std::path::PathBuf)> {
-    let dir = tempfile::tempdir().map_err(ApiError::internal)?;
-    let path = dir.path().join(name);
-    std::fs::write(&path, body).map_err(ApiError::internal)?;
-    Ok((dir, path))
 }
 
 /// A task file uploaded as the request body.

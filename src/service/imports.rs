@@ -2,8 +2,9 @@
 //! export (the same columns, so an export imports back unchanged).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::TryStreamExt;
 use rayon::prelude::*;
@@ -13,15 +14,25 @@ use sha2::{Digest, Sha256};
 use super::{Actor, Result, ServiceError};
 use crate::library::{FieldError, Kind, Parser, Record};
 use crate::store::{AuditDraft, ImportCounts, Seq, Staged, Store};
-use crate::table::{self, Format, Row, TableError};
+use crate::table::{self, Format, Row, Source, TableError};
 
-#[derive(Clone, Debug, Default)]
-pub struct ImportOptions {
-    /// Import the good rows and write the bad ones to `reject_file`.
+/// How far an import has read, in the unit of `total` (CSV: bytes; xlsx: rows). The CLI draws
+/// a progress bar with it; the service has no terminal.
+pub trait Progress: Send + Sync {
+    /// Once, before the rows; 0 when the extent is unknown.
+    fn start(&self, total: u64);
+    fn advance(&self, pos: u64);
+    fn finish(&self);
+}
+
+#[derive(Default)]
+pub struct ImportOptions<'a> {
+    /// Import the good rows and write the bad ones to `rejects`.
     pub skip_invalid: bool,
-    /// Default: `<file>.rejects.csv` beside the input.
-    pub reject_file: Option<PathBuf>,
-    pub progress: bool,
+    /// Where the bad rows go (as CSV) when `skip_invalid` lets the rest through; written before
+    /// the commit, so a caller that writes a file keeps it only once the report says committed.
+    pub rejects: Option<&'a mut (dyn Write + Send)>,
+    pub progress: Option<&'a dyn Progress>,
 }
 
 /// A row that was not imported, with every reason.
@@ -36,7 +47,8 @@ pub struct BadRow {
 #[derive(Clone, Debug, Serialize)]
 pub struct ImportReport {
     pub kind: &'static str,
-    pub file: PathBuf,
+    /// The file's display name, as the caller gave it.
+    pub file: String,
     pub rows: u64,
     #[serde(flatten)]
     pub counts: ImportCounts,
@@ -45,6 +57,7 @@ pub struct ImportReport {
     pub committed: bool,
     /// The audit position of the import; `None` when nothing was written.
     pub seq: Option<Seq>,
+    /// Where the caller put the rejected rows (the service writes to a writer, not a path).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reject_file: Option<PathBuf>,
     pub bad: Vec<BadRow>,
@@ -58,31 +71,62 @@ enum Parsed {
     Bad(BadRow),
 }
 
-/// Reads, validates and stores `file`. Nothing is written unless every row is good or
-/// `skip_invalid` is set; the report lists every bad row either way.
+/// The caller's source, shared by the row reader (its own thread) and the hash and duplicate
+/// passes here, which run before and after it.
+#[derive(Clone)]
+struct Shared(Arc<Mutex<Box<dyn Source>>>);
+
+impl Read for Shared {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .read(buf)
+    }
+}
+
+impl Seek for Shared {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .seek(pos)
+    }
+}
+
+impl Shared {
+    /// A fresh table over the whole source.
+    fn open(&self, name: &str) -> Result<table::Table> {
+        let mut again = self.clone();
+        again
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| table::file_error(name, e.to_string()))?;
+        Ok(table::open(Box::new(again), name)?)
+    }
+}
+
+/// Reads, validates and stores the file `name` read from `source`. Nothing is written unless
+/// every row is good or `skip_invalid` is set; the report lists every bad row either way.
+/// Errors name the file by `name`.
 pub async fn import(
     store: &dyn Store,
     kind: Kind,
-    file: &Path,
-    options: &ImportOptions,
+    source: impl Source + 'static,
+    name: &str,
+    options: ImportOptions<'_>,
     actor: &Actor,
 ) -> Result<ImportReport> {
-    let t = table::open(file)?;
-    let parser = Parser::new(kind, &t.headers).map_err(|m| {
-        ServiceError::Table(TableError::File {
-            file: file.to_owned(),
-            message: m,
-        })
-    })?;
+    let source = Shared(Arc::new(Mutex::new(Box::new(source))));
+    let sha256 =
+        sha256(&mut source.clone()).map_err(|e| ServiceError::Invalid(format!("{name}: {e}")))?;
+    let t = source.open(name)?;
+    let parser = Parser::new(kind, &t.headers).map_err(|m| table::file_error(name, m))?;
     let headers = t.headers.clone();
-    let hasher = {
-        let file = file.to_owned();
-        std::thread::spawn(move || file_sha256(&file))
-    };
-    let bar = progress_bar(options.progress, t.size, kind);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Parsed>>(4);
+    if let Some(p) = options.progress {
+        p.start(t.size);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(u64, Vec<Parsed>)>(4);
     let reader = {
-        let bar = bar.clone();
         let mut rows = t.rows;
         std::thread::spawn(move || -> std::result::Result<(), TableError> {
             loop {
@@ -98,37 +142,16 @@ pub async fn import(
                 if batch.is_empty() {
                     return Ok(());
                 }
-                if let (Some(bar), Some(Ok(last))) = (&bar, batch.last()) {
-                    bar.set_position(last.pos);
-                }
-                let parsed: Vec<Parsed> = batch
-                    .into_par_iter()
-                    .map(|r| match r {
-                        Ok(row) => match parser.parse(&row.cells) {
-                            Ok(rec) => Parsed::Good(Staged {
-                                line: row.line as i64,
-                                key: rec.key(),
-                                data: rec.data(),
-                            }),
-                            Err(errors) => Parsed::Bad(BadRow {
-                                line: row.line,
-                                errors,
-                                cells: row.cells,
-                            }),
-                        },
-                        Err(TableError::Line { line, message, .. }) => Parsed::Bad(BadRow {
-                            line,
-                            errors: vec![FieldError {
-                                column: "(row)".into(),
-                                value: String::new(),
-                                reason: message,
-                            }],
-                            cells: Vec::new(),
-                        }),
-                        Err(TableError::File { .. }) => unreachable!("stopped above"),
-                    })
-                    .collect();
-                if tx.blocking_send(parsed).is_err() {
+                // How far the reader got: its last good row (0: not known from this batch).
+                let pos = batch
+                    .iter()
+                    .rev()
+                    .find_map(|r| r.as_ref().ok())
+                    .map_or(0, |r| r.pos);
+                if tx
+                    .blocking_send((pos, parse_batch(&parser, batch)))
+                    .is_err()
+                {
                     return Ok(()); // the importer stopped; its error is reported
                 }
             }
@@ -138,7 +161,10 @@ pub async fn import(
     let mut import = store.begin_import(kind).await?;
     let mut bad = Vec::new();
     let mut rows = 0u64;
-    while let Some(batch) = rx.recv().await {
+    while let Some((pos, batch)) = rx.recv().await {
+        if let (Some(p), true) = (options.progress, pos > 0) {
+            p.advance(pos);
+        }
         rows += batch.len() as u64;
         let mut good = Vec::with_capacity(batch.len());
         for p in batch {
@@ -152,18 +178,17 @@ pub async fn import(
     reader
         .join()
         .map_err(|_| ServiceError::Invalid("the file reader panicked".into()))??;
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
+    if let Some(p) = options.progress {
+        p.finish();
     }
     let duplicates = import.duplicates().await?;
     if !duplicates.is_empty() {
-        let key_column = kind.columns()[0][0];
         let lines: BTreeMap<u64, (String, i64)> = duplicates
             .iter()
             .map(|d| (d.line as u64, (d.key.clone(), d.first_line)))
             .collect();
         let cells = if options.skip_invalid {
-            rows_at(file, &lines.keys().copied().collect())?
+            rows_at(&source, name, &lines.keys().copied().collect())?
         } else {
             BTreeMap::new()
         };
@@ -171,7 +196,7 @@ pub async fn import(
             bad.push(BadRow {
                 line,
                 errors: vec![FieldError {
-                    column: key_column.into(),
+                    column: kind.key_column().into(),
                     value: key,
                     reason: format!("duplicate: the same record is at line {first}, which is kept"),
                 }],
@@ -180,13 +205,9 @@ pub async fn import(
         }
     }
     bad.sort_by_key(|b| b.line);
-    let sha256 = hasher
-        .join()
-        .map_err(|_| ServiceError::Invalid("the file hasher panicked".into()))?
-        .map_err(|e| ServiceError::Invalid(format!("{}: {e}", file.display())))?;
     let mut report = ImportReport {
         kind: kind.as_str(),
-        file: file.to_owned(),
+        file: name.to_owned(),
         rows,
         counts: ImportCounts::default(),
         rejected: bad.len() as u64,
@@ -198,13 +219,8 @@ pub async fn import(
     if !report.bad.is_empty() && !options.skip_invalid {
         return Ok(report); // `import` is dropped: the transaction rolls back
     }
-    if !report.bad.is_empty() {
-        let path = options
-            .reject_file
-            .clone()
-            .unwrap_or_else(|| default_reject_path(file));
-        write_rejects(&path, &headers, &report.bad)?;
-        report.reject_file = Some(path);
+    if let (false, Some(out)) = (report.bad.is_empty(), options.rejects) {
+        write_rejects(out, name, &headers, &report.bad)?;
     }
     let draft = AuditDraft {
         actor: actor.name.clone(),
@@ -212,50 +228,54 @@ pub async fn import(
         subject: kind.as_str().into(),
         reason: actor.reason.clone(),
         detail: serde_json::json!({
-            "file": file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            "file": Path::new(name).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             "file_sha256": sha256,
             "rows": rows,
             "rejected": report.rejected,
         }),
     };
-    match import.commit(draft).await {
-        Ok((counts, entry)) => {
-            report.counts = counts;
-            report.committed = true;
-            report.seq = entry.map(|e| e.seq);
-            Ok(report)
-        }
-        Err(e) => {
-            if let Some(p) = &report.reject_file {
-                let _ = std::fs::remove_file(p);
-            }
-            Err(e.into())
-        }
-    }
+    let (counts, entry) = import.commit(draft).await?;
+    report.counts = counts;
+    report.committed = true;
+    report.seq = entry.map(|e| e.seq);
+    Ok(report)
 }
 
-fn progress_bar(show: bool, size: u64, kind: Kind) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !show || size == 0 || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(size);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{elapsed_precise}] {wide_bar} {percent}% (eta {eta})",
-        )
-        .expect("valid template"),
-    );
-    bar.set_message(format!("importing {}", kind.as_str()));
-    Some(bar)
+fn parse_batch(parser: &Parser, batch: Vec<Result<Row, TableError>>) -> Vec<Parsed> {
+    batch
+        .into_par_iter()
+        .map(|r| match r {
+            Ok(row) => match parser.parse(&row.cells) {
+                Ok(rec) => Parsed::Good(Staged {
+                    line: row.line as i64,
+                    key: rec.key(),
+                    data: rec.data(),
+                }),
+                Err(errors) => Parsed::Bad(BadRow {
+                    line: row.line,
+                    errors,
+                    cells: row.cells.to_vec(),
+                }),
+            },
+            Err(TableError::Line { line, message, .. }) => Parsed::Bad(BadRow {
+                line,
+                errors: vec![FieldError {
+                    column: "(row)".into(),
+                    value: String::new(),
+                    reason: message,
+                }],
+                cells: Vec::new(),
+            }),
+            Err(TableError::File { .. }) => unreachable!("the reader stops at a file error"),
+        })
+        .collect()
 }
 
-fn file_sha256(file: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(file)?;
+fn sha256(source: &mut impl Read) -> std::io::Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf)?;
+        let n = source.read(&mut buf)?;
         if n == 0 {
             return Ok(hex::encode(h.finalize()));
         }
@@ -263,13 +283,17 @@ fn file_sha256(file: &Path) -> std::io::Result<String> {
     }
 }
 
-/// The cells at `lines` (for a reject file), read again from the file.
-fn rows_at(file: &Path, lines: &BTreeSet<u64>) -> Result<BTreeMap<u64, Vec<String>>> {
+/// The cells at `lines` (for the rejected rows), read again from the source.
+fn rows_at(
+    source: &Shared,
+    name: &str,
+    lines: &BTreeSet<u64>,
+) -> Result<BTreeMap<u64, Vec<String>>> {
     let mut out = BTreeMap::new();
-    for row in table::open(file)?.rows {
+    for row in source.open(name)?.rows {
         let row = row?;
         if lines.contains(&row.line) {
-            out.insert(row.line, row.cells);
+            out.insert(row.line, row.cells.to_vec());
             if out.len() == lines.len() {
                 break;
             }
@@ -278,15 +302,14 @@ fn rows_at(file: &Path, lines: &BTreeSet<u64>) -> Result<BTreeMap<u64, Vec<Strin
     Ok(out)
 }
 
-pub fn default_reject_path(file: &Path) -> PathBuf {
-    let mut name = file.file_name().unwrap_or_default().to_os_string();
-    name.push(".rejects.csv");
-    file.with_file_name(name)
-}
-
 /// The bad rows as CSV: line, reason, then the original columns, so they can be fixed and
 /// imported again.
-fn write_rejects(path: &Path, headers: &[String], bad: &[BadRow]) -> Result<()> {
+fn write_rejects(
+    out: &mut (dyn Write + Send),
+    name: &str,
+    headers: &[String],
+    bad: &[BadRow],
+) -> Result<()> {
     let mut head: Vec<&str> = vec!["line", "errors"];
     head.extend(headers.iter().map(String::as_str));
     let rows = bad.iter().map(|b| {
@@ -301,15 +324,18 @@ fn write_rejects(path: &Path, headers: &[String], bad: &[BadRow]) -> Result<()> 
         row.extend(b.cells.iter().cloned());
         row
     });
-    Ok(table::write_file(path, Format::Csv, &head, rows)?)
+    let name = format!("{name} (rejected rows)");
+    Ok(table::write(out, &name, Format::Csv, &head, rows)?)
 }
 
-/// Writes the records valid at `at` (default: now) under the import headers, sorted by key.
+/// Writes the records valid at `at` (default: now) to `out` under the import headers, sorted by
+/// key; `name` is what errors call the output.
 pub async fn export(
     store: &dyn Store,
     kind: Kind,
     at: Option<Seq>,
-    out: &Path,
+    out: &mut (dyn std::io::Write + Send),
+    name: &str,
     format: Format,
 ) -> Result<u64> {
     let mut read = store.begin_read().await?;
@@ -336,7 +362,7 @@ pub async fn export(
             attributes.extend(a.keys().cloned());
         }
     }
-    let mut headers: Vec<&str> = kind.columns().iter().map(|a| a[0]).collect();
+    let mut headers = kind.headers();
     headers.extend(attributes.iter().map(String::as_str));
     let n = records.len() as u64;
     let rows = records.iter().map(|(_, r)| {
@@ -350,6 +376,6 @@ pub async fn export(
         }
         row
     });
-    table::write_file(out, format, &headers, rows)?;
+    table::write(out, name, format, &headers, rows)?;
     Ok(n)
 }

@@ -19,7 +19,7 @@ use crate::core::pool::CommittedPool;
 use crate::library::Kind;
 use crate::library::plan::{PlanState, china_time};
 use crate::library::pool::{
-    CreditFacts, InspectionFacts, ObjectFacts, PoolBuilder, PoolRoots, TierSource,
+    InspectionFacts, ObjectFacts, PenaltyFacts, PoolBuilder, PoolRoots, TierSource,
 };
 use crate::store::{AuditDraft, Doc, DocKind, ReadTx, Seq, Store, StoreError};
 
@@ -104,9 +104,9 @@ pub async fn build_pool(
     let mut builder = PoolBuilder::new(draw_date, source);
     async {
         let mut credit = Vec::new();
-        let facts = |d: &str| parse::<CreditFacts>(Kind::Penalties, d).map(Some);
+        let facts = |d: &str| parse::<PenaltyFacts>(Kind::Penalties, d).map(Some);
         for_each(read, Kind::Penalties, at, facts, |b| credit.extend(b)).await?;
-        builder.add_credit(credit);
+        builder.add_penalties(credit);
         let mut inspections = Vec::new();
         let facts = |d: &str| parse::<InspectionFacts>(Kind::Inspections, d).map(Some);
         for_each(read, Kind::Inspections, at, facts, |b| {

@@ -1,28 +1,69 @@
 //! Officers' tabular files: CSV (UTF-8, optional BOM) and Excel `.xlsx`, read as header + rows of
 //! text cells, streamed so a ten-million-row file never sits in memory. Also the export writers.
+//! Files come as byte sources with a display name (a path, an upload's name) that every error
+//! names; opening and atomically replacing files is the caller's business.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::path::Path;
+
+use crate::library::columns;
 
 pub mod xlsx;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
-    #[error("{file}: {message}", file = file.display())]
-    File { file: PathBuf, message: String },
-    #[error("{file}: line {line}: {message}", file = file.display())]
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error("{file}: line {line}: {message}")]
     Line {
-        file: PathBuf,
+        file: String,
         line: u64,
         message: String,
     },
 }
 
-pub(crate) fn file_error(file: &Path, message: impl Into<String>) -> TableError {
+pub(crate) fn file_error(file: &str, message: impl Into<String>) -> TableError {
     TableError::File {
         file: file.to_owned(),
         message: message.into(),
+    }
+}
+
+/// What a file is read from: `.xlsx` is a zip archive, which needs seeking.
+pub trait Source: Read + Seek + Send {}
+impl<T: Read + Seek + Send> Source for T {}
+
+/// A row's cells, trimmed: one buffer for the row, not one allocation per cell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cells(csv::StringRecord);
+
+impl Cells {
+    pub fn get(&self, i: usize) -> Option<&str> {
+        self.0.get(i)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter()
+    }
+
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_owned).collect()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Cells {
+    fn from_iter<I: IntoIterator<Item = S>>(cells: I) -> Self {
+        let mut record = csv::StringRecord::new();
+        for c in cells {
+            record.push_field(c.as_ref());
+        }
+        Self(record)
+    }
+}
+
+impl columns::Cells for Cells {
+    fn cell(&self, i: usize) -> Option<&str> {
+        self.get(i)
     }
 }
 
@@ -31,7 +72,7 @@ pub(crate) fn file_error(file: &Path, message: impl Into<String>) -> TableError 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     pub line: u64,
-    pub cells: Vec<String>,
+    pub cells: Cells,
     /// Progress through the file in the unit of [`Table::size`] (CSV: bytes; xlsx: rows).
     pub pos: u64,
 }
@@ -55,8 +96,8 @@ pub enum Format {
 
 impl Format {
     /// By extension: `.xlsx` is Excel, `.json` JSON, anything else CSV.
-    pub fn of(path: &Path) -> Self {
-        match path
+    pub fn of(name: &str) -> Self {
+        match Path::new(name)
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
@@ -69,67 +110,105 @@ impl Format {
     }
 }
 
-pub fn open(path: &Path) -> Result<Table, TableError> {
-    match Format::of(path) {
-        Format::Xlsx => xlsx::open(path),
-        Format::Csv => open_csv(path),
+/// How a CSV row whose field count differs from the header's is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ragged {
+    /// Short rows are padded; extra cells are an error only when not empty (spreadsheet
+    /// exports).
+    Lenient,
+    /// Every row has exactly the header's fields.
+    Strict,
+}
+
+/// Opens `source`, named `name` (its extension gives the format), for import.
+pub fn open(mut source: Box<dyn Source>, name: &str) -> Result<Table, TableError> {
+    match Format::of(name) {
+        Format::Xlsx => xlsx::open(source, name),
+        Format::Csv => {
+            let size = remaining(&mut source).map_err(|e| file_error(name, e.to_string()))?;
+            let table = open_csv(source, name, Ragged::Lenient)?;
+            Ok(Table { size, ..table })
+        }
         Format::Json => Err(file_error(
-            path,
+            name,
             "JSON is an export format; import CSV or .xlsx",
         )),
     }
 }
 
-fn open_csv(path: &Path) -> Result<Table, TableError> {
-    let f = File::open(path).map_err(|e| file_error(path, e.to_string()))?;
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut r = BufReader::with_capacity(1 << 20, f);
-    let head = r.fill_buf().map_err(|e| file_error(path, e.to_string()))?;
+/// The bytes from the current position to the end, the position unchanged.
+fn remaining(source: &mut dyn Source) -> std::io::Result<u64> {
+    let at = source.stream_position()?;
+    let end = source.seek(std::io::SeekFrom::End(0))?;
+    source.seek(std::io::SeekFrom::Start(at))?;
+    Ok(end - at)
+}
+
+/// Opens a CSV file (UTF-8, a byte-order mark skipped).
+pub fn open_csv(
+    source: impl Read + Send + 'static,
+    name: &str,
+    ragged: Ragged,
+) -> Result<Table, TableError> {
+    let mut r = BufReader::with_capacity(1 << 20, source);
+    let head = r.fill_buf().map_err(|e| file_error(name, e.to_string()))?;
     if head.starts_with(b"\xEF\xBB\xBF") {
         r.consume(3);
     }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(Box::new(r) as Box<dyn Read + Send>);
+        .from_reader(r);
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| csv_error(path, &e))?
+        .map_err(|e| csv_error(name, &e))?
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
     let width = headers.len();
-    let file = path.to_owned();
+    let file = name.to_owned();
     let mut record = csv::StringRecord::new();
     let rows = std::iter::from_fn(move || match reader.read_record(&mut record) {
         Ok(false) => None,
         Err(e) => Some(Err(csv_error(&file, &e))),
         Ok(true) => {
             let (line, pos) = record.position().map_or((0, 0), |p| (p.line(), p.byte()));
-            if record.len() > width && record.iter().skip(width).any(|c| !c.trim().is_empty()) {
+            let ragged = match ragged {
+                Ragged::Strict => record.len() != width,
+                Ragged::Lenient => {
+                    record.len() > width && record.iter().skip(width).any(|c| !c.trim().is_empty())
+                }
+            };
+            if ragged {
                 return Some(Err(TableError::Line {
                     file: file.clone(),
                     line,
                     message: format!("row has {} fields, the header has {width}", record.len()),
                 }));
             }
-            let mut cells: Vec<String> = record
-                .iter()
-                .take(width)
-                .map(|c| c.trim().to_owned())
-                .collect();
-            cells.resize(width, String::new());
-            Some(Ok(Row { line, cells, pos }))
+            let mut cells = csv::StringRecord::with_capacity(record.as_slice().len(), width);
+            for c in record.iter().take(width) {
+                cells.push_field(c.trim());
+            }
+            for _ in record.len()..width {
+                cells.push_field("");
+            }
+            Some(Ok(Row {
+                line,
+                cells: Cells(cells),
+                pos,
+            }))
         }
     });
+    // The size, for a progress bar, is known only to a caller that can seek.
     Ok(Table {
         headers,
         rows: Box::new(rows),
-        size,
+        size: 0,
     })
 }
 
-fn csv_error(file: &Path, e: &csv::Error) -> TableError {
+fn csv_error(file: &str, e: &csv::Error) -> TableError {
     let line = e.position().map_or(1, |p| p.line());
     let message = match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 (save the file as UTF-8)".into(),
@@ -142,37 +221,30 @@ fn csv_error(file: &Path, e: &csv::Error) -> TableError {
     }
 }
 
-/// Writes `headers` and `rows` as CSV, `.xlsx` or a JSON array of objects. The caller makes the
-/// write atomic (it writes to a temporary path and renames).
+/// Writes `headers` and `rows` to `out` as CSV, `.xlsx` or a JSON array of objects; `name`
+/// is what errors call the output.
 pub fn write(
-    path: &Path,
+    out: &mut (dyn Write + Send),
+    name: &str,
     format: Format,
     headers: &[&str],
     rows: impl Iterator<Item = Vec<String>>,
 ) -> Result<(), TableError> {
-    let io = |e: std::io::Error| file_error(path, e.to_string());
+    let io = |e: std::io::Error| file_error(name, e.to_string());
     match format {
-        Format::Xlsx => xlsx::write(path, headers, rows),
+        Format::Xlsx => xlsx::write(out, name, headers, rows),
         Format::Csv => {
-            let f = File::create(path).map_err(io)?;
-            let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, f));
+            let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, out));
             w.write_record(headers)
-                .map_err(|e| file_error(path, e.to_string()))?;
+                .map_err(|e| file_error(name, e.to_string()))?;
             for row in rows {
                 w.write_record(&row)
-                    .map_err(|e| file_error(path, e.to_string()))?;
+                    .map_err(|e| file_error(name, e.to_string()))?;
             }
-            let f = w
-                .into_inner()
-                .map_err(|e| file_error(path, e.to_string()))?;
-            f.into_inner()
-                .map_err(|e| io(e.into_error()))?
-                .sync_all()
-                .map_err(io)
+            w.flush().map_err(io)
         }
         Format::Json => {
-            let f = File::create(path).map_err(io)?;
-            let mut w = BufWriter::with_capacity(1 << 20, f);
+            let mut w = BufWriter::with_capacity(1 << 20, out);
             w.write_all(b"[").map_err(io)?;
             for (n, row) in rows.enumerate() {
                 let object: serde_json::Map<String, serde_json::Value> = headers
@@ -184,37 +256,10 @@ pub fn write(
                 w.write_all(if n == 0 { b"\n" } else { b",\n" })
                     .map_err(io)?;
                 serde_json::to_writer(&mut w, &object)
-                    .map_err(|e| file_error(path, e.to_string()))?;
+                    .map_err(|e| file_error(name, e.to_string()))?;
             }
             w.write_all(b"\n]\n").map_err(io)?;
-            w.into_inner()
-                .map_err(|e| io(e.into_error()))?
-                .sync_all()
-                .map_err(io)
+            w.flush().map_err(io)
         }
     }
-}
-
-/// [`write`] to a temporary file beside `path`, renamed into place only when complete, so a
-/// failed export leaves no partial file.
-pub fn write_file(
-    path: &Path,
-    format: Format,
-    headers: &[&str],
-    rows: impl Iterator<Item = Vec<String>>,
-) -> Result<(), TableError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e.to_string()))?;
-    }
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = write(&tmp, format, headers, rows)
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| file_error(path, e.to_string())));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| match e {
-        TableError::File { message, .. } => file_error(path, message),
-        other => other,
-    })
 }

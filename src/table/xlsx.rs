@@ -4,15 +4,15 @@
 //! thread that owns both is the simplest way to hand out a `'static + Send` row iterator, and the
 //! bounded channel keeps memory flat however long the sheet is.
 
-use std::fs::File;
-use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::io::{BufReader, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType, Reader, SheetType, Xlsx};
 
-use super::{Row, Table, TableError, file_error};
+use super::{Row, Source, Table, TableError, file_error};
+
+type Workbook = Xlsx<BufReader<Box<dyn Source>>>;
 
 /// Rows per channel message: amortises the channel cost without holding much in flight.
 const BATCH: usize = 512;
@@ -25,8 +25,9 @@ const EXACT_LIMIT: f64 = 9_007_199_254_740_992.0;
 type Header = Result<(Vec<String>, u64), TableError>;
 type Batch = Vec<Result<Row, TableError>>;
 
-pub fn open(path: &Path) -> Result<Table, TableError> {
-    let mut wb: Xlsx<BufReader<File>> = calamine::open_workbook(path)
+pub fn open(source: Box<dyn Source>, name: &str) -> Result<Table, TableError> {
+    let path = name;
+    let mut wb: Workbook = Xlsx::new(BufReader::new(source))
         .map_err(|e| file_error(path, format!("not an .xlsx workbook: {e}")))?;
     let sheet = wb
         .sheets_metadata()
@@ -61,7 +62,7 @@ struct XlsxRows {
     rx: Receiver<Batch>,
     batch: std::vec::IntoIter<Result<Row, TableError>>,
     reader: Option<JoinHandle<()>>,
-    file: PathBuf,
+    file: String,
 }
 
 impl Iterator for XlsxRows {
@@ -93,7 +94,7 @@ struct Pending {
 }
 
 impl Pending {
-    fn line_error(&mut self, file: &Path) -> Option<TableError> {
+    fn line_error(&mut self, file: &str) -> Option<TableError> {
         self.error.take().map(|message| TableError::Line {
             file: file.to_owned(),
             line: u64::from(self.row) + 1,
@@ -105,9 +106,9 @@ impl Pending {
 /// Reader thread: sends the header (or why there is none), then batches of rows. Stops when
 /// the receiver is dropped.
 fn read_sheet(
-    wb: &mut Xlsx<BufReader<File>>,
+    wb: &mut Workbook,
     sheet: &str,
-    file: &Path,
+    file: &str,
     head_tx: SyncSender<Header>,
     tx: SyncSender<Batch>,
 ) {
@@ -138,8 +139,9 @@ fn read_sheet(
             if let Some(result) = finish_row(done, file, width) {
                 match (head_tx.take(), result) {
                     (Some(h), Ok(row)) => {
-                        width = row.cells.len();
-                        if h.send(Ok((row.cells, size))).is_err() {
+                        let headers = row.cells.to_vec();
+                        width = headers.len();
+                        if h.send(Ok((headers, size))).is_err() {
                             return;
                         }
                     }
@@ -199,7 +201,7 @@ fn read_sheet(
 
 /// A finished row as a `Row` (the header is one too, its width taken from its last non-empty
 /// cell), or `None` for an empty row, which is skipped.
-fn finish_row(mut p: Pending, file: &Path, width: usize) -> Option<Result<Row, TableError>> {
+fn finish_row(mut p: Pending, file: &str, width: usize) -> Option<Result<Row, TableError>> {
     if let Some(e) = p.line_error(file) {
         return Some(Err(e));
     }
@@ -211,7 +213,7 @@ fn finish_row(mut p: Pending, file: &Path, width: usize) -> Option<Result<Row, T
     let line = u64::from(p.row) + 1;
     Some(Ok(Row {
         line,
-        cells,
+        cells: cells.into_iter().collect(),
         pos: line,
     }))
 }
@@ -299,7 +301,8 @@ fn column_name(mut col: u32) -> String {
 /// Writes one worksheet: a bold, frozen header row, then every cell as a text string so long
 /// codes keep every digit. Empty cells are left out.
 pub fn write(
-    path: &Path,
+    out: &mut (dyn Write + Send),
+    path: &str,
     headers: &[&str],
     rows: impl Iterator<Item = Vec<String>>,
 ) -> Result<(), TableError> {
@@ -328,12 +331,10 @@ pub fn write(
             }
         }
     }
-    wb.save(path).map_err(err)?;
-    let io = |e: std::io::Error| file_error(path, e.to_string());
-    File::open(path).map_err(io)?.sync_all().map_err(io)
+    wb.save_to_writer(out).map_err(err)
 }
 
-fn column(path: &Path, c: usize) -> Result<u16, TableError> {
+fn column(path: &str, c: usize) -> Result<u16, TableError> {
     u16::try_from(c)
         .ok()
         .filter(|&c| c < 16_384)
@@ -349,6 +350,21 @@ fn column(path: &Path, c: usize) -> Result<u16, TableError> {
 mod tests {
     use super::*;
     use rust_xlsxwriter::{Format, Formula, Workbook};
+    use std::path::Path;
+
+    fn open(path: &Path) -> Result<Table, TableError> {
+        let f = std::fs::File::open(path).unwrap();
+        super::open(Box::new(f), &path.display().to_string())
+    }
+
+    fn write(
+        path: &Path,
+        headers: &[&str],
+        rows: impl Iterator<Item = Vec<String>>,
+    ) -> Result<(), TableError> {
+        let mut f = std::fs::File::create(path).unwrap();
+        super::write(&mut f, &path.display().to_string(), headers, rows)
+    }
 
     fn rows(t: Table) -> Vec<Result<Row, TableError>> {
         t.rows.collect()
@@ -357,7 +373,7 @@ mod tests {
     fn ok(line: u64, cells: &[&str]) -> Row {
         Row {
             line,
-            cells: cells.iter().map(|c| c.to_string()).collect(),
+            cells: cells.iter().collect(),
             pos: line,
         }
     }
@@ -550,6 +566,7 @@ mod tests {
             ),
             _ => panic!("expected a file error"),
         }
-        assert!(!path.exists());
+        // Nothing was written: the caller's atomic file is left empty, then discarded.
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     }
 }

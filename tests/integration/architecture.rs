@@ -154,10 +154,7 @@ fn no_import_cycle_between_files() {
             }
         }
     }
-    assert!(
-        cycles.is_empty(),
-        "imports that close a cycle: {cycles:#?}"
-    );
+    assert!(cycles.is_empty(), "imports that close a cycle: {cycles:#?}");
 }
 
 #[test]
@@ -167,29 +164,77 @@ fn layers_name_only_the_layers_below_them() {
         (
             "core",
             &[
-                "crate::library", "crate::table", "crate::store", "crate::service",
-                "crate::server", "crate::client", "crate::cli", "tokio", "sqlx", "axum",
-                "std::fs", "Utc::now", "SystemTime", "HashMap", "f64", "f32",
+                "crate::library",
+                "crate::table",
+                "crate::store",
+                "crate::service",
+                "crate::server",
+                "crate::client",
+                "crate::cli",
+                "tokio",
+                "sqlx",
+                "axum",
+                "std::fs",
+                "Utc::now",
+                "SystemTime",
+                "HashMap",
+                "f64",
+                "f32",
             ],
         ),
         (
             "library",
             &[
-                "crate::table", "crate::store", "crate::service", "crate::server",
-                "crate::cli", "tokio", "sqlx", "axum", "std::fs", "Utc::now",
+                "crate::table",
+                "crate::store",
+                "crate::service",
+                "crate::server",
+                "crate::cli",
+                "tokio",
+                "sqlx",
+                "axum",
+                "std::fs",
+                "Utc::now",
             ],
         ),
-        ("store", &["crate::service", "crate::server", "crate::cli", "indicatif", "axum"]),
-        ("table", &["crate::service", "crate::server", "crate::cli", "indicatif", "axum"]),
+        (
+            "store",
+            &[
+                "crate::service",
+                "crate::server",
+                "crate::cli",
+                "indicatif",
+                "axum",
+            ],
+        ),
+        (
+            "table",
+            &[
+                "crate::service",
+                "crate::server",
+                "crate::cli",
+                "indicatif",
+                "axum",
+            ],
+        ),
         (
             "service",
-            &["crate::server", "crate::cli", "axum", "indicatif", "println!", "Utc::now"],
+            &[
+                "crate::server",
+                "crate::cli",
+                "axum",
+                "indicatif",
+                "println!",
+                "Utc::now",
+            ],
         ),
         ("server", &["crate::cli", "indicatif"]),
     ];
     let mut broken = Vec::new();
     for (module, (path, text)) in sources() {
-        let Some(layer) = module.first() else { continue };
+        let Some(layer) = module.first() else {
+            continue;
+        };
         let code = code(&text);
         for (l, banned) in rules {
             if layer != l {

@@ -24,15 +24,25 @@ fn officer(reason: &str) -> Actor {
 }
 
 async fn import(s: &dyn Store, kind: Kind, file: &Path) -> ImportReport {
+    let (f, name) = open(file);
     imports::import(
         s,
         kind,
-        file,
-        &ImportOptions::default(),
+        f,
+        &name,
+        ImportOptions::default(),
         &officer("年度更新"),
     )
     .await
     .unwrap()
+}
+
+/// A file to import and the name errors give it.
+fn open(file: &Path) -> (std::fs::File, String) {
+    (
+        std::fs::File::open(file).unwrap(),
+        file.display().to_string(),
+    )
 }
 
 pub const OBJECTS: &str = "\
@@ -150,7 +160,8 @@ fn filled_strata(snap: &snapshots::SnapshotInfo) -> Vec<(&str, u64)> {
 
 async fn export_text(s: &dyn Store, b: &Backend, kind: Kind, at: Option<i64>) -> String {
     let out = b.dir.path().join(format!("export-{}.csv", kind.as_str()));
-    imports::export(s, kind, at, &out, Format::Csv)
+    let mut f = std::fs::File::create(&out).unwrap();
+    imports::export(s, kind, at, &mut f, "export.csv", Format::Csv)
         .await
         .unwrap();
     std::fs::read_to_string(out).unwrap()
@@ -167,8 +178,9 @@ pub async fn bad_rows_are_all_reported_and_nothing_lands(b: &Backend) {
          P-2,丙,product,鄂城区,玩具,sleeping\n\
          914403001922038216,甲again,enterprise,鄂城区,食品,active\n",
     );
-    let (options, who) = (ImportOptions::default(), officer(""));
-    let r = imports::import(&*s, Kind::Objects, &file, &options, &who)
+    let who = officer("");
+    let (f, name) = open(&file);
+    let r = imports::import(&*s, Kind::Objects, f, &name, ImportOptions::default(), &who)
         .await
         .unwrap();
     assert!(!r.committed);
@@ -215,17 +227,19 @@ pub async fn bad_rows_are_all_reported_and_nothing_lands(b: &Backend) {
     );
 
     // --skip-invalid: the good row lands, the bad ones go to the reject file with their reasons.
+    let mut rejects = Vec::new();
     let options = ImportOptions {
         skip_invalid: true,
+        rejects: Some(&mut rejects),
         ..Default::default()
     };
-    let who = officer("");
-    let r = imports::import(&*s, Kind::Objects, &file, &options, &who)
+    let (f, name) = open(&file);
+    let r = imports::import(&*s, Kind::Objects, f, &name, options, &who)
         .await
         .unwrap();
     assert!(r.committed);
     assert_eq!((r.counts.inserted, r.rejected), (1, 4));
-    let rejects = std::fs::read_to_string(r.reject_file.unwrap()).unwrap();
+    let rejects = String::from_utf8(rejects).unwrap();
     let lines: Vec<&str> = rejects.lines().collect();
     assert_eq!(lines.len(), 5, "{rejects}");
     assert!(lines[0].starts_with("line,errors,id,name"));
@@ -275,7 +289,8 @@ pub async fn reimport_is_idempotent_and_a_change_is_a_new_version(b: &Backend) {
             "round.{}",
             if format == Format::Csv { "csv" } else { "xlsx" }
         ));
-        imports::export(&*s, Kind::Objects, None, &out, format)
+        let mut f = std::fs::File::create(&out).unwrap();
+        imports::export(&*s, Kind::Objects, None, &mut f, "round", format)
             .await
             .unwrap();
         let r = import(&*s, Kind::Objects, &out).await;
@@ -558,10 +573,11 @@ pub async fn concurrent_imports_and_snapshots_never_mix(b: &Backend) {
     let f1 = b.file("big1.csv", &big);
     let f2 = b.file("big2.csv", &big.replace(",active", ",closed"));
     let date = Some("2026-12-01".parse().unwrap());
-    let (options, who) = (ImportOptions::default(), officer(""));
+    let who = officer("");
+    let ((s1, n1), (s2, n2)) = (open(&f1), open(&f2));
     let (r1, r2, snap) = tokio::join!(
-        imports::import(&*s, Kind::Objects, &f1, &options, &who),
-        imports::import(&*s, Kind::Objects, &f2, &options, &who),
+        imports::import(&*s, Kind::Objects, s1, &n1, ImportOptions::default(), &who),
+        imports::import(&*s, Kind::Objects, s2, &n2, ImportOptions::default(), &who),
         snapshots::take(
             &*s,
             "T-2027-01",

@@ -1,15 +1,17 @@
 //! Officer commands on the store: import, export, plan, task, snapshot, audit.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::{Datelike, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 
+use super::output::AtomicFile;
 use crate::config::Config;
 use crate::library::Kind;
 use crate::library::plan::PlanState;
-use crate::service::imports::{ImportOptions, ImportReport};
+use crate::service::imports::{ImportOptions, ImportReport, Progress};
 use crate::service::plans::TaskText;
 use crate::service::{self, Actor};
 use crate::store::{self, Store};
@@ -201,14 +203,33 @@ fn print_json(v: &impl serde::Serialize) -> Result<()> {
 async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> Result<i32> {
     match job {
         Job::Import(a) => {
+            let source = open(&a.file)?;
+            let reject_path = a.skip_invalid.then(|| {
+                a.reject_file
+                    .clone()
+                    .unwrap_or_else(|| default_reject_path(&a.file))
+            });
+            let mut rejects = reject_path.as_deref().map(AtomicFile::create).transpose()?;
+            let bar = Bar::new(!a.json, a.kind);
             let options = ImportOptions {
                 skip_invalid: a.skip_invalid,
-                reject_file: a.reject_file,
-                progress: !a.json,
+                rejects: rejects.as_mut().map(|f| f as _),
+                progress: Some(&bar),
             };
-            let report =
-                service::imports::import(store, a.kind, &a.file, &options, &actor(&name, a.reason))
-                    .await?;
+            let file = a.file.display().to_string();
+            let mut report = service::imports::import(
+                store,
+                a.kind,
+                source,
+                &file,
+                options,
+                &actor(&name, a.reason),
+            )
+            .await?;
+            if let (Some(f), true) = (rejects, report.committed && report.rejected > 0) {
+                f.commit()?;
+                report.reject_file = reject_path;
+            }
             if a.json {
                 print_json(&report)?;
             } else {
@@ -221,8 +242,11 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
                 Some(t) => Some(store.seq_at(t).await?),
                 None => None,
             };
-            let format = a.format.unwrap_or(Format::of(&a.out));
-            let n = service::imports::export(store, a.kind, at, &a.out, format).await?;
+            let out = a.out.display().to_string();
+            let format = a.format.unwrap_or(Format::of(&out));
+            let mut file = AtomicFile::create(&a.out)?;
+            let n = service::imports::export(store, a.kind, at, &mut file, &out, format).await?;
+            file.commit()?;
             println!("exported {n} {} to {}", a.kind.as_str(), a.out.display());
             Ok(0)
         }
@@ -389,23 +413,72 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
     }
 }
 
+/// A file to import; errors name it as the import's do.
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Beside the input: `FILE.rejects.csv`.
+fn default_reject_path(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(".rejects.csv");
+    file.with_file_name(name)
+}
+
+/// The import's progress bar, on a terminal only.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    fn new(show: bool, kind: Kind) -> Self {
+        use std::io::IsTerminal;
+        Self((show && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::hidden();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{elapsed_precise}] {wide_bar} {percent}% (eta {eta})",
+                )
+                .expect("valid template"),
+            );
+            bar.set_message(format!("importing {}", kind.as_str()));
+            bar
+        }))
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: u64) {
+        if let (Some(bar), true) = (&self.0, total > 0) {
+            bar.set_length(total);
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    }
+
+    fn advance(&self, pos: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(pos);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 fn print_import(r: &ImportReport) {
     for b in &r.bad {
         for e in &b.errors {
             eprintln!(
                 "{}: line {}, column {}, value {:?}: {}",
-                r.file.display(),
-                b.line,
-                e.column,
-                e.value,
-                e.reason
+                r.file, b.line, e.column, e.value, e.reason
             );
         }
     }
     match (r.committed, r.seq) {
         (true, None) => println!(
             "{}: {} {} rows, nothing changed ({} rejected); no audit entry",
-            r.file.display(),
+            r.file,
             r.rows - r.rejected,
             r.kind,
             r.rejected
@@ -426,7 +499,7 @@ fn print_import(r: &ImportReport) {
         }
         (false, _) => eprintln!(
             "{}: {} bad row(s) of {}; nothing imported (fix them, or use --skip-invalid)",
-            r.file.display(),
+            r.file,
             r.bad.len(),
             r.rows
         ),
@@ -508,8 +581,9 @@ pub async fn load_demo(
 ) -> Result<crate::library::plan::Task> {
     for kind in Kind::ALL {
         let file = lib.join(format!("{}.csv", kind.as_str()));
-        let r =
-            service::imports::import(store, kind, &file, &ImportOptions::default(), who).await?;
+        let name = file.display().to_string();
+        let options = ImportOptions::default();
+        let r = service::imports::import(store, kind, open(&file)?, &name, options, who).await?;
         anyhow::ensure!(
             r.committed,
             "demo {} did not import: {:?}",
