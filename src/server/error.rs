@@ -4,12 +4,13 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::service::ServiceError;
 use crate::store::StoreError;
 
 /// The stable codes clients match on; serialised as today's snake_case strings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     Unauthorized,
@@ -42,16 +43,27 @@ pub struct ApiError {
     pub at: Option<(String, u64, String)>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every error answer: `{"error": {...}}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+// Fields in alphabetical order: the key order of the answers before this type existed.
+struct ErrorDetail {
     code: ErrorCode,
-    message: &'a str,
+    /// For `bad_field`: the field.
     #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<&'a str>,
+    field: Option<String>,
+    /// For `bad_field`: the uploaded file's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    /// For `bad_field`: the line in the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    message: String,
 }
 
 impl ApiError {
@@ -84,14 +96,18 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            code: self.code,
-            message: &self.message,
-            file: self.at.as_ref().map(|a| a.0.as_str()),
-            line: self.at.as_ref().map(|a| a.1),
-            field: self.at.as_ref().map(|a| a.2.as_str()),
+        let (file, line, field) = match self.at {
+            Some((file, line, field)) => (Some(file), Some(line), Some(field)),
+            None => (None, None, None),
         };
-        (self.status, Json(serde_json::json!({ "error": body }))).into_response()
+        let error = ErrorDetail {
+            code: self.code,
+            field,
+            file,
+            line,
+            message: self.message,
+        };
+        (self.status, Json(ErrorBody { error })).into_response()
     }
 }
 

@@ -6,6 +6,7 @@ mod body;
 pub mod drand;
 pub mod error;
 pub mod metrics;
+mod openapi;
 mod routes;
 pub mod scheduler;
 

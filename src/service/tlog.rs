@@ -50,7 +50,7 @@ impl LogEntry {
 
 /// A leaf with its proof of inclusion in a signed checkpoint: what a watcher or an enterprise
 /// saves next to a bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InclusionProof {
     pub checkpoint: String,
     pub index: u64,
@@ -59,7 +59,7 @@ pub struct InclusionProof {
     pub proof: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsistencyProof {
     pub first: u64,
     pub second: u64,

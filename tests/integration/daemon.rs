@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::store::Backend;
 
 mod drand;
+mod openapi;
 
 const BIN: &str = env!("CARGO_BIN_EXE_double-random");
 

@@ -2,43 +2,73 @@
 //! public sees them, bundles, signatures, published results, an enterprise's own check,
 //! publication deadlines.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use chrono::Utc;
-use serde_json::json;
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{St, json_text};
-use crate::library::plan::{Plan, PlanState};
+use crate::library::plan::{Plan, PlanState, Task};
 use crate::server::AppState;
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::openapi::{NotFound, Storage, Unprocessable};
 use crate::service::plans::{self, parse};
-use crate::service::runs::{Run, RunState};
+use crate::service::runs::{DeadlineView, ResultEntry, Run, RunState};
 use crate::store::DocKind;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/public/key", get(public_key))
-        .route("/api/public/plans", get(public_plans))
-        .route("/api/public/plans/{id}", get(public_plan))
-        .route("/api/public/tasks/{id}", get(public_task))
-        .route("/api/public/runs", get(public_runs))
-        .route("/api/public/runs/{id}", get(public_run))
-        .route("/api/public/runs/{id}/bundle", get(public_bundle))
-        .route("/api/public/runs/{id}/signature", get(public_signature))
-        .route("/api/public/runs/{id}/results", get(public_results))
-        .route("/api/public/runs/{id}/check/{code}", get(public_check))
-        .route("/api/public/deadlines", get(deadlines))
+pub fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(public_key))
+        .routes(routes!(public_plans))
+        .routes(routes!(public_plan))
+        .routes(routes!(public_task))
+        .routes(routes!(public_runs))
+        .routes(routes!(public_run))
+        .routes(routes!(public_bundle))
+        .routes(routes!(public_signature))
+        .routes(routes!(public_results))
+        .routes(routes!(public_check))
+        .routes(routes!(deadlines))
 }
 
-async fn public_key(State(s): St) -> Json<serde_json::Value> {
-    Json(json!({"algorithm": "ed25519", "public_key": s.runs.public_key()}))
+// The answers' fields are in alphabetical order: the key order they had as `json!` maps.
+
+#[derive(Serialize, ToSchema)]
+struct PublicKey {
+    /// Always `ed25519`.
+    algorithm: &'static str,
+    /// Hex.
+    public_key: String,
 }
 
-/// Plans are public once approved; drafts are the office's own business.
+/// The publication key
+///
+/// The Ed25519 public key that signs every run's result (see the run's `signature`). Publish
+/// it out of band and compare.
+#[utoipa::path(get, path = "/api/public/key", tag = "public", security(),
+    responses((status = 200, description = "The key.", body = PublicKey)))]
+async fn public_key(State(s): St) -> Json<PublicKey> {
+    Json(PublicKey {
+        algorithm: "ed25519",
+        public_key: s.runs.public_key(),
+    })
+}
+
+/// Approved plans
+///
+/// Plans are public once approved; drafts are the office's own business. In id order.
+#[utoipa::path(get, path = "/api/public/plans", tag = "public", security(),
+    responses(
+        (status = 200, description = "The approved plans (docs/api.md: Plan).", body = [Object]),
+        (status = 503, response = Storage),
+    ))]
 async fn public_plans(State(s): St) -> ApiResult<Json<Vec<Plan>>> {
     let docs = s.store().docs(DocKind::Plan, None).await?;
     let plans: Vec<Plan> = docs.iter().map(parse).collect::<Result<_, _>>()?;
@@ -58,46 +88,131 @@ async fn approved(s: &AppState, plan_id: &str) -> ApiResult<()> {
     }
 }
 
+/// An approved plan with its tasks and amendments
+#[utoipa::path(get, path = "/api/public/plans/{id}", tag = "public", security(),
+    params(("id" = String, Path, description = "Plan id.")),
+    responses(
+        (status = 200, description = "The plan.", body = plans::PlanView),
+        (status = 404, response = NotFound),
+        (status = 503, response = Storage),
+    ))]
 async fn public_plan(State(s): St, Path(id): Path<String>) -> ApiResult<Json<plans::PlanView>> {
     approved(&s, &id).await?;
     Ok(Json(plans::show(s.store(), &id).await?))
 }
 
-async fn public_task(State(s): St, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+#[derive(Serialize, ToSchema)]
+struct PublicTask {
+    /// Public views of the task's runs.
+    #[schema(value_type = Vec<Object>)]
+    runs: Vec<Run>,
+    /// The task as in its plan (docs/api.md: Task).
+    #[schema(value_type = Object)]
+    task: Task,
+}
+
+/// A task of an approved plan and its runs
+///
+/// Runs are public views (witness values hidden until the witness entropy is fixed, results
+/// hidden until published).
+#[utoipa::path(get, path = "/api/public/tasks/{id}", tag = "public", security(),
+    params(("id" = String, Path, description = "Task id.")),
+    responses(
+        (status = 200, description = "The task and its runs.", body = PublicTask),
+        (status = 404, response = NotFound),
+        (status = 503, response = Storage),
+    ))]
+async fn public_task(State(s): St, Path(id): Path<String>) -> ApiResult<Json<PublicTask>> {
     let task = plans::load_task(s.store(), &id).await?;
     approved(&s, &task.plan_id).await?;
-    let runs: Vec<Run> = s
+    let runs = s
         .runs
         .list(Some(&id))
         .await?
         .iter()
         .map(Run::public_view)
         .collect();
-    Ok(Json(json!({"task": task, "runs": runs})))
+    Ok(Json(PublicTask { runs, task }))
 }
 
-async fn public_runs(State(s): St) -> ApiResult<Json<Vec<serde_json::Value>>> {
+#[derive(Serialize, ToSchema)]
+struct RunSummary {
+    commitment_hash: String,
+    committed_at: String,
+    id: String,
+    #[schema(value_type = String)]
+    state: RunState,
+    task_id: String,
+}
+
+/// Every run, in summary
+///
+/// In id order.
+#[utoipa::path(get, path = "/api/public/runs", tag = "public", security(),
+    responses(
+        (status = 200, description = "The runs.", body = [RunSummary]),
+        (status = 503, response = Storage),
+    ))]
+async fn public_runs(State(s): St) -> ApiResult<Json<Vec<RunSummary>>> {
     Ok(Json(
         s.runs
             .list(None)
             .await?
-            .iter()
-            .map(|r| {
-                json!({"id": r.id, "task_id": r.task_id, "state": r.state,
-                       "commitment_hash": r.commitment_hash, "committed_at": r.committed_at})
+            .into_iter()
+            .map(|r| RunSummary {
+                commitment_hash: r.commitment_hash,
+                committed_at: r.committed_at,
+                id: r.id,
+                state: r.state,
+                task_id: r.task_id,
             })
             .collect(),
     ))
 }
 
+/// A run (public view)
+///
+/// Witness values read `(hidden until every witness has entered)` until the officers agree
+/// (`entropy` set); `results` is empty until `published`. A run that announced a drand round
+/// shows it in `drand`, with the verified beacon once fetched, or `stalled` while no relay
+/// serves the round.
+#[utoipa::path(get, path = "/api/public/runs/{id}", tag = "public", security(),
+    params(("id" = String, Path, description = "Run id: `<task id>.<fire time as YYYYMMDDTHHMMSS>`.")),
+    responses(
+        (status = 200, description = "The run (docs/api.md: Run).", body = Object),
+        (status = 404, response = NotFound),
+        (status = 503, response = Storage),
+    ))]
 async fn public_run(State(s): St, Path(id): Path<String>) -> ApiResult<Json<Run>> {
     Ok(Json(s.runs.get(&id).await?.public_view()))
 }
 
+/// The public bundle
+///
+/// The signed public bundle as stored (updated by each replacement). 404 before the draw.
+/// Check it offline with `double-random verify public.json`.
+#[utoipa::path(get, path = "/api/public/runs/{id}/bundle", tag = "public", security(),
+    params(("id" = String, Path, description = "Run id.")),
+    responses(
+        (status = 200, description = "The public bundle (docs/draw-spec.md).", body = Object),
+        (status = 404, response = NotFound),
+        (status = 503, response = Storage),
+    ))]
 async fn public_bundle(State(s): St, Path(id): Path<String>) -> ApiResult<Response> {
     Ok(json_text(s.runs.public_bundle(&id).await?))
 }
 
+/// The signature over the result
+///
+/// Ed25519 signature binding run id, commitment hash, result digest and number of
+/// replacements. 404 before the draw.
+#[utoipa::path(get, path = "/api/public/runs/{id}/signature", tag = "public", security(),
+    params(("id" = String, Path, description = "Run id.")),
+    responses(
+        (status = 200, description = "The signature (docs/api.md: Signature).", body = Object),
+        (status = 404, response = NotFound),
+        (status = 503, response = Storage),
+    ))]
 async fn public_signature(State(s): St, Path(id): Path<String>) -> ApiResult<Response> {
     let run = s.runs.get(&id).await?;
     match run.signature {
@@ -106,10 +221,26 @@ async fn public_signature(State(s): St, Path(id): Path<String>) -> ApiResult<Res
     }
 }
 
-async fn public_results(
-    State(s): St,
-    Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+#[derive(Serialize, ToSchema)]
+struct PublicResults {
+    published_at: Option<String>,
+    /// Object id → its result (docs/api.md: ResultEntry).
+    #[schema(value_type = Object)]
+    results: BTreeMap<String, ResultEntry>,
+    run: String,
+}
+
+/// Published inspection results
+///
+/// 404 until the run is published.
+#[utoipa::path(get, path = "/api/public/runs/{id}/results", tag = "public", security(),
+    params(("id" = String, Path, description = "Run id.")),
+    responses(
+        (status = 200, description = "The results.", body = PublicResults),
+        (status = 404, response = NotFound),
+        (status = 503, response = Storage),
+    ))]
+async fn public_results(State(s): St, Path(id): Path<String>) -> ApiResult<Json<PublicResults>> {
     let run = s.runs.get(&id).await?;
     if run.state != RunState::Published {
         return Err(ApiError::not_found(format!(
@@ -117,11 +248,30 @@ async fn public_results(
             run.state.as_str()
         )));
     }
-    Ok(Json(
-        json!({"run": run.id, "published_at": run.published_at, "results": run.results}),
-    ))
+    Ok(Json(PublicResults {
+        published_at: run.published_at,
+        results: run.results,
+        run: run.id,
+    }))
 }
 
+/// An enterprise's own check
+///
+/// Proof of where the object stood in the draw (drawn, drawn as replacement, not drawn,
+/// excluded, not in the pool) and, once published, its result. Verify the proof offline with
+/// `double-random verify proof.json --public public.json`. 404 before the draw; 422 `invalid`
+/// for a malformed code.
+#[utoipa::path(get, path = "/api/public/runs/{id}/check/{code}", tag = "public", security(),
+    params(
+        ("id" = String, Path, description = "Run id."),
+        ("code" = String, Path, description = "The object id (unified social credit code), as in the library."),
+    ),
+    responses(
+        (status = 200, description = "The proof (docs/draw-spec.md: enterprise proof).", body = Object),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Storage),
+    ))]
 async fn public_check(
     State(s): St,
     Path((id, code)): Path<(String, String)>,
@@ -132,11 +282,29 @@ async fn public_check(
     ))
 }
 
-async fn deadlines(State(s): St) -> ApiResult<Json<serde_json::Value>> {
+#[derive(Serialize, ToSchema)]
+struct Deadlines {
+    /// Each run's deadline (docs/api.md: DeadlineView).
+    #[schema(value_type = Vec<Object>)]
+    runs: Vec<DeadlineView>,
+    #[schema(value_type = String, format = Date)]
+    today: NaiveDate,
+}
+
+/// Publication deadlines of every run
+///
+/// Results must be published within 20 working days after the task window ends (working days
+/// from the loaded calendars). A deadline within `[draw] due_soon_working_days` working days
+/// is `due_soon`.
+#[utoipa::path(get, path = "/api/public/deadlines", tag = "public", security(),
+    responses(
+        (status = 200, description = "Deadlines as of today.", body = Deadlines),
+        (status = 503, response = Storage),
+    ))]
+async fn deadlines(State(s): St) -> ApiResult<Json<Deadlines>> {
     let today = Utc::now()
         .with_timezone(&s.runs.settings.timezone)
         .date_naive();
-    Ok(Json(
-        json!({"today": today, "runs": s.runs.deadlines(today).await?}),
-    ))
+    let runs = s.runs.deadlines(today).await?;
+    Ok(Json(Deadlines { runs, today }))
 }
