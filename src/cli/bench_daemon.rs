@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use super::library::load_demo;
 use crate::service::Actor;
 use crate::service::access::PublicationKey;
-use crate::service::runs::{DrawSettings, Runs};
+use crate::service::runs::{DrawSettings, Runs, WitnessRequest};
 use crate::store;
 
 fn peak_mib() -> u64 {
@@ -74,7 +74,9 @@ pub fn lifecycle(objects: u64, inspectors: u64, dir: &Path) -> Result<()> {
         };
         let runs = Runs::new(store.clone(), key.clone(), settings.clone()).await?;
         let t = Instant::now();
-        let (run, _) = runs.trigger(&task.id, None, None, &who).await?;
+        let (run, _) = runs
+            .trigger(&task.id, None, WitnessRequest::default(), &who)
+            .await?;
         let commit = t.elapsed().as_secs_f64();
         println!(
             "commit (freeze {} objects, commit, store)  {commit:>7.2} s   peak {} MiB",

@@ -1,15 +1,16 @@
 //! Officer commands on the store: import, export, plan, task, snapshot, audit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 
 use crate::config::Config;
 use crate::library::Kind;
 use crate::library::plan::PlanState;
 use crate::service::imports::{ImportOptions, ImportReport};
+use crate::service::plans::TaskText;
 use crate::service::{self, Actor};
 use crate::store::{self, Store};
 use crate::table::Format;
@@ -179,6 +180,12 @@ pub fn run(global: &Global, job: Job) -> Result<i32> {
     })
 }
 
+/// A task file's text, and its path as errors name it.
+fn task_file(path: &Path) -> Result<(String, String)> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    Ok((path.display().to_string(), text))
+}
+
 fn actor(name: &str, reason: String) -> Actor {
     Actor {
         name: name.into(),
@@ -257,9 +264,14 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
                     approver,
                     reason,
                 } => {
-                    let a =
-                        service::plans::amend(store, &id, &task, &approver, &actor(&name, reason))
-                            .await?;
+                    let (name_of, text) = task_file(&task)?;
+                    let file = TaskText {
+                        name: &name_of,
+                        text: &text,
+                    };
+                    let who = actor(&name, reason);
+                    let a = service::plans::amend(store, &id, file, &approver, &who, Utc::now())
+                        .await?;
                     println!(
                         "plan {id} amendment {}: task {} {} (approved by {})",
                         a.number,
@@ -284,10 +296,15 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
                     replace,
                     reason,
                 } => {
+                    let (name_of, text) = task_file(&file)?;
+                    let file = TaskText {
+                        name: &name_of,
+                        text: &text,
+                    };
                     let t = service::plans::add_task(
                         store,
                         &plan,
-                        &file,
+                        file,
                         replace,
                         &actor(&name, reason),
                     )
@@ -324,6 +341,7 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
                 a.draw_date,
                 config.credit.tier_source,
                 &actor(&name, a.reason),
+                Utc::now(),
             )
             .await?;
             println!(
@@ -439,6 +457,7 @@ pub fn demo_office(dir: &std::path::Path, draw_date: NaiveDate) -> Result<bool> 
             Some(draw_date),
             Default::default(),
             &who,
+            Utc::now(),
         )
         .await?;
         let tiers: Vec<String> = snap
@@ -501,7 +520,12 @@ pub async fn load_demo(
     }
     let plan = format!("{}", draw_date.format("%Y"));
     service::plans::create(store, &plan, draw_date.year(), "演示年度抽查计划", who).await?;
-    let task = service::plans::add_task(store, &plan, &lib.join("task.toml"), false, who).await?;
+    let (name, text) = task_file(&lib.join("task.toml"))?;
+    let file = TaskText {
+        name: &name,
+        text: &text,
+    };
+    let task = service::plans::add_task(store, &plan, file, false, who).await?;
     service::plans::transition(store, &plan, PlanState::Submitted, who).await?;
     service::plans::transition(store, &plan, PlanState::Approved, who).await?;
     println!("  plan {plan} approved with task {}", task.id);

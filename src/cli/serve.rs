@@ -54,9 +54,7 @@ pub fn run(global: &Global, args: ServeArgs) -> Result<i32> {
         let started = server::start(config).await.context("starting the daemon")?;
         let state = started.state;
         if args.demo && state.store().docs(DocKind::Plan, None).await?.is_empty() {
-            let today = chrono::Utc::now()
-                .with_timezone(&state.runs.settings.timezone)
-                .date_naive();
+            let today = state.runs.today();
             super::demo_data(&args.demo_dir, 2000, 120, 1, today, true)?;
             let who = Actor {
                 name: "demo".into(),

@@ -3,7 +3,8 @@
 
 use std::str::FromStr;
 
-use chrono::{Datelike, FixedOffset, NaiveDate, TimeZone};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::core::policy::{Policy, PolicyFile};
@@ -250,5 +251,76 @@ impl Task {
             schedule,
             policy_toml,
         })
+    }
+}
+
+/// Why a task's fire times cannot be computed.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("{0} has no midnight in {1}")]
+    NoMidnight(NaiveDate, Tz),
+    /// Validated when the task was added, so the stored task is damaged.
+    #[error("task {task} cron: {reason}")]
+    BadCron { task: String, reason: String },
+    #[error("task {0} never fires in its window")]
+    NeverFires(String),
+}
+
+impl Task {
+    /// The task's fire times within its window, in order, in `tz`.
+    pub fn fires(&self, tz: Tz) -> Result<Box<dyn Iterator<Item = DateTime<Tz>>>, ScheduleError> {
+        let midnight = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+                .earliest()
+                .ok_or(ScheduleError::NoMidnight(d, tz))
+        };
+        match &self.schedule {
+            Schedule::Date(d) => Ok(Box::new(std::iter::once(midnight(*d)?))),
+            Schedule::Cron(expr) => {
+                let schedule =
+                    cron::Schedule::from_str(expr).map_err(|e| ScheduleError::BadCron {
+                        task: self.id.clone(),
+                        reason: e.to_string(),
+                    })?;
+                let start = midnight(self.window_start)? - chrono::Duration::seconds(1);
+                let end = self.window_end;
+                Ok(Box::new(
+                    schedule
+                        .after_owned(start)
+                        .take_while(move |t| t.date_naive() <= end),
+                ))
+            }
+        }
+    }
+
+    /// The fire time a trigger at `now` belongs to: a date task's date (midnight), or a cron
+    /// task's latest fire so far (its first if none has come yet).
+    pub fn current_fire(&self, tz: Tz, now: DateTime<Utc>) -> Result<DateTime<Tz>, ScheduleError> {
+        let now = now.with_timezone(&tz);
+        let mut current = None;
+        for f in self.fires(tz)? {
+            if f > now && current.is_some() {
+                break;
+            }
+            let future = f > now;
+            current = Some(f);
+            if future {
+                break;
+            }
+        }
+        current.ok_or_else(|| ScheduleError::NeverFires(self.id.clone()))
+    }
+
+    /// The latest fire at or before `now`, if the window is still open on `now`'s day.
+    pub fn due_fire(
+        &self,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Tz>>, ScheduleError> {
+        let now = now.with_timezone(&tz);
+        if now.date_naive() > self.window_end {
+            return Ok(None);
+        }
+        Ok(self.fires(tz)?.take_while(|f| *f <= now).last())
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use tokio::sync::watch;
 use super::metrics::Metrics;
 use crate::core::beacon::{Beacon, BeaconRecord, Chain};
 use crate::core::bundle::HexBytes;
-use crate::service::runs::{Run, Runs};
+use crate::service::runs::Runs;
 use crate::service::{Result, ServiceError};
 
 /// What one relay did when asked for a round (a metric label).
@@ -178,29 +179,22 @@ pub async fn run(
     }
 }
 
-/// One pass at unix time `now` (drand clock): every run whose announced round is due is asked
-/// for; a beacon is recorded (and the run drawn if complete); a run no relay has served for
-/// `stall_after` is marked stalled. Returns what each relay asked did.
+/// One pass at `now` (drand clock): every run whose announced round is due is asked for; a
+/// beacon is recorded (and the run drawn if complete); a run no relay has served for
+/// `stall_after` seconds is marked stalled. Returns what each relay asked did.
 #[tracing::instrument(name = "drand_pass", skip_all)]
 async fn pass(
     runs: &Runs,
     relays: &Relays,
-    now: i64,
+    now: DateTime<Utc>,
     stall_after: i64,
 ) -> Result<Vec<(String, Outcome)>> {
     let mut asked = Vec::new();
     let Some(settings) = runs.settings.drand.clone() else {
         return Ok(asked);
     };
-    for run in runs.awaiting_beacon().await? {
-        let Some(round) = announced(&run, &settings.chain) else {
-            tracing::error!(run = %run.id, "the run's drand chain is not the configured one");
-            continue;
-        };
+    for (run, round) in runs.awaiting_beacon(now).await? {
         let at = settings.chain.round_time(round);
-        if at > now {
-            continue;
-        }
         let (fetched, outcomes) = relays.fetch(&settings.chain, round).await;
         asked.extend(outcomes);
         match fetched {
@@ -209,13 +203,11 @@ async fn pass(
                     tracing::error!(run = %run.id, error = %e, "cannot record the beacon");
                 }
             }
-            Err(why) if now - at >= stall_after => {
+            Err(why) if now.timestamp() - at >= stall_after => {
+                let due = DateTime::from_timestamp(at, 0).unwrap_or_default();
                 let reason = format!(
                     "no relay has served round {round} since it was due at {}: {why}",
-                    run.drand
-                        .as_ref()
-                        .map(|d| d.at.as_str())
-                        .unwrap_or_default()
+                    due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 );
                 runs.mark_stalled(&run.id, &reason).await?;
             }
@@ -223,10 +215,4 @@ async fn pass(
         }
     }
     Ok(asked)
-}
-
-/// The run's round, if it was announced on `chain`.
-fn announced(run: &Run, chain: &Chain) -> Option<u64> {
-    let d = run.drand.as_ref()?;
-    (d.chain_hash == hex::encode(chain.hash())).then_some(d.round)
 }

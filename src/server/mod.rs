@@ -25,6 +25,7 @@ use self::error::{ApiError, ErrorCode};
 use crate::config::Config;
 use crate::config::EntropyKind;
 use crate::service::access::{self, PublicationKey, Role, Token};
+use crate::service::clock::{Clock, ShiftedClock, SystemClock};
 use crate::service::runs::{DrandSettings, DrawSettings, Runs};
 use crate::service::{Actor, ServiceError};
 use crate::store::{self, Store};
@@ -68,7 +69,7 @@ pub async fn start(config: Config) -> Result<Started, ServiceError> {
             name,
             chain,
             margin_secs: config.drand.margin_secs as i64,
-            clock_offset_secs: drand_clock_offset()?,
+            clock: drand_clock()?,
         }),
     };
     let settings = DrawSettings {
@@ -104,14 +105,14 @@ pub async fn start(config: Config) -> Result<Started, ServiceError> {
 
 /// Tests replay recorded beacons by running the drand clock from `DOUBLE_RANDOM_DRAND_NOW`
 /// (RFC 3339) instead of now; the rest of the daemon keeps the real time.
-fn drand_clock_offset() -> Result<i64, ServiceError> {
+fn drand_clock() -> Result<Arc<dyn Clock>, ServiceError> {
     let Ok(at) = std::env::var("DOUBLE_RANDOM_DRAND_NOW") else {
-        return Ok(0);
+        return Ok(Arc::new(SystemClock));
     };
     let at = chrono::DateTime::parse_from_rfc3339(&at)
         .map_err(|e| ServiceError::Invalid(format!("DOUBLE_RANDOM_DRAND_NOW {at:?}: {e}")))?;
     tracing::warn!(%at, "the drand clock is set by DOUBLE_RANDOM_DRAND_NOW (tests only)");
-    Ok(at.timestamp() - chrono::Utc::now().timestamp())
+    Ok(Arc::new(ShiftedClock::starting_at(at.to_utc())))
 }
 
 /// Serves until `shutdown` resolves: in-flight requests finish (each transition is one

@@ -1,7 +1,6 @@
-//! Cron-driven sampling. Each pass looks at every task of every approved plan and starts the
-//! run of its latest fire time that has come, if that run does not exist yet. Fire times
-//! missed while no instance ran therefore run once (the latest), not once per tick, and the
-//! run id (task + fire time) makes each fire run exactly once across restarts and instances.
+//! The cron timer: each pass asks the service which runs are due (`Runs::due`) and starts
+//! them. The run id (task + fire time) makes each fire run exactly once across restarts and
+//! instances.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,11 +10,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::metrics::Metrics;
-use crate::library::plan::{PlanState, Task};
-use crate::service::plans::{load_plan, parse};
-use crate::service::runs::Runs;
+use crate::service::runs::{Runs, WitnessRequest};
 use crate::service::{Actor, Result};
-use crate::store::DocKind;
 
 pub async fn run(
     runs: Arc<Runs>,
@@ -24,7 +20,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        match pass(&runs, &metrics, Utc::now()).await {
+        match pass(&runs, &metrics, runs.now()).await {
             Ok(_) => {}
             Err(e) => {
                 metrics.scheduler_errors.fetch_add(1, Ordering::Relaxed);
@@ -42,32 +38,15 @@ pub async fn run(
 #[tracing::instrument(name = "scheduler_pass", skip_all)]
 pub async fn pass(runs: &Runs, metrics: &Metrics, now: DateTime<Utc>) -> Result<Vec<String>> {
     let mut started = Vec::new();
-    let local_now = now.with_timezone(&runs.settings.timezone);
-    for doc in runs.store().docs(DocKind::Task, None).await? {
-        let task: Task = parse(&doc)?;
-        if local_now.date_naive() > task.window_end {
-            continue;
-        }
-        let Some(fire) = runs.fires(&task)?.take_while(|f| *f <= local_now).last() else {
-            continue;
-        };
-        if runs
-            .store()
-            .doc(DocKind::Run, &Runs::run_id(&task.id, &fire))
-            .await?
-            .is_some()
-        {
-            continue;
-        }
-        let (plan, _) = load_plan(runs.store(), &task.plan_id).await?;
-        if plan.state != PlanState::Approved {
-            continue;
-        }
+    for (task, fire) in runs.due(now).await? {
         let actor = Actor {
             name: "scheduler".into(),
             reason: format!("scheduled fire {}", fire.to_rfc3339()),
         };
-        match runs.trigger(&task.id, Some(fire), None, &actor).await {
+        match runs
+            .trigger(&task.id, Some(fire), WitnessRequest::default(), &actor)
+            .await
+        {
             Ok((run, true)) => {
                 metrics.scheduler_fires.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(run = %run.id, "scheduled run committed");

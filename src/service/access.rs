@@ -7,7 +7,7 @@ use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::plans::{document, draft, parse};
+use super::documents::{draft, named as document, parse};
 use super::snapshots::fresh_key;
 use super::{Actor, Result, ServiceError};
 use crate::store::{Doc, DocKind, DocOp, SecretBytes, Store, StoreError};
@@ -151,7 +151,7 @@ pub struct PublicKeyInfo {
 }
 
 /// A detached signature over `message`, which names what is signed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Signature {
     pub algorithm: String,
     pub public_key: String,

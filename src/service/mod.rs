@@ -2,6 +2,9 @@
 //! snapshots, verify the audit log. Shared by the CLI and the daemon; no terminal, no HTTP.
 
 pub mod access;
+pub mod calendars;
+pub mod clock;
+pub mod documents;
 pub mod imports;
 pub mod plans;
 pub mod runs;

@@ -1,17 +1,17 @@
 //! The annual plan and its tasks. Each change is a compare-and-set on the stored documents plus
 //! an audit entry, in one transaction: two officers acting at once cannot both win.
 
-use std::path::Path;
-
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::snapshots::doc_entry;
+use super::clock::stamped;
+use super::documents::{self, Document, Stored};
 use super::{Actor, Result, ServiceError};
 use crate::library::fields::toml_field_line;
 use crate::library::plan::{Plan, PlanState, Task, TaskFile};
 use crate::library::{Kind, Record};
-use crate::store::{AuditDraft, Doc, DocKind, DocOp, Store};
+use crate::store::{DocKind, Store, StoreError};
 
 /// A recorded change to an approved plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -20,7 +20,8 @@ pub struct Amendment {
     pub number: u32,
     pub approver: String,
     pub reason: String,
-    pub at: String,
+    #[serde(with = "stamped")]
+    pub at: DateTime<Utc>,
     pub task_id: String,
     /// The task's definition before the amendment, if it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,54 +40,46 @@ pub struct PlanView {
     pub amendments: Vec<Amendment>,
 }
 
-/// The audit entry of a document write: who, what, and the hash of every document written.
-pub(crate) fn draft(actor: &Actor, action: &str, subject: &str, docs: &[&Doc]) -> AuditDraft {
-    AuditDraft {
-        actor: actor.name.clone(),
-        action: action.into(),
-        subject: subject.into(),
-        reason: actor.reason.clone(),
-        detail: serde_json::json!({
-            "documents": docs.iter().map(|d| doc_entry(d)).collect::<Vec<_>>(),
-        }),
+/// A task file as handed in: its text and the name errors give it (a path, an upload's name).
+#[derive(Clone, Copy, Debug)]
+pub struct TaskText<'a> {
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+impl Document for Plan {
+    const KIND: DocKind = DocKind::Plan;
+    fn id(&self) -> String {
+        self.id.clone()
     }
 }
 
-fn json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("documents serialise")
-}
-
-/// A document without a secret.
-pub(crate) fn document<T: Serialize>(kind: DocKind, id: &str, parent: &str, value: &T) -> Doc {
-    Doc {
-        kind,
-        id: id.into(),
-        parent: parent.into(),
-        doc: json(value),
-        secret: None,
+impl Document for Task {
+    const KIND: DocKind = DocKind::Task;
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn parent(&self) -> String {
+        self.plan_id.clone()
     }
 }
 
-pub(crate) fn parse<T: for<'de> Deserialize<'de>>(d: &Doc) -> Result<T> {
-    serde_json::from_str(&d.doc).map_err(|e| {
-        crate::store::StoreError::Corrupt(format!("{} {}: {e}", d.kind.as_str(), d.id)).into()
-    })
+impl Document for Amendment {
+    const KIND: DocKind = DocKind::Amendment;
+    fn id(&self) -> String {
+        format!("{}#{}", self.plan_id, self.number)
+    }
+    fn parent(&self) -> String {
+        self.plan_id.clone()
+    }
 }
 
-pub async fn load_plan(store: &dyn Store, id: &str) -> Result<(Plan, Doc)> {
-    let doc = store
-        .doc(DocKind::Plan, id)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound(format!("no plan {id:?}")))?;
-    Ok((parse(&doc)?, doc))
+pub async fn load_plan(store: &dyn Store, id: &str) -> Result<Stored<Plan>> {
+    documents::load(store, id).await
 }
 
 pub async fn load_task(store: &dyn Store, id: &str) -> Result<Task> {
-    let doc = store
-        .doc(DocKind::Task, id)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound(format!("no task {id:?}")))?;
-    parse(&doc)
+    Ok(documents::load::<Task>(store, id).await?.value)
 }
 
 pub async fn create(
@@ -113,21 +106,13 @@ pub async fn create(
         state: PlanState::Draft,
         approved_by: None,
     };
-    let doc = document(DocKind::Plan, id, "", &plan);
-    let audit = draft(actor, "plan.create", id, &[&doc]);
+    let doc = documents::to_doc(&plan);
+    let audit = documents::draft(actor, "plan.create", id, &[&doc]);
     store
-        .write_docs(
-            vec![DocOp::Put {
-                new: doc,
-                previous: None,
-            }],
-            audit,
-        )
+        .write_docs(vec![documents::create(doc)], audit)
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => {
-                ServiceError::Invalid(format!("plan {id:?} already exists"))
-            }
+            StoreError::Conflict(_) => ServiceError::Invalid(format!("plan {id:?} already exists")),
             e => e.into(),
         })?;
     Ok(plan)
@@ -135,17 +120,22 @@ pub async fn create(
 
 /// draft → submitted (needs at least one task) → approved (names the approver).
 pub async fn transition(store: &dyn Store, id: &str, to: PlanState, actor: &Actor) -> Result<Plan> {
-    let (mut plan, old) = load_plan(store, id).await?;
+    let stored = load_plan(store, id).await?;
+    let mut plan = stored.value.clone();
     let from = plan.state;
-    match (from, to) {
+    let action = match (from, to) {
         (PlanState::Draft, PlanState::Submitted) => {
-            if store.docs(DocKind::Task, Some(id)).await?.is_empty() {
+            if documents::list::<Task>(store, Some(id)).await?.is_empty() {
                 return Err(ServiceError::Invalid(format!(
                     "plan {id} has no task to submit"
                 )));
             }
+            "plan.submit"
         }
-        (PlanState::Submitted, PlanState::Approved) => plan.approved_by = Some(actor.name.clone()),
+        (PlanState::Submitted, PlanState::Approved) => {
+            plan.approved_by = Some(actor.name.clone());
+            "plan.approve"
+        }
         _ => {
             return Err(ServiceError::Invalid(format!(
                 "plan {id} is {}: it cannot become {}",
@@ -153,40 +143,19 @@ pub async fn transition(store: &dyn Store, id: &str, to: PlanState, actor: &Acto
                 to.as_str()
             )));
         }
-    }
-    plan.state = to;
-    let doc = Doc {
-        doc: json(&plan),
-        ..old.clone()
     };
-    let action = format!(
-        "plan.{}",
-        if to == PlanState::Approved {
-            "approve"
-        } else {
-            "submit"
-        }
-    );
-    let audit = draft(actor, &action, id, &[&doc]);
-    store
-        .write_docs(
-            vec![DocOp::Put {
-                new: doc,
-                previous: Some(old.doc),
-            }],
-            audit,
-        )
-        .await?;
+    plan.state = to;
+    let (doc, op) = stored.replace_with(&plan);
+    let audit = documents::draft(actor, action, id, &[&doc]);
+    store.write_docs(vec![op], audit).await?;
     Ok(plan)
 }
 
-/// Reads a task TOML file; errors name the file, line and field.
-pub async fn read_task_file(store: &dyn Store, plan: &Plan, file: &Path) -> Result<Task> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| ServiceError::Invalid(format!("{}: {e}", file.display())))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+/// Reads a task file; errors name the file, line and field.
+async fn read_task(store: &dyn Store, plan: &Plan, file: TaskText<'_>) -> Result<Task> {
+    let text = file.text.strip_prefix('\u{feff}').unwrap_or(file.text);
     let field_error = |field: String, message: String| ServiceError::Field {
-        file: file.to_owned(),
+        file: file.name.into(),
         line: match field.as_str() {
             "policy" => text
                 .lines()
@@ -203,7 +172,7 @@ pub async fn read_task_file(store: &dyn Store, plan: &Plan, file: &Path) -> Resu
             .map(|s| text[..s.start].lines().count().max(1) as u64)
             .unwrap_or(1);
         ServiceError::Field {
-            file: file.to_owned(),
+            file: file.name.into(),
             line,
             field: "(toml)".into(),
             message: e.message().to_owned(),
@@ -238,26 +207,26 @@ async fn active_items(store: &dyn Store) -> Result<Vec<String>> {
 pub async fn add_task(
     store: &dyn Store,
     plan_id: &str,
-    file: &Path,
+    file: TaskText<'_>,
     replace: bool,
     actor: &Actor,
 ) -> Result<Task> {
-    let (plan, plan_doc) = load_plan(store, plan_id).await?;
-    if plan.state != PlanState::Draft {
+    let plan = load_plan(store, plan_id).await?;
+    if plan.value.state != PlanState::Draft {
         return Err(ServiceError::Invalid(format!(
             "plan {plan_id} is {}: tasks change only through `plan amend` with an approver and a reason",
-            plan.state.as_str()
+            plan.value.state.as_str()
         )));
     }
-    let task = read_task_file(store, &plan, file).await?;
-    let previous = store.doc(DocKind::Task, &task.id).await?;
+    let task = read_task(store, &plan.value, file).await?;
+    let previous = documents::get::<Task>(store, &task.id).await?;
     if let Some(p) = &previous {
-        if !replace || p.parent != plan_id {
+        if !replace || p.value.plan_id != plan_id {
             return Err(ServiceError::Invalid(format!(
                 "task {} already exists in plan {}{}",
                 task.id,
-                p.parent,
-                if p.parent == plan_id {
+                p.value.plan_id,
+                if p.value.plan_id == plan_id {
                     " (use --replace to change it)"
                 } else {
                     ""
@@ -265,33 +234,13 @@ pub async fn add_task(
             )));
         }
     }
-    let doc = document(DocKind::Task, &task.id, plan_id, &task);
-    let audit = draft(
-        actor,
-        if previous.is_some() {
-            "task.replace"
-        } else {
-            "task.add"
-        },
-        &task.id,
-        &[&doc],
-    );
-    store
-        .write_docs(
-            vec![
-                DocOp::Expect {
-                    kind: DocKind::Plan,
-                    id: plan_id.into(),
-                    doc: plan_doc.doc,
-                },
-                DocOp::Put {
-                    new: doc,
-                    previous: previous.map(|p| p.doc),
-                },
-            ],
-            audit,
-        )
-        .await?;
+    let (doc, op) = documents::put(&task, previous.as_ref());
+    let action = match previous {
+        Some(_) => "task.replace",
+        None => "task.add",
+    };
+    let audit = documents::draft(actor, action, &task.id, &[&doc]);
+    store.write_docs(vec![plan.expect(), op], audit).await?;
     Ok(task)
 }
 
@@ -299,15 +248,16 @@ pub async fn add_task(
 pub async fn amend(
     store: &dyn Store,
     plan_id: &str,
-    file: &Path,
+    file: TaskText<'_>,
     approver: &str,
     actor: &Actor,
+    at: DateTime<Utc>,
 ) -> Result<Amendment> {
-    let (plan, plan_doc) = load_plan(store, plan_id).await?;
-    if plan.state != PlanState::Approved {
+    let plan = load_plan(store, plan_id).await?;
+    if plan.value.state != PlanState::Approved {
         return Err(ServiceError::Invalid(format!(
             "plan {plan_id} is {}: amendments are for approved plans (edit a draft with `task add`)",
-            plan.state.as_str()
+            plan.value.state.as_str()
         )));
     }
     if approver.trim().is_empty() || actor.reason.trim().is_empty() {
@@ -315,49 +265,36 @@ pub async fn amend(
             "an amendment needs --approver and --reason".into(),
         ));
     }
-    let task = read_task_file(store, &plan, file).await?;
-    let previous = store.doc(DocKind::Task, &task.id).await?;
-    if previous.as_ref().is_some_and(|p| p.parent != plan_id) {
+    let task = read_task(store, &plan.value, file).await?;
+    let previous = documents::get::<Task>(store, &task.id).await?;
+    if previous
+        .as_ref()
+        .is_some_and(|p| p.value.plan_id != plan_id)
+    {
         return Err(ServiceError::Invalid(format!(
             "task {} belongs to another plan",
             task.id
         )));
     }
-    let number = store.docs(DocKind::Amendment, Some(plan_id)).await?.len() as u32 + 1;
+    let number = documents::list::<Amendment>(store, Some(plan_id))
+        .await?
+        .len() as u32
+        + 1;
     let amendment = Amendment {
         plan_id: plan_id.into(),
         number,
         approver: approver.into(),
         reason: actor.reason.clone(),
-        at: crate::store::audit::now(),
+        at,
         task_id: task.id.clone(),
-        replaced: previous.as_ref().map(parse).transpose()?,
+        replaced: previous.as_ref().map(|p| p.value.clone()),
     };
-    let task_doc = document(DocKind::Task, &task.id, plan_id, &task);
-    let amendment_doc = document(
-        DocKind::Amendment,
-        &format!("{plan_id}#{number}"),
-        plan_id,
-        &amendment,
-    );
-    let audit = draft(actor, "plan.amend", plan_id, &[&task_doc, &amendment_doc]);
+    let (task_doc, task_op) = documents::put(&task, previous.as_ref());
+    let amendment_doc = documents::to_doc(&amendment);
+    let audit = documents::draft(actor, "plan.amend", plan_id, &[&task_doc, &amendment_doc]);
     store
         .write_docs(
-            vec![
-                DocOp::Expect {
-                    kind: DocKind::Plan,
-                    id: plan_id.into(),
-                    doc: plan_doc.doc,
-                },
-                DocOp::Put {
-                    new: task_doc,
-                    previous: previous.map(|p| p.doc),
-                },
-                DocOp::Put {
-                    new: amendment_doc,
-                    previous: None,
-                },
-            ],
+            vec![plan.expect(), task_op, documents::create(amendment_doc)],
             audit,
         )
         .await?;
@@ -365,23 +302,42 @@ pub async fn amend(
 }
 
 pub async fn show(store: &dyn Store, plan_id: &str) -> Result<PlanView> {
-    let (plan, _) = load_plan(store, plan_id).await?;
-    let tasks = store
-        .docs(DocKind::Task, Some(plan_id))
-        .await?
-        .iter()
-        .map(parse)
-        .collect::<Result<_>>()?;
-    let mut amendments: Vec<Amendment> = store
-        .docs(DocKind::Amendment, Some(plan_id))
-        .await?
-        .iter()
-        .map(parse)
-        .collect::<Result<_>>()?;
+    let plan = load_plan(store, plan_id).await?.value;
+    let tasks = documents::list(store, Some(plan_id)).await?;
+    let mut amendments: Vec<Amendment> = documents::list(store, Some(plan_id)).await?;
     amendments.sort_by_key(|a| a.number);
     Ok(PlanView {
         plan,
         tasks,
         amendments,
     })
+}
+
+/// Plans are public once approved; drafts are the office's own business.
+pub async fn public(store: &dyn Store) -> Result<Vec<Plan>> {
+    let mut plans = documents::list::<Plan>(store, None).await?;
+    plans.retain(|p| p.state == PlanState::Approved);
+    Ok(plans)
+}
+
+/// An approved plan with its tasks and amendments; a plan not yet approved is not found.
+pub async fn show_public(store: &dyn Store, plan_id: &str) -> Result<PlanView> {
+    let view = show(store, plan_id).await?;
+    match view.plan.state {
+        PlanState::Approved => Ok(view),
+        _ => Err(not_approved(plan_id)),
+    }
+}
+
+/// A task of an approved plan.
+pub async fn public_task(store: &dyn Store, task_id: &str) -> Result<Task> {
+    let task = load_task(store, task_id).await?;
+    match load_plan(store, &task.plan_id).await?.value.state {
+        PlanState::Approved => Ok(task),
+        _ => Err(not_approved(&task.plan_id)),
+    }
+}
+
+fn not_approved(plan_id: &str) -> ServiceError {
+    ServiceError::NotFound(format!("no approved plan {plan_id:?}"))
 }

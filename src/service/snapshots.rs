@@ -2,12 +2,14 @@
 //! transaction, turned into the engine's snapshot and committed to; stored by its roots.
 //! Library history is never deleted, so any stored snapshot can be rebuilt and checked.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::TryStreamExt;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
+use super::clock::stamped;
+use super::documents::{self, Document};
 use super::plans::{load_plan, load_task};
 use super::{Actor, Result, ServiceError};
 use crate::core::encode::Hash;
@@ -19,8 +21,7 @@ use crate::library::plan::{PlanState, china_time};
 use crate::library::pool::{
     CreditFacts, InspectionFacts, ObjectFacts, PoolBuilder, PoolRoots, TierSource,
 };
-use crate::store::audit::doc_hash;
-use crate::store::{AuditDraft, Doc, DocKind, DocOp, ReadTx, SecretBytes, Seq, Store, StoreError};
+use crate::store::{AuditDraft, Doc, DocKind, ReadTx, Seq, Store, StoreError};
 
 /// A stored snapshot (without its salt key, which is kept apart and never shown).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +39,18 @@ pub struct SnapshotInfo {
     pub roots: PoolRoots,
     pub objects: u64,
     pub inspectors: u64,
-    pub created_at: String,
+    #[serde(with = "stamped")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl Document for SnapshotInfo {
+    const KIND: DocKind = DocKind::Snapshot;
+    fn id(&self) -> String {
+        self.address.clone()
+    }
+    fn parent(&self) -> String {
+        self.task_id.clone()
+    }
 }
 
 fn corrupt(kind: Kind, data: &str, e: impl std::fmt::Display) -> ServiceError {
@@ -131,8 +143,8 @@ pub async fn build_pool(
     })?)
 }
 
-/// Freezes `task_id`'s pool as of now (or `as_of`, RFC 3339) for a draw on `draw_date`
-/// (default: today, China time).
+/// Freezes `task_id`'s pool as of `now` (or `as_of`, RFC 3339) for a draw on `draw_date`
+/// (default: `now`'s day, China time).
 pub async fn take(
     store: &dyn Store,
     task_id: &str,
@@ -140,11 +152,11 @@ pub async fn take(
     draw_date: Option<NaiveDate>,
     source: TierSource,
     actor: &Actor,
+    now: DateTime<Utc>,
 ) -> Result<SnapshotInfo> {
-    let draw_date =
-        draw_date.unwrap_or_else(|| chrono::Utc::now().with_timezone(&china_time()).date_naive());
+    let draw_date = draw_date.unwrap_or_else(|| now.with_timezone(&china_time()).date_naive());
     let salt = fresh_key()?;
-    let frozen = freeze_task(store, task_id, as_of, draw_date, source, &salt).await?;
+    let frozen = freeze_task(store, task_id, as_of, draw_date, source, &salt, now).await?;
     let info = frozen.info;
     let doc = document(&info, &salt);
     let audit = AuditDraft {
@@ -155,17 +167,11 @@ pub async fn take(
         detail: serde_json::json!({
             "address": info.address,
             "as_of_seq": info.as_of_seq,
-            "documents": [doc_entry(&doc)],
+            "documents": [documents::entry(&doc)],
         }),
     };
     store
-        .write_docs(
-            vec![DocOp::Put {
-                new: doc,
-                previous: None,
-            }],
-            audit,
-        )
+        .write_docs(vec![documents::create(doc)], audit)
         .await?;
     Ok(info)
 }
@@ -185,7 +191,7 @@ pub struct Frozen {
     pub pool: CommittedPool,
 }
 
-/// Freezes an approved plan's task as of now (or `as_of`) under the salt key `salt`.
+/// Freezes an approved plan's task as of `now` (or `as_of`) under the salt key `salt`.
 pub async fn freeze_task(
     store: &dyn Store,
     task_id: &str,
@@ -193,9 +199,10 @@ pub async fn freeze_task(
     draw_date: NaiveDate,
     source: TierSource,
     salt: &Hash,
+    now: DateTime<Utc>,
 ) -> Result<Frozen> {
     let task = load_task(store, task_id).await?;
-    let (plan, _) = load_plan(store, &task.plan_id).await?;
+    let plan = load_plan(store, &task.plan_id).await?.value;
     if plan.state != PlanState::Approved {
         return Err(ServiceError::Invalid(format!(
             "plan {} is {}: only an approved plan's tasks are drawn",
@@ -210,50 +217,44 @@ pub async fn freeze_task(
         None => head,
         Some(t) => store.seq_at(t).await?.min(head),
     };
-    freeze(
-        &mut *read,
-        store,
+    let pool = Pool {
         task_id,
         at,
         draw_date,
         source,
-        &task.policy_toml,
-        salt,
-    )
-    .await
+        policy_toml: &task.policy_toml,
+    };
+    freeze(&mut *read, store, pool, salt, now).await
 }
 
 /// The stored form of a snapshot: its description, with the salt key kept apart.
 pub fn document(info: &SnapshotInfo, salt: &Hash) -> Doc {
-    Doc {
-        kind: DocKind::Snapshot,
-        id: info.address.clone(),
-        parent: info.task_id.clone(),
-        doc: serde_json::to_string(info).expect("serialises"),
-        secret: Some(SecretBytes(salt.to_vec())),
-    }
+    documents::to_secret_doc(info, salt.to_vec())
 }
 
-/// A document's line in an audit entry's `documents` list.
-pub fn doc_entry(d: &Doc) -> serde_json::Value {
-    serde_json::json!({
-        "kind": d.kind.as_str(),
-        "id": d.id,
-        "hash": doc_hash(&d.doc, d.secret.as_ref().map(|s| s.0.as_slice())),
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn freeze(
-    read: &mut dyn ReadTx,
-    store: &dyn Store,
-    task_id: &str,
+/// Which pool to freeze: a task's, as of an audit position, for a draw date.
+struct Pool<'a> {
+    task_id: &'a str,
     at: Seq,
     draw_date: NaiveDate,
     source: TierSource,
-    policy_toml: &str,
+    policy_toml: &'a str,
+}
+
+async fn freeze(
+    read: &mut dyn ReadTx,
+    store: &dyn Store,
+    pool: Pool<'_>,
     salt: &Hash,
+    now: DateTime<Utc>,
 ) -> Result<Frozen> {
+    let Pool {
+        task_id,
+        at,
+        draw_date,
+        source,
+        policy_toml,
+    } = pool;
     let policy = policy_for(policy_toml, draw_date)?;
     let snapshot = build_pool(read, at, draw_date, source).await?;
     let pool = tokio::task::block_in_place(|| {
@@ -281,7 +282,7 @@ async fn freeze(
         objects: snapshot.objects().len() as u64,
         inspectors: snapshot.inspectors().len() as u64,
         roots,
-        created_at: crate::store::audit::now(),
+        created_at: now,
     };
     Ok(Frozen {
         info,
@@ -322,8 +323,7 @@ pub async fn find(store: &dyn Store, address: &str) -> Result<(SnapshotInfo, Has
         }
         _ => return Err(ServiceError::NotFound(format!("no snapshot {address}"))),
     };
-    let info: SnapshotInfo = serde_json::from_str(&doc.doc)
-        .map_err(|e| StoreError::Corrupt(format!("snapshot {}: {e}", doc.id)))?;
+    let info: SnapshotInfo = documents::parse(doc)?;
     let salt = doc
         .secret
         .as_ref()
@@ -335,17 +335,14 @@ pub async fn find(store: &dyn Store, address: &str) -> Result<(SnapshotInfo, Has
 /// Rebuilds a stored snapshot from the library history; its roots must match.
 pub async fn rebuild(store: &dyn Store, info: &SnapshotInfo, salt: &Hash) -> Result<Frozen> {
     let mut read = store.begin_read().await?;
-    let rebuilt = freeze(
-        &mut *read,
-        store,
-        &info.task_id,
-        info.as_of_seq,
-        info.draw_date,
-        info.tier_source,
-        &info.policy_toml,
-        salt,
-    )
-    .await?;
+    let pool = Pool {
+        task_id: &info.task_id,
+        at: info.as_of_seq,
+        draw_date: info.draw_date,
+        source: info.tier_source,
+        policy_toml: &info.policy_toml,
+    };
+    let rebuilt = freeze(&mut *read, store, pool, salt, info.created_at).await?;
     if rebuilt.info.roots != info.roots || rebuilt.info.address != info.address {
         return Err(ServiceError::Invalid(format!(
             "snapshot {} does not match the library as of position {}: rebuilt address {}",

@@ -4,6 +4,7 @@
 #[macro_use]
 mod support;
 
+mod backend;
 mod cli;
 mod daemon;
 mod independent;

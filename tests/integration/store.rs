@@ -2,77 +2,19 @@
 //! DOUBLE_RANDOM_TEST_PG names a server; `.ci/run` starts one). Without a server the
 //! PostgreSQL copies are reported as ignored, never as passed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use chrono::NaiveDate;
 
 use double_random::library::Kind;
 use double_random::library::plan::PlanState;
 use double_random::library::pool::TierSource;
 use double_random::service::imports::{self, ImportOptions, ImportReport};
 use double_random::service::{Actor, ServiceError, plans, snapshots, verify};
-use double_random::store::{self, Store};
+use double_random::store::Store;
 use double_random::table::Format;
-use tempfile::TempDir;
 
-/// A fresh, empty database of one backend, and a folder for files.
-pub struct Backend {
-    pub url: String,
-    pub dir: TempDir,
-}
-
-impl Backend {
-    pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("data/test.db").display());
-        Self { url, dir }
-    }
-
-    pub async fn postgres() -> Self {
-        let admin = std::env::var("DOUBLE_RANDOM_TEST_PG").expect(
-            "DOUBLE_RANDOM_TEST_PG must name a PostgreSQL server (postgres://user@host:port/db)",
-        );
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        let mut name = [0u8; 8];
-        getrandom::fill(&mut name).unwrap();
-        let name = format!("dr_test_{}", hex::encode(name));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let base = admin.rsplit_once('/').unwrap().0;
-        Self {
-            url: format!("{base}/{name}"),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    pub async fn store(&self) -> Box<dyn Store> {
-        store::open(&self.url).await.unwrap()
-    }
-
-    pub fn file(&self, name: &str, content: &str) -> PathBuf {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, content).unwrap();
-        p
-    }
-
-    /// Runs raw SQL, as someone with database access (and not the program) would.
-    pub async fn tamper(&self, sql: &str) {
-        if self.url.starts_with("sqlite:") {
-            use sqlx::Connection;
-            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-        } else {
-            use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-        }
-    }
-
-    pub fn is_sqlite(&self) -> bool {
-        self.url.starts_with("sqlite:")
-    }
-}
+use crate::backend::Backend;
 
 fn officer(reason: &str) -> Actor {
     Actor {
@@ -81,8 +23,7 @@ fn officer(reason: &str) -> Actor {
     }
 }
 
-async fn import(b: &Backend, s: &dyn Store, kind: Kind, file: &Path) -> ImportReport {
-    let _ = b;
+async fn import(s: &dyn Store, kind: Kind, file: &Path) -> ImportReport {
     imports::import(
         s,
         kind,
@@ -161,13 +102,13 @@ async fn populated(b: &Backend, s: &dyn Store) {
         (Kind::Penalties, "penalties.csv", PENALTIES),
         (Kind::Items, "items.csv", ITEMS),
     ] {
-        let r = import(b, s, kind, &b.file(name, text)).await;
+        let r = import(s, kind, &b.file(name, text)).await;
         assert!(r.committed && r.bad.is_empty(), "{name}: {:?}", r.bad);
     }
     plans::create(s, "2027", 2027, "2027年度抽查计划", &officer(""))
         .await
         .unwrap();
-    plans::add_task(s, "2027", &b.file("task.toml", TASK), false, &officer(""))
+    plans::add_task(s, "2027", task_text("task.toml", TASK), false, &officer(""))
         .await
         .unwrap();
     plans::transition(s, "2027", PlanState::Submitted, &officer(""))
@@ -176,6 +117,35 @@ async fn populated(b: &Backend, s: &dyn Store) {
     plans::transition(s, "2027", PlanState::Approved, &officer(""))
         .await
         .unwrap();
+}
+
+/// A snapshot of the test task's pool as of audit time `as_of` (None: now).
+async fn snapshot(
+    s: &dyn Store,
+    as_of: Option<&str>,
+    date: Option<NaiveDate>,
+    source: TierSource,
+) -> Result<snapshots::SnapshotInfo, ServiceError> {
+    snapshots::take(
+        s,
+        "T-2027-01",
+        as_of,
+        date,
+        source,
+        &officer(""),
+        chrono::Utc::now(),
+    )
+    .await
+}
+
+/// The strata that hold objects: (tier, count).
+fn filled_strata(snap: &snapshots::SnapshotInfo) -> Vec<(&str, u64)> {
+    snap.roots
+        .strata
+        .iter()
+        .filter(|h| h.count > 0)
+        .map(|h| (h.tier.as_str(), h.count))
+        .collect()
 }
 
 async fn export_text(s: &dyn Store, b: &Backend, kind: Kind, at: Option<i64>) -> String {
@@ -267,9 +237,9 @@ pub async fn bad_rows_are_all_reported_and_nothing_lands(b: &Backend) {
 
 pub async fn reimport_is_idempotent_and_a_change_is_a_new_version(b: &Backend) {
     let s = b.store().await;
-    let first = import(b, &*s, Kind::Objects, &b.file("o.csv", OBJECTS)).await;
+    let first = import(&*s, Kind::Objects, &b.file("o.csv", OBJECTS)).await;
     assert_eq!((first.counts.inserted, first.seq), (4, Some(1)));
-    let again = import(b, &*s, Kind::Objects, &b.file("o.csv", OBJECTS)).await;
+    let again = import(&*s, Kind::Objects, &b.file("o.csv", OBJECTS)).await;
     assert!(again.committed);
     assert_eq!(
         (again.counts.unchanged, again.seq),
@@ -282,7 +252,7 @@ pub async fn reimport_is_idempotent_and_a_change_is_a_new_version(b: &Backend) {
         "鄂州乙建材有限公司,企业,华容区,建材,存续",
         "鄂州乙建材有限公司,企业,华容区,建材,吊销",
     );
-    let r = import(b, &*s, Kind::Objects, &b.file("o2.csv", &changed)).await;
+    let r = import(&*s, Kind::Objects, &b.file("o2.csv", &changed)).await;
     assert_eq!(
         (r.counts.inserted, r.counts.updated, r.counts.unchanged),
         (0, 1, 3)
@@ -308,7 +278,7 @@ pub async fn reimport_is_idempotent_and_a_change_is_a_new_version(b: &Backend) {
         imports::export(&*s, Kind::Objects, None, &out, format)
             .await
             .unwrap();
-        let r = import(b, &*s, Kind::Objects, &out).await;
+        let r = import(&*s, Kind::Objects, &out).await;
         assert_eq!((r.counts.unchanged, r.seq), (4, None), "{format:?}");
     }
     let report = verify::verify(&*s).await.unwrap();
@@ -329,29 +299,14 @@ pub async fn audit_verify_finds_every_kind_of_tampering(b: &Backend) {
         "UPDATE objects SET data = '{}' WHERE key = 'P-0001'",
         "DELETE FROM objects WHERE key = 'P-0001'",
     ] {
-        let res = if b.is_sqlite() {
-            use sqlx::Connection;
-            let mut c = sqlx::SqliteConnection::connect(&b.url).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
-        } else {
-            use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(&b.url).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
-        };
-        assert!(res.is_err(), "{sql} was allowed");
+        assert!(b.raw_sql(sql).await.is_err(), "{sql} was allowed");
     }
 
     // Around the triggers, every edit is still found.
-    let (off, on) = if b.is_sqlite() {
-        (
-            "DROP TRIGGER objects_immutable; DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
-            "",
-        )
+    let off = if b.is_sqlite() {
+        "DROP TRIGGER objects_immutable; DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
     } else {
-        (
-            "ALTER TABLE objects DISABLE TRIGGER USER; ALTER TABLE audit_log DISABLE TRIGGER USER;",
-            "",
-        )
+        "ALTER TABLE objects DISABLE TRIGGER USER; ALTER TABLE audit_log DISABLE TRIGGER USER;"
     };
     b.tamper(off).await;
     b.tamper("UPDATE objects SET data = replace(data, '鄂州甲', '鄂州丁') WHERE key = '914403001922038216'").await;
@@ -410,7 +365,11 @@ pub async fn audit_verify_finds_every_kind_of_tampering(b: &Backend) {
         "{:?}",
         r.problems
     );
-    let _ = on;
+}
+
+/// A task file as the services take it: its text and the name errors give it.
+fn task_text<'a>(name: &'a str, text: &'a str) -> plans::TaskText<'a> {
+    plans::TaskText { name, text }
 }
 
 pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backend) {
@@ -420,7 +379,7 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     let err = plans::add_task(
         &*s,
         "2027",
-        &b.file("t2.toml", &second),
+        task_text("t2.toml", &second),
         false,
         &officer(""),
     )
@@ -435,9 +394,10 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     let a = plans::amend(
         &*s,
         "2027",
-        &b.file("t2.toml", &second),
+        task_text("t2.toml", &second),
         "刘局长",
         &officer("新增专项任务"),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -449,9 +409,10 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     let a = plans::amend(
         &*s,
         "2027",
-        &b.file("t1.toml", &moved),
+        task_text("t1.toml", &moved),
         "刘局长",
         &officer("避开旺季"),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -466,9 +427,16 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
             .collect::<Vec<_>>(),
         vec![("刘局长", "新增专项任务"), ("刘局长", "避开旺季")]
     );
-    let err = plans::amend(&*s, "2027", &b.file("t1.toml", &moved), "", &officer(""))
-        .await
-        .unwrap_err();
+    let err = plans::amend(
+        &*s,
+        "2027",
+        task_text("t1.toml", &moved),
+        "",
+        &officer(""),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("--approver and --reason"), "{err}");
 
     // Task files are checked field by field, with the line.
@@ -476,9 +444,15 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     plans::create(&*s, "2028", 2027, "另一计划", &officer(""))
         .await
         .unwrap();
-    let err = plans::add_task(&*s, "2028", &b.file("bad.toml", &bad), false, &officer(""))
-        .await
-        .unwrap_err();
+    let err = plans::add_task(
+        &*s,
+        "2028",
+        task_text("bad.toml", &bad),
+        false,
+        &officer(""),
+    )
+    .await
+    .unwrap_err();
     match err {
         ServiceError::Field { line, field, .. } => {
             assert_eq!((line, field.as_str()), (14, "policy.tiers[0].ratio"))
@@ -489,7 +463,7 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     let err = plans::add_task(
         &*s,
         "2028",
-        &b.file("bad.toml", &unknown),
+        task_text("bad.toml", &unknown),
         false,
         &officer(""),
     )
@@ -503,28 +477,15 @@ pub async fn snapshots_follow_credit_and_history(b: &Backend) {
     let s = b.store().await;
     populated(b, &*s).await;
     let date = Some("2026-12-01".parse().unwrap());
-    let snap = snapshots::take(
-        &*s,
-        "T-2027-01",
-        None,
-        date,
-        TierSource::Penalties,
-        &officer(""),
-    )
-    .await
-    .unwrap();
+    let snap = snapshot(&*s, None, date, TierSource::Penalties)
+        .await
+        .unwrap();
     assert_eq!(
         (snap.objects, snap.inspectors),
         (4, 3),
         "the inactive inspector is left out"
     );
-    let strata: Vec<(&str, u64)> = snap
-        .roots
-        .strata
-        .iter()
-        .filter(|h| h.count > 0)
-        .map(|h| (h.tier.as_str(), h.count))
-        .collect();
+    let strata = filled_strata(&snap);
     // 甲: two penalties in the year → watch; 乙: on the joint-punishment list → focus;
     // 丙 is deregistered (excluded); the product has no record: good.
     assert_eq!(strata, vec![("good", 1), ("watch", 1), ("focus", 1)]);
@@ -532,67 +493,38 @@ pub async fn snapshots_follow_credit_and_history(b: &Backend) {
     snapshots::verify(&*s, &snap.address).await.unwrap();
 
     // A year later the penalties have expired.
-    let later = snapshots::take(
+    let later = snapshot(
         &*s,
-        "T-2027-01",
         None,
         Some("2027-06-01".parse().unwrap()),
         TierSource::Penalties,
-        &officer(""),
     )
     .await
     .unwrap();
-    let strata: Vec<(&str, u64)> = later
-        .roots
-        .strata
-        .iter()
-        .filter(|h| h.count > 0)
-        .map(|h| (h.tier.as_str(), h.count))
-        .collect();
+    let strata = filled_strata(&later);
     assert_eq!(strata, vec![("good", 2), ("focus", 1)]);
 
     // Change the library; a snapshot as of before the change rebuilds the old pool.
     let t0 = s.audit(snap.as_of_seq, 1).await.unwrap()[0].at.clone();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let more = format!("{OBJECTS}P-0002,第二批玩具,产品,鄂城区,玩具,,\n");
-    import(b, &*s, Kind::Objects, &b.file("more.csv", &more)).await;
-    let now = snapshots::take(
-        &*s,
-        "T-2027-01",
-        None,
-        date,
-        TierSource::Penalties,
-        &officer(""),
-    )
-    .await
-    .unwrap();
+    import(&*s, Kind::Objects, &b.file("more.csv", &more)).await;
+    let now = snapshot(&*s, None, date, TierSource::Penalties)
+        .await
+        .unwrap();
     assert_eq!(now.objects, 5);
-    let past = snapshots::take(
-        &*s,
-        "T-2027-01",
-        Some(&t0),
-        date,
-        TierSource::Penalties,
-        &officer(""),
-    )
-    .await
-    .unwrap();
+    let past = snapshot(&*s, Some(&t0), date, TierSource::Penalties)
+        .await
+        .unwrap();
     assert_eq!((past.objects, past.as_of_seq), (4, snap.as_of_seq));
     assert_eq!(past.roots.ids, snap.roots.ids, "same pool, same id tree");
     assert_eq!(past.roots.inspectors, snap.roots.inspectors);
     snapshots::verify(&*s, &past.address).await.unwrap();
 
     // Tier from an imported class instead: objects without one are named.
-    let err = snapshots::take(
-        &*s,
-        "T-2027-01",
-        None,
-        date,
-        TierSource::Class,
-        &officer(""),
-    )
-    .await
-    .unwrap_err();
+    let err = snapshot(&*s, None, date, TierSource::Class)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no credit_class"), "{err}");
 
     // A snapshot whose stored roots were edited no longer verifies.
@@ -630,7 +562,15 @@ pub async fn concurrent_imports_and_snapshots_never_mix(b: &Backend) {
     let (r1, r2, snap) = tokio::join!(
         imports::import(&*s, Kind::Objects, &f1, &options, &who),
         imports::import(&*s, Kind::Objects, &f2, &options, &who),
-        snapshots::take(&*s, "T-2027-01", None, date, TierSource::Penalties, &who),
+        snapshots::take(
+            &*s,
+            "T-2027-01",
+            None,
+            date,
+            TierSource::Penalties,
+            &who,
+            chrono::Utc::now()
+        ),
     );
     let (r1, r2, snap) = (r1.unwrap(), r2.unwrap(), snap.unwrap());
     assert_ne!(r1.seq, r2.seq);

@@ -52,14 +52,21 @@ pub fn draw(inputs: DrawInputs) -> (FullBundle, CommittedPool) {
 }
 
 /// One test body per name, run against SQLite (always) and PostgreSQL (ignored unless a
-/// server is given: DOUBLE_RANDOM_TEST_PG, `--ignored`). Each body takes a `&Backend`.
+/// server is given: DOUBLE_RANDOM_TEST_PG, `--ignored`). Each body takes a `&Backend`; a body
+/// in a submodule (`story::name`) gives its test the plain name (`sqlite::name`).
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
+        backend_tests!(@ $([$name] $name),*);
+    };
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        backend_tests!(@ $([$module::$name] $name),*);
+    };
+    (@ $([$($body:ident)::+] $name:ident),*) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(&super::Backend::sqlite().await).await
+                    super::$($body)::+(&super::Backend::sqlite().await).await
                 }
             )*
         }
@@ -68,7 +75,7 @@ macro_rules! backend_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 #[ignore = "needs PostgreSQL: set DOUBLE_RANDOM_TEST_PG and pass --ignored (.ci/run does)"]
                 async fn $name() {
-                    super::$name(&super::Backend::postgres().await).await
+                    super::$($body)::+(&super::Backend::postgres().await).await
                 }
             )*
         }

@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,7 +15,6 @@ use super::{St, json_text};
 use crate::server::AppState;
 use crate::server::error::ApiResult;
 use crate::server::metrics::Gauge;
-use crate::service::runs::RunState;
 use crate::store::Seq;
 
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {
@@ -80,38 +78,19 @@ async fn metrics(State(s): St) -> ApiResult<Response> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
-/// The gauges computed at scrape time: runs by state, stalled runs, deadlines by status.
+/// The service's gauges as Prometheus series.
 async fn gauges(s: &AppState) -> ApiResult<Vec<Gauge<'static>>> {
-    let runs = s.runs.list(None).await?;
-    let by_state = RunState::ALL
+    let g = s.runs.gauges().await?;
+    let by_state = g
+        .by_state
         .iter()
-        .map(|st| {
-            let n = runs.iter().filter(|r| r.state == *st).count() as u64;
-            (format!("{{state=\"{}\"}}", st.as_str()), n)
-        })
+        .map(|(st, n)| (format!("{{state=\"{}\"}}", st.as_str()), *n))
         .collect();
-    let today = Utc::now()
-        .with_timezone(&s.runs.settings.timezone)
-        .date_naive();
-    let deadlines = s.runs.deadlines(today).await?;
-    let statuses = [
-        "overdue",
-        "due_soon",
-        "on_track",
-        "unknown",
-        "published",
-        "published_late",
-    ]
-    .iter()
-    .map(|st| {
-        let n = deadlines.iter().filter(|d| d.status == *st).count() as u64;
-        (format!("{{status=\"{st}\"}}"), n)
-    })
-    .collect();
-    let stalled = runs
+    let statuses = g
+        .by_deadline
         .iter()
-        .filter(|r| r.drand.as_ref().is_some_and(|d| d.stalled.is_some()))
-        .count() as u64;
+        .map(|(st, n)| (format!("{{status=\"{}\"}}", st.as_str()), *n))
+        .collect();
     Ok(vec![
         (
             "double_random_runs",
@@ -121,7 +100,7 @@ async fn gauges(s: &AppState) -> ApiResult<Vec<Gauge<'static>>> {
         (
             "double_random_runs_stalled",
             "Committed runs whose drand round no relay has served within the configured limit.",
-            vec![(String::new(), stalled)],
+            vec![(String::new(), g.stalled)],
         ),
         (
             "double_random_publication_deadlines",

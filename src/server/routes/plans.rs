@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{St, Why, actor, temp_file};
+use super::{St, Why, actor};
 use crate::library::plan::{Plan, PlanState};
 use crate::server::AppState;
 use crate::server::auth::Officer;
@@ -22,7 +22,7 @@ use crate::server::openapi::{
     BadRequest, Conflict, Forbidden, Internal, NotFound, PayloadTooLarge, Storage, Unauthorized,
     Unprocessable,
 };
-use crate::service::plans;
+use crate::service::{ServiceError, plans};
 
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()
@@ -121,6 +121,15 @@ async fn approve_plan(
     ))
 }
 
+/// A task file uploaded as the request body.
+fn task_text(body: &[u8]) -> ApiResult<plans::TaskText<'_>> {
+    Ok(plans::TaskText {
+        name: "task.toml",
+        text: std::str::from_utf8(body)
+            .map_err(|e| ServiceError::Invalid(format!("task.toml: {e}")))?,
+    })
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct TaskQuery {
@@ -159,8 +168,14 @@ async fn add_task(
     Officer(who): Officer,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let (_dir, path) = temp_file("task.toml", &body)?;
-    let task = plans::add_task(s.store(), &id, &path, q.replace, &actor(who, q.reason)).await?;
+    let task = plans::add_task(
+        s.store(),
+        &id,
+        task_text(&body)?,
+        q.replace,
+        &actor(who, q.reason),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(task)).into_response())
 }
 
@@ -204,7 +219,14 @@ async fn amend_plan(
     Officer(who): Officer,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let (_dir, path) = temp_file("task.toml", &body)?;
-    let a = plans::amend(s.store(), &id, &path, &q.approver, &actor(who, q.reason)).await?;
+    let a = plans::amend(
+        s.store(),
+        &id,
+        task_text(&body)?,
+        &q.approver,
+        &actor(who, q.reason),
+        s.runs.now(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(a)).into_response())
 }

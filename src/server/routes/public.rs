@@ -2,26 +2,25 @@
 //! public sees them, bundles, signatures, published results, an enterprise's own check,
 //! publication deadlines.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, Utc};
+use axum::response::Response;
+use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{St, json_text};
-use crate::library::plan::{Plan, PlanState, Task};
+use crate::library::plan::{Plan, Task};
 use crate::server::AppState;
-use crate::server::error::{ApiError, ApiResult};
+use crate::server::error::ApiResult;
 use crate::server::openapi::{NotFound, Storage, Unprocessable};
-use crate::service::plans::{self, parse};
-use crate::service::runs::{DeadlineView, ResultEntry, Run, RunState};
-use crate::store::DocKind;
+use crate::service::access::Signature;
+use crate::service::plans;
+use crate::service::runs::{DeadlineView, EnterpriseCheck, PublishedResults, RunSummary, RunView};
 
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()
@@ -70,22 +69,7 @@ async fn public_key(State(s): St) -> Json<PublicKey> {
         (status = 503, response = Storage),
     ))]
 async fn public_plans(State(s): St) -> ApiResult<Json<Vec<Plan>>> {
-    let docs = s.store().docs(DocKind::Plan, None).await?;
-    let plans: Vec<Plan> = docs.iter().map(parse).collect::<Result<_, _>>()?;
-    Ok(Json(
-        plans
-            .into_iter()
-            .filter(|p| p.state == PlanState::Approved)
-            .collect(),
-    ))
-}
-
-/// Refuses a plan (or a task of a plan) that is not approved yet, as if it did not exist.
-async fn approved(s: &AppState, plan_id: &str) -> ApiResult<()> {
-    match plans::load_plan(s.store(), plan_id).await?.0.state {
-        PlanState::Approved => Ok(()),
-        _ => Err(ApiError::not_found(format!("no approved plan {plan_id:?}"))),
-    }
+    Ok(Json(plans::public(s.store()).await?))
 }
 
 /// An approved plan with its tasks and amendments
@@ -97,15 +81,13 @@ async fn approved(s: &AppState, plan_id: &str) -> ApiResult<()> {
         (status = 503, response = Storage),
     ))]
 async fn public_plan(State(s): St, Path(id): Path<String>) -> ApiResult<Json<plans::PlanView>> {
-    approved(&s, &id).await?;
-    Ok(Json(plans::show(s.store(), &id).await?))
+    Ok(Json(plans::show_public(s.store(), &id).await?))
 }
 
 #[derive(Serialize, ToSchema)]
 struct PublicTask {
     /// Public views of the task's runs.
-    #[schema(value_type = Vec<Object>)]
-    runs: Vec<Run>,
+    runs: Vec<RunView>,
     /// The task as in its plan (docs/api.md: Task).
     #[schema(value_type = Object)]
     task: Task,
@@ -123,26 +105,15 @@ struct PublicTask {
         (status = 503, response = Storage),
     ))]
 async fn public_task(State(s): St, Path(id): Path<String>) -> ApiResult<Json<PublicTask>> {
-    let task = plans::load_task(s.store(), &id).await?;
-    approved(&s, &task.plan_id).await?;
+    let task = plans::public_task(s.store(), &id).await?;
     let runs = s
         .runs
         .list(Some(&id))
         .await?
         .iter()
-        .map(Run::public_view)
+        .map(RunView::for_public)
         .collect();
     Ok(Json(PublicTask { runs, task }))
-}
-
-#[derive(Serialize, ToSchema)]
-struct RunSummary {
-    commitment_hash: String,
-    committed_at: String,
-    id: String,
-    #[schema(value_type = String)]
-    state: RunState,
-    task_id: String,
 }
 
 /// Every run, in summary
@@ -158,14 +129,8 @@ async fn public_runs(State(s): St) -> ApiResult<Json<Vec<RunSummary>>> {
         s.runs
             .list(None)
             .await?
-            .into_iter()
-            .map(|r| RunSummary {
-                commitment_hash: r.commitment_hash,
-                committed_at: r.committed_at,
-                id: r.id,
-                state: r.state,
-                task_id: r.task_id,
-            })
+            .iter()
+            .map(RunSummary::from)
             .collect(),
     ))
 }
@@ -179,12 +144,12 @@ async fn public_runs(State(s): St) -> ApiResult<Json<Vec<RunSummary>>> {
 #[utoipa::path(get, path = "/api/public/runs/{id}", tag = "public", security(),
     params(("id" = String, Path, description = "Run id: `<task id>.<fire time as YYYYMMDDTHHMMSS>`.")),
     responses(
-        (status = 200, description = "The run (docs/api.md: Run).", body = Object),
+        (status = 200, description = "The run.", body = RunView),
         (status = 404, response = NotFound),
         (status = 503, response = Storage),
     ))]
-async fn public_run(State(s): St, Path(id): Path<String>) -> ApiResult<Json<Run>> {
-    Ok(Json(s.runs.get(&id).await?.public_view()))
+async fn public_run(State(s): St, Path(id): Path<String>) -> ApiResult<Json<RunView>> {
+    Ok(Json(RunView::for_public(&s.runs.get(&id).await?)))
 }
 
 /// The public bundle
@@ -209,25 +174,12 @@ async fn public_bundle(State(s): St, Path(id): Path<String>) -> ApiResult<Respon
 #[utoipa::path(get, path = "/api/public/runs/{id}/signature", tag = "public", security(),
     params(("id" = String, Path, description = "Run id.")),
     responses(
-        (status = 200, description = "The signature (docs/api.md: Signature).", body = Object),
+        (status = 200, description = "The signature.", body = Signature),
         (status = 404, response = NotFound),
         (status = 503, response = Storage),
     ))]
-async fn public_signature(State(s): St, Path(id): Path<String>) -> ApiResult<Response> {
-    let run = s.runs.get(&id).await?;
-    match run.signature {
-        Some(sig) => Ok(Json(sig).into_response()),
-        None => Err(ApiError::not_found(format!("run {id} is not drawn yet"))),
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-struct PublicResults {
-    published_at: Option<String>,
-    /// Object id → its result (docs/api.md: ResultEntry).
-    #[schema(value_type = Object)]
-    results: BTreeMap<String, ResultEntry>,
-    run: String,
+async fn public_signature(State(s): St, Path(id): Path<String>) -> ApiResult<Json<Signature>> {
+    Ok(Json(s.runs.signature_of(&id).await?))
 }
 
 /// Published inspection results
@@ -236,23 +188,12 @@ struct PublicResults {
 #[utoipa::path(get, path = "/api/public/runs/{id}/results", tag = "public", security(),
     params(("id" = String, Path, description = "Run id.")),
     responses(
-        (status = 200, description = "The results.", body = PublicResults),
+        (status = 200, description = "The results.", body = PublishedResults),
         (status = 404, response = NotFound),
         (status = 503, response = Storage),
     ))]
-async fn public_results(State(s): St, Path(id): Path<String>) -> ApiResult<Json<PublicResults>> {
-    let run = s.runs.get(&id).await?;
-    if run.state != RunState::Published {
-        return Err(ApiError::not_found(format!(
-            "run {id} is {}: results are shown once published",
-            run.state.as_str()
-        )));
-    }
-    Ok(Json(PublicResults {
-        published_at: run.published_at,
-        results: run.results,
-        run: run.id,
-    }))
+async fn public_results(State(s): St, Path(id): Path<String>) -> ApiResult<Json<PublishedResults>> {
+    Ok(Json(s.runs.published_results(&id).await?))
 }
 
 /// An enterprise's own check
@@ -267,7 +208,7 @@ async fn public_results(State(s): St, Path(id): Path<String>) -> ApiResult<Json<
         ("code" = String, Path, description = "The object id (unified social credit code), as in the library."),
     ),
     responses(
-        (status = 200, description = "The proof (docs/draw-spec.md: enterprise proof).", body = Object),
+        (status = 200, description = "The proof.", body = EnterpriseCheck),
         (status = 404, response = NotFound),
         (status = 422, response = Unprocessable),
         (status = 503, response = Storage),
@@ -284,8 +225,6 @@ async fn public_check(
 
 #[derive(Serialize, ToSchema)]
 struct Deadlines {
-    /// Each run's deadline (docs/api.md: DeadlineView).
-    #[schema(value_type = Vec<Object>)]
     runs: Vec<DeadlineView>,
     #[schema(value_type = String, format = Date)]
     today: NaiveDate,
@@ -302,9 +241,7 @@ struct Deadlines {
         (status = 503, response = Storage),
     ))]
 async fn deadlines(State(s): St) -> ApiResult<Json<Deadlines>> {
-    let today = Utc::now()
-        .with_timezone(&s.runs.settings.timezone)
-        .date_naive();
+    let today = s.runs.today();
     let runs = s.runs.deadlines(today).await?;
     Ok(Json(Deadlines { runs, today }))
 }

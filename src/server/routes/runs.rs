@@ -17,12 +17,12 @@ use crate::core::draw::ReplacementRequest;
 use crate::server::AppState;
 use crate::server::auth::{Auditor, Officer};
 use crate::server::body::{Body, OptionalBody};
-use crate::server::error::{ApiError, ApiResult, ErrorCode};
+use crate::server::error::ApiResult;
 use crate::server::openapi::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Storage, Unauthorized,
     Unprocessable,
 };
-use crate::service::runs::{DrawSettings, ResultInput, Run, WitnessSource};
+use crate::service::runs::{ResultInput, RunView, WitnessRequest};
 
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()
@@ -43,17 +43,6 @@ struct TriggerBody {
     witnesses: Option<u8>,
 }
 
-/// Naming either witness field asks for witness entropy; the other comes from the config.
-/// Neither leaves the choice to the configured `[draw] entropy`.
-fn witness_source(t: TriggerBody, settings: &DrawSettings) -> Option<WitnessSource> {
-    (t.witness_event.is_some() || t.witnesses.is_some()).then(|| WitnessSource {
-        event: t
-            .witness_event
-            .unwrap_or_else(|| settings.witness_event.clone()),
-        witnesses: t.witnesses.unwrap_or(settings.witnesses),
-    })
-}
-
 /// Commit a run (step 1)
 ///
 /// Minimum role: **officer**. Freezes the task's pool and publishes the commitment for the
@@ -63,8 +52,8 @@ fn witness_source(t: TriggerBody, settings: &DrawSettings) -> Option<WitnessSour
     params(("id" = String, Path, description = "Task id."), Why),
     request_body(content = Option<TriggerBody>),
     responses(
-        (status = 200, description = "The run existed already (docs/api.md: Run).", body = Object),
-        (status = 201, description = "Committed (docs/api.md: Run).", body = Object),
+        (status = 200, description = "The run existed already.", body = RunView),
+        (status = 201, description = "Committed.", body = RunView),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -80,7 +69,10 @@ async fn trigger(
     Officer(who): Officer,
     OptionalBody(t): OptionalBody<TriggerBody>,
 ) -> ApiResult<Response> {
-    let witness = witness_source(t, &s.runs.settings);
+    let witness = WitnessRequest {
+        event: t.witness_event,
+        witnesses: t.witnesses,
+    };
     let (run, created) = s
         .runs
         .trigger(&id, None, witness, &actor(who, why.reason))
@@ -90,7 +82,7 @@ async fn trigger(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(run.officer_view())).into_response())
+    Ok((status, Json(RunView::for_officers(&run))).into_response())
 }
 
 /// A run, complete
@@ -100,14 +92,14 @@ async fn trigger(
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs", security(("bearer" = [])),
     params(("id" = String, Path, description = "Run id: `<task id>.<fire time as YYYYMMDDTHHMMSS>`.")),
     responses(
-        (status = 200, description = "The run (docs/api.md: Run).", body = Object),
+        (status = 200, description = "The run.", body = RunView),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 503, response = Storage),
     ))]
-async fn run(State(s): St, Path(id): Path<String>, _: Auditor) -> ApiResult<Json<Run>> {
-    Ok(Json(s.runs.get(&id).await?.officer_view()))
+async fn run(State(s): St, Path(id): Path<String>, _: Auditor) -> ApiResult<Json<RunView>> {
+    Ok(Json(RunView::for_officers(&s.runs.get(&id).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -127,7 +119,7 @@ struct EntropyBody {
     params(("id" = String, Path, description = "Run id: `<task id>.<fire time as YYYYMMDDTHHMMSS>`."), Why),
     request_body = EntropyBody,
     responses(
-        (status = 200, description = "Recorded, or complete and drawn (docs/api.md: Run).", body = Object),
+        (status = 200, description = "Recorded, or complete and drawn.", body = RunView),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -143,29 +135,12 @@ async fn entropy(
     Query(why): Query<Why>,
     Officer(who): Officer,
     Body(e): Body<EntropyBody>,
-) -> ApiResult<Json<Run>> {
-    Ok(Json(
-        s.runs
-            .enter_entropy(&id, &e.values, &actor(who, why.reason))
-            .await?
-            .officer_view(),
-    ))
-}
-
-/// Every replacement names its reason, which becomes the audit entry's.
-fn replacement_reason(r: &ReplacementRequest) -> ApiResult<String> {
-    let reason = match r {
-        ReplacementRequest::Object { reason, .. }
-        | ReplacementRequest::Inspector { reason, .. } => reason,
-    };
-    if reason.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Invalid,
-            "a replacement needs a reason",
-        ));
-    }
-    Ok(reason.clone())
+) -> ApiResult<Json<RunView>> {
+    let run = s
+        .runs
+        .enter_entropy(&id, &e.values, &actor(who, why.reason))
+        .await?;
+    Ok(Json(RunView::for_officers(&run)))
 }
 
 /// Replace an object or recuse an inspector (补抽)
@@ -179,7 +154,7 @@ fn replacement_reason(r: &ReplacementRequest) -> ApiResult<String> {
     request_body(content = Object,
         description = "A replacement request (docs/draw-spec.md: replacements): `kind` object or inspector, the id, the reason."),
     responses(
-        (status = 200, description = "The run after the replacement (docs/api.md: Run).", body = Object),
+        (status = 200, description = "The run after the replacement.", body = RunView),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -194,21 +169,16 @@ async fn replace(
     Path(id): Path<String>,
     Officer(who): Officer,
     Body(r): Body<ReplacementRequest>,
-) -> ApiResult<Json<Run>> {
-    let reason = replacement_reason(&r)?;
-    Ok(Json(
-        s.runs
-            .replace(&id, r, &actor(who, reason))
-            .await?
-            .officer_view(),
-    ))
+) -> ApiResult<Json<RunView>> {
+    Ok(Json(RunView::for_officers(
+        &s.runs.replace(&id, r, &who.name).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResultsBody {
-    /// One entry per inspected object (docs/api.md: ResultInput).
-    #[schema(value_type = Vec<Object>)]
+    /// One entry per inspected object.
     results: Vec<ResultInput>,
 }
 
@@ -220,7 +190,7 @@ struct ResultsBody {
     params(("id" = String, Path, description = "Run id: `<task id>.<fire time as YYYYMMDDTHHMMSS>`."), Why),
     request_body = ResultsBody,
     responses(
-        (status = 200, description = "The run with its results (docs/api.md: Run).", body = Object),
+        (status = 200, description = "The run with its results.", body = RunView),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -236,13 +206,12 @@ async fn results(
     Query(why): Query<Why>,
     Officer(who): Officer,
     Body(r): Body<ResultsBody>,
-) -> ApiResult<Json<Run>> {
-    Ok(Json(
-        s.runs
-            .record_results(&id, r.results, &actor(who, why.reason))
-            .await?
-            .officer_view(),
-    ))
+) -> ApiResult<Json<RunView>> {
+    let run = s
+        .runs
+        .record_results(&id, r.results, &actor(who, why.reason))
+        .await?;
+    Ok(Json(RunView::for_officers(&run)))
 }
 
 /// Publish the results (step 5)
@@ -252,7 +221,7 @@ async fn results(
 #[utoipa::path(post, path = "/api/runs/{id}/publish", tag = "runs", security(("bearer" = [])),
     params(("id" = String, Path, description = "Run id: `<task id>.<fire time as YYYYMMDDTHHMMSS>`."), Why),
     responses(
-        (status = 200, description = "Published (docs/api.md: Run).", body = Object),
+        (status = 200, description = "Published.", body = RunView),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -265,13 +234,9 @@ async fn publish(
     Path(id): Path<String>,
     Query(why): Query<Why>,
     Officer(who): Officer,
-) -> ApiResult<Json<Run>> {
-    Ok(Json(
-        s.runs
-            .publish(&id, &actor(who, why.reason))
-            .await?
-            .officer_view(),
-    ))
+) -> ApiResult<Json<RunView>> {
+    let run = s.runs.publish(&id, &actor(who, why.reason)).await?;
+    Ok(Json(RunView::for_officers(&run)))
 }
 
 /// The auditor's full bundle

@@ -5,14 +5,18 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use double_random::store::DocKind;
 
-use super::*;
+use super::fixture::{audit_intact, commits_in_audit, ids, prepared, public_bundle};
+use super::harness::{Answer, Backend, Daemon, Http, cli, metric, tokens, verify_cli};
 
 /// quicknet's round 1, unix time.
 const QUICKNET_GENESIS: i64 = 1692803367;
@@ -176,18 +180,10 @@ fn wait_run(http: &Http, d: &Daemon, what: &str, done: impl Fn(&Value) -> bool) 
     }
 }
 
-fn metric(http: &Http, series: &str) -> Option<u64> {
-    let text = http.get("/metrics", None).1;
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-}
-
 /// The run's public bundle from the API, saved as `name`, passes `double-random verify`:
 /// (the bundle, verify's output).
 fn public_bundle_verifies(http: &Http, b: &Backend, name: &str) -> (Value, String) {
-    let text = http
-        .get(&format!("/api/public/runs/{}/bundle", ids().2), None)
-        .1;
+    let text = public_bundle(http, &ids().2);
     let file = b.dir.path().join(name);
     std::fs::write(&file, &text).unwrap();
     (
@@ -198,10 +194,8 @@ fn public_bundle_verifies(http: &Http, b: &Backend, name: &str) -> (Value, Strin
 
 /// `double-random verify` on a bundle: (passed, output).
 fn verify(file: &Path) -> (bool, String) {
-    let out = Command::new(BIN).arg("verify").arg(file).output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
+    let (ok, out, err) = cli(&["verify".as_ref(), file.as_os_str()]);
+    (ok, out + &err)
 }
 
 /// Witness and drand combined: the liars are skipped, the honest relay's beacon is verified
@@ -243,11 +237,10 @@ async fn a_drand_round_is_fetched_verified_and_replayable(b: &Backend) {
     );
 
     // The witness alone does not draw while the beacon is missing.
-    let entered = http.expect(
+    let entered = http.post(
         200,
-        "POST",
         &format!("/api/runs/{}/entropy", ids().2),
-        Some(&t.li),
+        &t.li,
         Some(br#"{"values": "3 14 15"}"#),
     );
     if entered["state"] == "committed" {
@@ -321,11 +314,10 @@ async fn a_run_stalls_while_no_relay_serves_and_resumes(b: &Backend) {
         source.starts_with(&format!("drand: chain {QUICKNET} round ")) && !source.contains('\n'),
         "{source}"
     );
-    let refused = http.expect(
+    let refused = http.post(
         422,
-        "POST",
         &format!("/api/runs/{}/entropy", ids().2),
-        Some(&t.li),
+        &t.li,
         Some(br#"{"values": "1 2 3"}"#),
     );
     assert!(

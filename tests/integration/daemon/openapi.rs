@@ -3,7 +3,9 @@
 //! other method on a documented path to be refused (405), the declared security to be what
 //! the route does without a token, and every reference to resolve.
 
-use super::*;
+use serde_json::{Value, json};
+
+use super::harness::{Backend, Daemon, Http};
 
 const METHODS: [&str; 3] = ["GET", "POST", "PUT"];
 

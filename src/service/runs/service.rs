@@ -1,0 +1,121 @@
+//! The draw service: the store, the publication key, the settings and the clock it works with,
+//! and the reads every step shares. The steps themselves are `impl Runs` blocks in the other
+//! files of this folder.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::cache::PoolCache;
+use super::model::Run;
+use super::settings::DrawSettings;
+use crate::service::access::PublicationKey;
+use crate::service::calendars::Calendars;
+use crate::service::clock::{Clock, SystemClock};
+use crate::service::documents::{self, Stored};
+use crate::service::tlog::{self, InclusionProof};
+use crate::service::{Actor, Result};
+use crate::store::Store;
+
+/// The draw service shared by the HTTP handlers, the scheduler and the drand watcher.
+pub struct Runs {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) key: PublicationKey,
+    pub settings: DrawSettings,
+    clock: Arc<dyn Clock>,
+    /// One transition per run at a time within this instance; the store's compare-and-set
+    /// settles races between instances.
+    locks: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(super) cache: PoolCache,
+    pub(super) calendars: Calendars,
+}
+
+impl Runs {
+    /// The service on the system clock.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        key: PublicationKey,
+        settings: DrawSettings,
+    ) -> Result<Self> {
+        Self::with_clock(store, key, settings, Arc::new(SystemClock)).await
+    }
+
+    pub async fn with_clock(
+        store: Arc<dyn Store>,
+        key: PublicationKey,
+        settings: DrawSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let calendars = Calendars::load(&*store).await?;
+        Ok(Self {
+            store,
+            key,
+            settings,
+            clock,
+            locks: Mutex::default(),
+            cache: Default::default(),
+            calendars,
+        })
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    pub fn public_key(&self) -> String {
+        self.key.public_hex()
+    }
+
+    /// Now, on the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Today in the deployment's timezone.
+    pub fn today(&self) -> NaiveDate {
+        self.now()
+            .with_timezone(&self.settings.timezone)
+            .date_naive()
+    }
+
+    pub(super) fn lock_for(&self, run_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(run_id.into()).or_default().clone()
+    }
+
+    pub async fn get(&self, run_id: &str) -> Result<Run> {
+        Ok(self.load(run_id).await?.value)
+    }
+
+    pub(super) async fn load(&self, run_id: &str) -> Result<Stored<Run>> {
+        documents::load(&*self.store, run_id).await
+    }
+
+    /// Every run, or a task's, in id order.
+    pub async fn list(&self, task_id: Option<&str>) -> Result<Vec<Run>> {
+        documents::list(&*self.store, task_id).await
+    }
+
+    /// The signed checkpoint of the transparency log (a new one if the log grew).
+    pub async fn checkpoint(&self) -> Result<String> {
+        Ok(
+            tlog::checkpoint(&*self.store, &self.key, &self.settings.log_origin)
+                .await?
+                .note,
+        )
+    }
+
+    /// A run's latest log entry with its proof in the current checkpoint.
+    pub async fn log_proof(&self, run_id: &str) -> Result<InclusionProof> {
+        tlog::run_proof(&*self.store, &self.key, &self.settings.log_origin, run_id).await
+    }
+
+    /// Adds or replaces a year's working-day calendar (TOML as in `config/calendars/`).
+    pub async fn set_calendar(&self, text: &str, expected_year: i32, actor: &Actor) -> Result<i32> {
+        self.calendars
+            .set(&*self.store, text, expected_year, actor)
+            .await
+    }
+}

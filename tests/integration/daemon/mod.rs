@@ -1,0 +1,28 @@
+//! The daemon as users meet it: the real binary started with `serve` on port 0, driven over
+//! HTTP, killed and restarted; against SQLite always and PostgreSQL when one is available.
+//! One file per story; every story test is instantiated here for both backends, so its name
+//! stays `daemon::sqlite::<test>` (`daemon::postgres::<test>`), wherever its body lives.
+
+mod access;
+mod drand;
+mod fixture;
+mod harness;
+mod kill;
+mod lifecycle;
+mod log;
+mod openapi;
+mod scheduler;
+
+use harness::Backend;
+
+backend_tests!(
+    lifecycle::lifecycle_from_import_to_publication,
+    lifecycle::fifty_concurrent_triggers_give_one_draw,
+    kill::a_kill_during_any_transition_recovers,
+    access::the_public_reaches_no_officer_endpoint,
+    scheduler::cron_fires_run_once_and_missed_fires_collapse,
+    scheduler::serve_demo_commits_the_due_run_once,
+    lifecycle::an_impossible_draw_fails_in_public,
+    log::the_log_records_each_event_and_a_watcher_verifies_it,
+    log::a_tampered_log_is_never_signed,
+);
