@@ -4,33 +4,70 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::service::ServiceError;
 use crate::store::StoreError;
 
+/// The stable codes clients match on; serialised as today's snake_case strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Invalid,
+    BadRequest,
+    BadField,
+    BadFile,
+    BadRows,
+    Conflict,
+    Rejected,
+    Corrupt,
+    Storage,
+    Internal,
+    UnknownRoute,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    /// A status axum answered that has no code of its own.
+    Error,
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// For a bad field of an uploaded file: (file name, line, field).
     pub at: Option<(String, u64, String)>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
+/// Every error answer: `{"error": {...}}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+// Fields in alphabetical order: the key order of the answers before this type existed.
+struct ErrorDetail {
+    code: ErrorCode,
+    /// For `bad_field`: the field.
     #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<&'a str>,
+    field: Option<String>,
+    /// For `bad_field`: the uploaded file's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    /// For `bad_field`: the line in the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -41,35 +78,48 @@ impl ApiError {
 
     /// A local failure that is not the caller's (a temporary file could not be written).
     pub fn internal(e: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            e.to_string(),
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            code: self.code,
-            message: &self.message,
-            file: self.at.as_ref().map(|a| a.0.as_str()),
-            line: self.at.as_ref().map(|a| a.1),
-            field: self.at.as_ref().map(|a| a.2.as_str()),
+        let (file, line, field) = match self.at {
+            Some((file, line, field)) => (Some(file), Some(line), Some(field)),
+            None => (None, None, None),
         };
-        (self.status, Json(serde_json::json!({ "error": body }))).into_response()
+        let error = ErrorDetail {
+            code: self.code,
+            field,
+            file,
+            line,
+            message: self.message,
+        };
+        (self.status, Json(ErrorBody { error })).into_response()
     }
 }
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
+        use ErrorCode as C;
         use StatusCode as S;
         match e {
-            ServiceError::NotFound(m) => Self::new(S::NOT_FOUND, "not_found", m),
-            ServiceError::Invalid(m) => Self::new(S::UNPROCESSABLE_ENTITY, "invalid", m),
-            ServiceError::Core(e) => Self::new(S::UNPROCESSABLE_ENTITY, "invalid", e.to_string()),
-            ServiceError::Table(e) => Self::new(S::UNPROCESSABLE_ENTITY, "bad_file", e.to_string()),
+            ServiceError::NotFound(m) => Self::new(S::NOT_FOUND, C::NotFound, m),
+            ServiceError::Invalid(m) => Self::new(S::UNPROCESSABLE_ENTITY, C::Invalid, m),
+            ServiceError::Core(e) => Self::new(S::UNPROCESSABLE_ENTITY, C::Invalid, e.to_string()),
+            ServiceError::Table(e) => Self::new(S::UNPROCESSABLE_ENTITY, C::BadFile, e.to_string()),
             ServiceError::Field {
                 file,
                 line,
@@ -83,26 +133,26 @@ impl From<ServiceError> for ApiError {
                     .unwrap_or_default();
                 Self {
                     status: S::UNPROCESSABLE_ENTITY,
-                    code: "bad_field",
+                    code: C::BadField,
                     message: format!("{file}: line {line}, field {field}: {message}"),
                     at: Some((file, line, field)),
                 }
             }
-            ServiceError::Store(StoreError::Conflict(m)) => Self::new(S::CONFLICT, "conflict", m),
+            ServiceError::Store(StoreError::Conflict(m)) => Self::new(S::CONFLICT, C::Conflict, m),
             ServiceError::Store(StoreError::Rejected(m)) => {
-                Self::new(S::UNPROCESSABLE_ENTITY, "rejected", m)
+                Self::new(S::UNPROCESSABLE_ENTITY, C::Rejected, m)
             }
             // Says what is wrong with the stored data (it holds no secret): a watcher must
             // learn why the daemon refuses, e.g. to sign a rewritten log.
             ServiceError::Store(StoreError::Corrupt(m)) => {
                 tracing::error!(problem = %m, "stored data is corrupt");
-                Self::new(S::INTERNAL_SERVER_ERROR, "corrupt", m)
+                Self::new(S::INTERNAL_SERVER_ERROR, C::Corrupt, m)
             }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage");
                 Self::new(
                     S::SERVICE_UNAVAILABLE,
-                    "storage",
+                    C::Storage,
                     "the database failed; the request changed nothing (see the server log)",
                 )
             }

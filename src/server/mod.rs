@@ -1,10 +1,13 @@
 //! The daemon: a thin HTTP shell (axum) and a cron scheduler around the service layer. It
 //! starts from a listener and a shutdown future, so tests bind port 0 and run the real thing.
 
-mod api;
+mod auth;
+mod body;
 pub mod drand;
 pub mod error;
 pub mod metrics;
+mod openapi;
+mod routes;
 pub mod scheduler;
 
 use std::future::Future;
@@ -18,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+use self::error::{ApiError, ErrorCode};
 use crate::config::Config;
 use crate::config::EntropyKind;
 use crate::service::access::{self, PublicationKey, Role, Token};
@@ -155,14 +159,9 @@ pub async fn serve(
 pub fn router(state: Arc<AppState>) -> Router {
     let upload_limit = state.config.server.max_upload_bytes;
     let body_limit = state.config.server.max_body_bytes;
-    api::routes(upload_limit)
-        // Routes only: an unknown path stays a 404 for everyone.
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            api::known_caller,
-        ))
+    routes::routes(state.clone(), upload_limit)
         .layer(DefaultBodyLimit::max(body_limit))
-        .fallback(api::unknown_route)
+        .fallback(routes::unknown_route)
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -202,12 +201,12 @@ async fn json_errors(req: Request, next: Next) -> Response {
         return response;
     }
     let code = match status.as_u16() {
-        400 => "bad_request",
-        405 => "method_not_allowed",
-        413 => "payload_too_large",
-        415 => "unsupported_media_type",
-        422 => "invalid",
-        _ => "error",
+        400 => ErrorCode::BadRequest,
+        405 => ErrorCode::MethodNotAllowed,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        422 => ErrorCode::Invalid,
+        _ => ErrorCode::Error,
     };
     let body = axum::body::to_bytes(response.into_body(), 64 << 10)
         .await
@@ -217,5 +216,5 @@ async fn json_errors(req: Request, next: Next) -> Response {
         true => status.canonical_reason().unwrap_or("error").to_owned(),
         false => text,
     };
-    error::ApiError::new(status, code, message).into_response()
+    ApiError::new(status, code, message).into_response()
 }

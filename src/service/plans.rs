@@ -14,7 +14,7 @@ use crate::library::{Kind, Record};
 use crate::store::{DocKind, Store, StoreError};
 
 /// A recorded change to an approved plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Amendment {
     pub plan_id: String,
     pub number: u32,
@@ -25,12 +25,17 @@ pub struct Amendment {
     pub task_id: String,
     /// The task's definition before the amendment, if it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub replaced: Option<Task>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PlanView {
+    /// The plan (docs/api.md: Plan).
+    #[schema(value_type = Object)]
     pub plan: Plan,
+    /// Its tasks (docs/api.md: Task).
+    #[schema(value_type = Vec<Object>)]
     pub tasks: Vec<Task>,
     pub amendments: Vec<Amendment>,
 }

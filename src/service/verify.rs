@@ -11,13 +11,14 @@ use crate::library::Kind;
 use crate::store::audit::{BatchDigest, GENESIS, doc_hash};
 use crate::store::{DocKind, Seq, Store};
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct AuditReport {
     pub entries: u64,
     pub imports: u64,
     pub versions: u64,
     pub documents: u64,
     /// Head of the chain: position and hex hash (publish it to detect truncation later).
+    #[schema(value_type = i64)]
     pub head_seq: Seq,
     pub head_hash: String,
     /// Every inconsistency found; empty when the log is intact.

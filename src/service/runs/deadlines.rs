@@ -11,7 +11,9 @@ use crate::library::calendar::WorkCalendar;
 use crate::service::Result;
 
 /// Where a run stands against its publication deadline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineStatus {
     Overdue,
@@ -46,7 +48,7 @@ impl DeadlineStatus {
 }
 
 /// A run's publication deadline as of a day.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeadlineView {
     pub run: String,
     pub task_id: String,

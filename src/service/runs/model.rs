@@ -18,7 +18,9 @@ use crate::service::snapshots::SnapshotInfo;
 use crate::service::{Result, ServiceError};
 use crate::store::{DocKind, StoreError};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     Committed,
@@ -54,7 +56,7 @@ impl RunState {
 }
 
 /// Witness entropy: values of a public event announced with the commitment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WitnessSource {
     pub event: String,
     pub witnesses: u8,
@@ -71,7 +73,7 @@ impl WitnessSource {
 }
 
 /// The drand round a commitment announced, and its beacon once fetched and verified.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DrandRound {
     pub chain: String,
     pub chain_hash: String,
@@ -79,6 +81,7 @@ pub struct DrandRound {
     /// When the chain produces the round (whole seconds).
     pub at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)] // docs/draw-spec.md §20
     pub beacon: Option<BeaconRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetched: Option<Fetched>,
@@ -88,14 +91,14 @@ pub struct DrandRound {
     pub stalled: Option<Stall>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Fetched {
     #[serde(with = "stamped")]
     pub at: DateTime<Utc>,
     pub relay: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stall {
     #[serde(with = "stamped")]
     pub since: DateTime<Utc>,
@@ -103,7 +106,7 @@ pub struct Stall {
 }
 
 /// One officer's entry of the witnessed values (canonical RFC 3797 key string).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WitnessEntry {
     pub officer: String,
     #[serde(with = "stamped")]
@@ -111,11 +114,12 @@ pub struct WitnessEntry {
     pub values: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReplacementEntry {
     pub by: String,
     #[serde(with = "stamped")]
     pub at: DateTime<Utc>,
+    #[schema(value_type = Object)] // docs/draw-spec.md: replacements
     pub record: ReplacementRecord,
 }
 

@@ -19,7 +19,7 @@ use crate::service::snapshots::SnapshotInfo;
 /// second cannot copy the first.
 const HIDDEN: &str = "(hidden until every witness has entered)";
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunView {
     pub id: String,
     pub task_id: String,
@@ -27,7 +27,9 @@ pub struct RunView {
     pub fire_time: String,
     pub triggered_by: String,
     pub state: RunState,
+    #[schema(value_type = Object)]
     pub snapshot: SnapshotInfo,
+    #[schema(value_type = Object)] // docs/draw-spec.md: the commitment
     pub commitment: Commitment,
     pub commitment_hash: String,
     #[serde(with = "stamped")]
@@ -51,6 +53,7 @@ pub struct RunView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)] // docs/draw-spec.md §19; `Signature` in components
     pub signature: Option<Signature>,
     pub replacements: Vec<ReplacementEntry>,
     pub results: BTreeMap<String, ResultEntry>,
@@ -116,7 +119,7 @@ impl RunView {
 }
 
 /// A line of the public list of runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunSummary {
     pub commitment_hash: String,
     #[serde(with = "stamped")]
@@ -139,7 +142,7 @@ impl From<&Run> for RunSummary {
 }
 
 /// A run's published results.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublishedResults {
     #[serde(with = "stamped::option")]
     pub published_at: Option<DateTime<Utc>>,
@@ -148,9 +151,10 @@ pub struct PublishedResults {
 }
 
 /// What an enterprise gets when it looks itself up.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnterpriseCheck {
     pub run: String,
+    #[schema(value_type = Object)] // docs/draw-spec.md: enterprise proofs
     pub proof: EnterpriseProof,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<ResultEntry>,

@@ -10,6 +10,7 @@ mod harness;
 mod kill;
 mod lifecycle;
 mod log;
+mod openapi;
 mod scheduler;
 
 use harness::Backend;

@@ -1,0 +1,113 @@
+//! Who is calling: the protected routes' layer authenticates the Bearer token once, before
+//! any body is read, and leaves the caller in the request's extensions; each handler names
+//! the role it needs by taking an extractor (`Auditor`, `Officer`, `Admin`), so none can
+//! forget to check it.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::access::{self, Role, TokenRecord};
+
+/// The route layer of every protected route: an unknown caller is refused here, so it
+/// cannot make the daemon read an upload.
+pub async fn known_caller(
+    State(s): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match authenticate(&s, req.headers()).await {
+        Ok(record) => {
+            req.extensions_mut().insert(record);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<TokenRecord> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(no_token)?;
+    access::authenticate(state.store(), presented.trim())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                "unknown token",
+            )
+        })
+}
+
+fn no_token() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized,
+        "this endpoint needs an Authorization: Bearer token",
+    )
+}
+
+/// The authenticated caller, if its role is at least `needed`. A route outside the
+/// authenticating layer has no caller, so it refuses rather than lets anyone in.
+fn caller(parts: &Parts, needed: Role) -> ApiResult<TokenRecord> {
+    let record = parts.extensions.get::<TokenRecord>().ok_or_else(no_token)?;
+    if record.role < needed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!(
+                "a {} token cannot do this: it needs {}",
+                record.role.as_str(),
+                needed.as_str()
+            ),
+        ));
+    }
+    Ok(record.clone())
+}
+
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub TokenRecord);
+
+        impl<S: Send + Sync> FromRequestParts<S> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
+                caller(parts, $role).map(Self)
+            }
+        }
+    };
+}
+
+/// A caller who may read everything. Every known token may, so it carries no record: an
+/// auditor's reads leave no audit entry to name it in.
+pub struct Auditor;
+
+impl<S: Send + Sync> FromRequestParts<S> for Auditor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
+        caller(parts, Role::Auditor).map(|_| Self)
+    }
+}
+
+role_extractor!(
+    /// A caller who may also change things.
+    Officer,
+    Role::Officer
+);
+role_extractor!(
+    /// A caller who may also manage tokens and calendars.
+    Admin,
+    Role::Admin
+);

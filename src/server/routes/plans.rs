@@ -1,0 +1,232 @@
+//! Annual plans and their tasks: create, submit, approve, add a task, amend.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{St, Why, actor};
+use crate::library::plan::{Plan, PlanState};
+use crate::server::AppState;
+use crate::server::auth::Officer;
+use crate::server::body::Body;
+use crate::server::error::ApiResult;
+use crate::server::openapi::{
+    BadRequest, Conflict, Forbidden, Internal, NotFound, PayloadTooLarge, Storage, Unauthorized,
+    Unprocessable,
+};
+use crate::service::{ServiceError, plans};
+
+pub fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(create_plan))
+        .routes(routes!(submit_plan))
+        .routes(routes!(approve_plan))
+        .routes(routes!(add_task))
+        .routes(routes!(amend_plan))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewPlan {
+    id: String,
+    year: i32,
+    name: String,
+}
+
+/// Create a draft plan
+///
+/// Minimum role: **officer**. 422 `invalid` for a bad id or year, or an id that exists
+/// already.
+#[utoipa::path(post, path = "/api/plans", tag = "plans", security(("bearer" = [])),
+    params(Why),
+    request_body = NewPlan,
+    responses(
+        (status = 201, description = "Created (docs/api.md: Plan).", body = Object),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Storage),
+    ))]
+async fn create_plan(
+    State(s): St,
+    Query(why): Query<Why>,
+    Officer(who): Officer,
+    Body(p): Body<NewPlan>,
+) -> ApiResult<Response> {
+    let plan = plans::create(s.store(), &p.id, p.year, &p.name, &actor(who, why.reason)).await?;
+    Ok((StatusCode::CREATED, Json(plan)).into_response())
+}
+
+/// Submit a draft plan
+///
+/// Minimum role: **officer**. draft → submitted; the plan needs at least one task. 422
+/// `invalid` from any other state.
+#[utoipa::path(post, path = "/api/plans/{id}/submit", tag = "plans", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Plan id."), Why),
+    responses(
+        (status = 200, description = "Submitted (docs/api.md: Plan).", body = Object),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Storage),
+    ))]
+async fn submit_plan(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(why): Query<Why>,
+    Officer(who): Officer,
+) -> ApiResult<Json<Plan>> {
+    let to = PlanState::Submitted;
+    Ok(Json(
+        plans::transition(s.store(), &id, to, &actor(who, why.reason)).await?,
+    ))
+}
+
+/// Approve a submitted plan
+///
+/// Minimum role: **officer**. submitted → approved: its tasks become public and scheduled.
+/// 422 `invalid` from any other state.
+#[utoipa::path(post, path = "/api/plans/{id}/approve", tag = "plans", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Plan id."), Why),
+    responses(
+        (status = 200, description = "Approved (docs/api.md: Plan).", body = Object),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Storage),
+    ))]
+async fn approve_plan(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(why): Query<Why>,
+    Officer(who): Officer,
+) -> ApiResult<Json<Plan>> {
+    let to = PlanState::Approved;
+    Ok(Json(
+        plans::transition(s.store(), &id, to, &actor(who, why.reason)).await?,
+    ))
+}
+
+/// A task file uploaded as the request body.
+fn task_text(body: &[u8]) -> ApiResult<plans::TaskText<'_>> {
+    Ok(plans::TaskText {
+        name: "task.toml",
+        text: std::str::from_utf8(body)
+            .map_err(|e| ServiceError::Invalid(format!("task.toml: {e}")))?,
+    })
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct TaskQuery {
+    /// Why the change is made; recorded in the audit log.
+    #[serde(default)]
+    reason: String,
+    /// Replace the plan's task with the same id.
+    #[serde(default)]
+    replace: bool,
+}
+
+/// Add a task to a draft plan
+///
+/// Minimum role: **officer**. The body is a task TOML file, read by the same service as the
+/// CLI's; errors name its line and field (422 `bad_field`).
+#[utoipa::path(post, path = "/api/plans/{id}/tasks", tag = "plans", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Plan id."), TaskQuery),
+    request_body(content = String, content_type = "text/toml",
+        description = "A task TOML file. The Content-Type header is not checked."),
+    responses(
+        (status = 201, description = "The task (docs/api.md: Task).", body = Object),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = Internal),
+        (status = 503, response = Storage),
+    ))]
+async fn add_task(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(q): Query<TaskQuery>,
+    Officer(who): Officer,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let task = plans::add_task(
+        s.store(),
+        &id,
+        task_text(&body)?,
+        q.replace,
+        &actor(who, q.reason),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(task)).into_response())
+}
+
+/// Defaults so that a missing field is the service's clear error, after authentication.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AmendQuery {
+    /// Who approved the change (required).
+    #[serde(default)]
+    approver: String,
+    /// Why; recorded in the amendment and the audit log (required).
+    #[serde(default)]
+    reason: String,
+}
+
+/// Amend an approved plan
+///
+/// Minimum role: **officer**. Adds or replaces one task of an approved plan (task TOML body,
+/// as for adding a task), recorded with approver, reason and time. Both query parameters are
+/// required: missing or blank answers 422 `invalid`.
+#[utoipa::path(post, path = "/api/plans/{id}/amendments", tag = "plans",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Plan id."), AmendQuery),
+    request_body(content = String, content_type = "text/toml",
+        description = "A task TOML file. The Content-Type header is not checked."),
+    responses(
+        (status = 201, description = "The amendment.", body = plans::Amendment),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 500, response = Internal),
+        (status = 503, response = Storage),
+    ))]
+async fn amend_plan(
+    State(s): St,
+    Path(id): Path<String>,
+    Query(q): Query<AmendQuery>,
+    Officer(who): Officer,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let a = plans::amend(
+        s.store(),
+        &id,
+        task_text(&body)?,
+        &q.approver,
+        &actor(who, q.reason),
+        s.runs.now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
