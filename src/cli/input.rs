@@ -136,17 +136,28 @@ fn open(file: &Path) -> Result<table::Table, InputError> {
 /// Rows read per batch: parsed on all cores, kept in file order.
 const BATCH: usize = 16_384;
 
-/// Reads every row and converts it with `parse`, in parallel batches. The error reported is the
-/// first one in file order, as a sequential reader would report it.
+/// Reads every row and converts it with `parse`, in parallel batches; the next batch is read
+/// on its own thread meanwhile. The error reported is the first one in file order, as a
+/// sequential reader would report it.
 fn records<T: Send>(
     file: &Path,
-    mut rows: table::Rows,
+    rows: table::Rows,
     parse: impl Fn(u64, &Cells) -> Result<T, InputError> + Sync,
 ) -> Result<Vec<T>, InputError> {
+    let (tx, batches) = std::sync::mpsc::sync_channel::<Vec<Result<Row, TableError>>>(2);
+    // Stops when the file ends, or when an error drops `batches`.
+    std::thread::spawn(move || {
+        let mut rows = rows;
+        loop {
+            let batch: Vec<_> = rows.by_ref().take(BATCH).collect();
+            let last = batch.len() < BATCH;
+            if tx.send(batch).is_err() || last {
+                return;
+            }
+        }
+    });
     let mut out = Vec::new();
-    loop {
-        let batch: Vec<Result<Row, TableError>> = rows.by_ref().take(BATCH).collect();
-        let full = batch.len() == BATCH;
+    for batch in batches {
         let parsed: Vec<Result<T, InputError>> = batch
             .into_par_iter()
             .map(|r| match r {
@@ -157,10 +168,8 @@ fn records<T: Send>(
         for r in parsed {
             out.push(r?);
         }
-        if !full {
-            return Ok(out);
-        }
     }
+    Ok(out)
 }
 
 /// Finds the two lines of a duplicate id (the error path only: the snapshot detects duplicates
