@@ -1,5 +1,3 @@
-use clap::Parser;
-
 // Imports allocate a few small strings per cell on several threads; glibc's allocator spent a
 // fifth of an import's time on them.
 #[global_allocator]
@@ -15,8 +13,7 @@ fn main() {
             .with_ansi(false)
             .init();
     }
-    let cli = double_random::cli::Cli::parse();
-    match double_random::cli::run(cli) {
+    match double_random::run_cli() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -61,7 +61,7 @@ pub fn lifecycle(objects: u64, inspectors: u64, dir: &Path) -> Result<()> {
             "library imported: {objects} objects, {inspectors} inspectors in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let key = PublicationKey::load_or_create(&*store, &who).await?;
+        let key = PublicationKey::load_or_create(&*store, &who, chrono::Utc::now()).await?;
         let settings = DrawSettings {
             timezone: chrono_tz::Asia::Shanghai,
             tier_source: Default::default(),

@@ -12,6 +12,7 @@ pub mod input;
 pub mod log;
 pub mod office;
 pub mod output;
+mod progress;
 mod prove;
 mod replace;
 mod rfc3797;

@@ -11,7 +11,7 @@ use super::output::AtomicFile;
 use crate::config::Config;
 use crate::library::Kind;
 use crate::library::plan::PlanState;
-use crate::service::imports::{ImportOptions, ImportReport, Progress};
+use crate::service::imports::{ImportOptions, ImportReport};
 use crate::service::plans::TaskText;
 use crate::service::{self, Actor};
 use crate::store::{self, Store};
@@ -210,7 +210,7 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
                     .unwrap_or_else(|| default_reject_path(&a.file))
             });
             let mut rejects = reject_path.as_deref().map(AtomicFile::create).transpose()?;
-            let bar = Bar::new(!a.json, a.kind);
+            let bar = super::progress::Bar::new(!a.json, a.kind);
             let options = ImportOptions {
                 skip_invalid: a.skip_invalid,
                 rejects: rejects.as_mut().map(|f| f as _),
@@ -423,47 +423,6 @@ fn default_reject_path(file: &Path) -> PathBuf {
     let mut name = file.file_name().unwrap_or_default().to_os_string();
     name.push(".rejects.csv");
     file.with_file_name(name)
-}
-
-/// The import's progress bar, on a terminal only.
-struct Bar(Option<indicatif::ProgressBar>);
-
-impl Bar {
-    fn new(show: bool, kind: Kind) -> Self {
-        use std::io::IsTerminal;
-        Self((show && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::hidden();
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} [{elapsed_precise}] {wide_bar} {percent}% (eta {eta})",
-                )
-                .expect("valid template"),
-            );
-            bar.set_message(format!("importing {}", kind.as_str()));
-            bar
-        }))
-    }
-}
-
-impl Progress for Bar {
-    fn start(&self, total: u64) {
-        if let (Some(bar), true) = (&self.0, total > 0) {
-            bar.set_length(total);
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        }
-    }
-
-    fn advance(&self, pos: u64) {
-        if let Some(bar) = &self.0 {
-            bar.set_position(pos);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 fn print_import(r: &ImportReport) {

@@ -11,11 +11,13 @@ pub mod merkle;
 pub mod model;
 pub mod policy;
 pub mod pool;
+pub mod ratio;
 pub mod rfc3797;
 pub mod rng;
 pub mod secret;
 pub mod signature;
 pub mod tlog;
+pub mod uscc;
 
 pub const PROTOCOL: &str = "double-random/v1";
 

@@ -26,8 +26,8 @@ use columns::{Cells, Column, Columns};
 use row::RowReader;
 
 pub use inspections::{InspectionColumn, InspectionRecord};
-pub use inspectors::{InspectorColumn, InspectorRecord, TeamRole};
-pub use items::{ItemCategory, ItemColumn, ItemRecord, Method};
+pub use inspectors::{InspectorColumn, InspectorRecord};
+pub use items::{ItemColumn, ItemRecord};
 pub use objects::{ObjectColumn, ObjectRecord};
 pub use penalties::{PenaltyColumn, PenaltyKind, PenaltyRecord};
 

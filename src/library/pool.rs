@@ -169,6 +169,7 @@ impl PoolBuilder {
         }
     }
 
+    #[cfg(test)]
     pub fn tier_of(&self, id: &ObjectId, credit_class: Option<&str>) -> Result<String, CoreError> {
         self.tier(self.standing.get(id), id, credit_class)
             .map(str::to_owned)

@@ -169,7 +169,9 @@ pub async fn run(
     };
     loop {
         match pass(&runs, &relays, clock.now(), stall_after.as_secs() as i64).await {
-            Ok(outcomes) => metrics.drand_fetches(&outcomes),
+            Ok(outcomes) => {
+                metrics.drand_fetches(outcomes.iter().map(|(r, o)| (r.as_str(), o.as_str())))
+            }
             Err(e) => tracing::warn!(error = %e, "drand pass failed; retrying"),
         }
         tokio::select! {

@@ -51,10 +51,11 @@ impl Metrics {
         l.sum_micros += took.as_micros() as u64;
     }
 
-    pub fn drand_fetches(&self, outcomes: &[(String, super::drand::Outcome)]) {
+    /// Counts drand round requests: (relay, outcome) each.
+    pub fn drand_fetches<'a>(&self, outcomes: impl IntoIterator<Item = (&'a str, &'static str)>) {
         let mut d = self.drand.lock().unwrap_or_else(|e| e.into_inner());
-        for (relay, o) in outcomes {
-            *d.entry((relay.clone(), o.as_str())).or_default() += 1;
+        for (relay, outcome) in outcomes {
+            *d.entry((relay.to_owned(), outcome)).or_default() += 1;
         }
     }
 

@@ -60,8 +60,10 @@ pub async fn start(config: Config) -> Result<Started, ServiceError> {
         name: "double-random".into(),
         reason: "first start".into(),
     };
-    let key = PublicationKey::load_or_create(&*store, &system).await?;
-    let admin_token = access::create_token(&*store, "admin", Role::Admin, &system, true).await?;
+    let now = SystemClock.now();
+    let key = PublicationKey::load_or_create(&*store, &system, now).await?;
+    let admin_token =
+        access::create_token(&*store, "admin", Role::Admin, &system, true, now).await?;
     let invalid = |e: crate::config::ConfigError| ServiceError::Invalid(e.to_string());
     let drand = match config.drand_chain().map_err(invalid)? {
         None => None,

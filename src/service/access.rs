@@ -1,12 +1,14 @@
 //! Who may do what, and the key that signs what is published. Tokens are random, shown once,
 //! and stored only as SHA-256; the publication key's private half never leaves the store.
 
+use chrono::{DateTime, Utc};
 use std::fmt;
 
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::clock::stamped;
 use super::documents::{draft, named as document, parse};
 use super::snapshots::fresh_key;
 use super::{Actor, Result, ServiceError};
@@ -38,7 +40,8 @@ impl Role {
 pub struct TokenRecord {
     pub name: String,
     pub role: Role,
-    pub created_at: String,
+    #[serde(with = "stamped")]
+    pub created_at: DateTime<Utc>,
     pub created_by: String,
 }
 
@@ -77,6 +80,7 @@ pub async fn create_token(
     role: Role,
     actor: &Actor,
     only_if_first: bool,
+    now: DateTime<Utc>,
 ) -> Result<Option<Token>> {
     if !name_ok(name) {
         return Err(ServiceError::Invalid(
@@ -95,7 +99,7 @@ pub async fn create_token(
     let record = TokenRecord {
         name: name.into(),
         role,
-        created_at: crate::store::audit::now(),
+        created_at: now,
         created_by: actor.name.clone(),
     };
     let doc = document(DocKind::Token, &token_id(token.expose()), "", &record);
@@ -148,14 +152,19 @@ impl fmt::Debug for PublicationKey {
 pub struct PublicKeyInfo {
     pub algorithm: String,
     pub public_key: String,
-    pub created_at: String,
+    #[serde(with = "stamped")]
+    pub created_at: DateTime<Utc>,
 }
 
 const KEY_ID: &str = "publication";
 
 impl PublicationKey {
     /// Loads the key, creating it on first start (one instance wins if several race).
-    pub async fn load_or_create(store: &dyn Store, actor: &Actor) -> Result<Self> {
+    pub async fn load_or_create(
+        store: &dyn Store,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
         loop {
             if let Some(d) = store.doc(DocKind::Key, KEY_ID).await? {
                 let seed = d
@@ -178,7 +187,7 @@ impl PublicationKey {
             let info = PublicKeyInfo {
                 algorithm: signature::ALGORITHM.into(),
                 public_key: key.public_hex(),
-                created_at: crate::store::audit::now(),
+                created_at: now,
             };
             let mut doc = document(DocKind::Key, KEY_ID, "", &info);
             doc.secret = Some(SecretBytes(seed.to_vec()));

@@ -187,11 +187,10 @@ pub struct SignedCheckpoint {
     pub note: String,
 }
 
-/// A version of a library record, for audit verification.
+/// A version of a library record created by one change, for audit verification.
 #[derive(Clone, Debug)]
 pub struct Version {
     pub key: String,
-    pub valid_from: Seq,
     pub src_line: i64,
     pub data: String,
 }

@@ -436,15 +436,14 @@ impl Store for PgStore {
 
     fn created(&self, kind: Kind, seq: Seq) -> BoxStream<'_, Result<Version>> {
         sqlx::query_as(table_sql(
-            "SELECT key, valid_from, src_line, data FROM {t} WHERE valid_from = $1 ORDER BY src_line",
+            "SELECT key, src_line, data FROM {t} WHERE valid_from = $1 ORDER BY src_line",
             kind,
         ))
         .bind(seq)
         .fetch(&self.pool)
         .map(|r| {
-            r.map(|(key, valid_from, src_line, data)| Version {
+            r.map(|(key, src_line, data)| Version {
                 key,
-                valid_from,
                 src_line,
                 data,
             })

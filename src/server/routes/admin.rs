@@ -122,9 +122,16 @@ async fn create_token(
     Admin(who): Admin,
     Body(t): Body<NewToken>,
 ) -> ApiResult<Response> {
-    let token = access::create_token(s.store(), &t.name, t.role, &actor(who, why.reason), false)
-        .await?
-        .expect("not a bootstrap token");
+    let token = access::create_token(
+        s.store(),
+        &t.name,
+        t.role,
+        &actor(who, why.reason),
+        false,
+        s.runs.now(),
+    )
+    .await?
+    .expect("not a bootstrap token");
     let shown = CreatedToken {
         name: &t.name,
         role: t.role.as_str(),

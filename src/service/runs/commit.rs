@@ -87,8 +87,7 @@ impl Runs {
                 task.id, task.window_end
             )));
         }
-        let lock = self.lock_for(&run_id);
-        let _held = lock.lock().await;
+        let _held = self.lock(&run_id).await;
         if let Ok(existing) = self.get(&run_id).await {
             return Ok((existing, false));
         }

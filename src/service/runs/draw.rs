@@ -23,9 +23,7 @@ impl Runs {
     /// Idempotent: the draw is a function of what is stored.
     #[tracing::instrument(name = "draw", skip_all, fields(run = run_id))]
     pub async fn draw(&self, run_id: &str) -> Result<Run> {
-        let lock = self.lock_for(run_id);
-        let _held = lock.lock().await;
-        let stored = self.load(run_id).await?;
+        let (_held, stored) = self.locked(run_id).await?;
         let mut run = stored.value.clone();
         if run.state != RunState::Entropy {
             return Ok(run);
@@ -174,9 +172,7 @@ impl Runs {
             name: by.into(),
             reason,
         };
-        let lock = self.lock_for(run_id);
-        let _held = lock.lock().await;
-        let stored = self.load(run_id).await?;
+        let (_held, stored) = self.locked(run_id).await?;
         let mut run = stored.value.clone();
         check_state(
             &run,

@@ -27,9 +27,7 @@ impl Runs {
         let sources = rfc3797::parse_seeds(values)
             .map_err(|e| ServiceError::Invalid(format!("witness values: {e}")))?;
         let canonical = rfc3797::key_string(&sources);
-        let lock = self.lock_for(run_id);
-        let held = lock.lock().await;
-        let stored = self.load(run_id).await?;
+        let (held, stored) = self.locked(run_id).await?;
         let mut run = stored.value.clone();
         check_state(&run, &[RunState::Committed], "its entropy is already fixed")?;
         let Some(witness) = &run.witness else {
@@ -115,9 +113,7 @@ impl Runs {
         record: BeaconRecord,
         relay: &str,
     ) -> Result<Run> {
-        let lock = self.lock_for(run_id);
-        let held = lock.lock().await;
-        let stored = self.load(run_id).await?;
+        let (held, stored) = self.locked(run_id).await?;
         let mut run = stored.value.clone();
         let Some(d) = run.drand.as_mut() else {
             return Err(ServiceError::Invalid(format!(
@@ -161,9 +157,7 @@ impl Runs {
 
     /// Marks a run whose drand round no relay serves as stalled (once; the beacon clears it).
     pub async fn mark_stalled(&self, run_id: &str, reason: &str) -> Result<Run> {
-        let lock = self.lock_for(run_id);
-        let _held = lock.lock().await;
-        let stored = self.load(run_id).await?;
+        let (_held, stored) = self.locked(run_id).await?;
         let mut run = stored.value.clone();
         let Some(d) = run.drand.as_mut() else {
             return Ok(run);

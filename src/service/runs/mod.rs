@@ -29,13 +29,8 @@ mod settings;
 mod transition;
 mod view;
 
-pub use self::deadlines::{DeadlineStatus, DeadlineView};
-pub use self::gauges::Gauges;
-pub use self::model::{
-    DrandRound, Fetched, ReplacementEntry, Run, RunState, Stall, WitnessEntry, WitnessSource,
-};
-pub use self::results::{Finding, FollowUp, ResultEntry, ResultInput};
+pub use self::deadlines::DeadlineView;
+pub use self::results::ResultInput;
 pub use self::service::Runs;
 pub use self::settings::{DrandSettings, DrawSettings, WitnessRequest};
-pub use self::transition::Transition;
 pub use self::view::{EnterpriseCheck, PublishedResults, RunSummary, RunView};

@@ -16,9 +16,7 @@ impl Runs {
         entries: Vec<ResultInput>,
         actor: &Actor,
     ) -> Result<Run> {
-        let lock = self.lock_for(run_id);
-        let _held = lock.lock().await;
-        let stored = self.load(run_id).await?;
+        let (_held, stored) = self.locked(run_id).await?;
         let mut run = stored.value.clone();
         check_state(
             &run,
@@ -63,9 +61,7 @@ impl Runs {
     /// Publishes the results; every inspected object needs one.
     #[tracing::instrument(name = "publish", skip_all, fields(run = run_id))]
     pub async fn publish(&self, run_id: &str, actor: &Actor) -> Result<Run> {
-        let lock = self.lock_for(run_id);
-        let _held = lock.lock().await;
-        let stored = self.load(run_id).await?;
+        let (_held, stored) = self.locked(run_id).await?;
         let mut run = stored.value.clone();
         check_state(
             &run,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use tokio::sync::OwnedMutexGuard;
 
 use super::cache::PoolCache;
 use super::model::Run;
@@ -80,10 +81,20 @@ impl Runs {
             .date_naive()
     }
 
-    pub(super) fn lock_for(&self, run_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        locks.retain(|_, l| Arc::strong_count(l) > 1);
-        locks.entry(run_id.into()).or_default().clone()
+    /// Waits for this instance's other transitions of `run_id` to finish; held until dropped.
+    pub(super) async fn lock(&self, run_id: &str) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            locks.entry(run_id.into()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    /// The run as stored, under its lock: what a transition starts from.
+    pub(super) async fn locked(&self, run_id: &str) -> Result<(OwnedMutexGuard<()>, Stored<Run>)> {
+        let held = self.lock(run_id).await;
+        Ok((held, self.load(run_id).await?))
     }
 
     pub async fn get(&self, run_id: &str) -> Result<Run> {

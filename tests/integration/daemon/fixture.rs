@@ -93,7 +93,9 @@ pub async fn service_runs(store: Arc<dyn Store>) -> Runs {
         name: "double-random".into(),
         reason: String::new(),
     };
-    let key = PublicationKey::load_or_create(&*store, &who).await.unwrap();
+    let key = PublicationKey::load_or_create(&*store, &who, chrono::Utc::now())
+        .await
+        .unwrap();
     let settings = DrawSettings {
         timezone: chrono_tz::Asia::Shanghai,
         tier_source: Default::default(),
