@@ -7,7 +7,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 use double_random::service::access::PublicationKey;
+use double_random::service::clock::{Clock, SystemClock};
 use double_random::service::runs::{DrawSettings, Runs};
 use double_random::service::{Actor, plans};
 use double_random::store::Store;
@@ -88,7 +90,33 @@ pub async fn amend_with(store: &dyn Store, plan: &str, name: &str, task: String,
 
 /// The draw service on `store`, as the daemon builds it: the publication key made or loaded,
 /// one witness by default.
+/// A clock the test sets: the services take every time they record or decide by from it.
+#[derive(Debug)]
+pub struct TestClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    pub fn at(t: DateTime<Utc>) -> Arc<Self> {
+        Arc::new(Self(std::sync::Mutex::new(t)))
+    }
+
+    pub fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap() = t;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// The draw service on the system clock.
 pub async fn service_runs(store: Arc<dyn Store>) -> Runs {
+    service_runs_on(store, Arc::new(SystemClock)).await
+}
+
+/// The draw service on `clock`.
+pub async fn service_runs_on(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Runs {
     let who = Actor {
         name: "double-random".into(),
         reason: String::new(),
@@ -106,7 +134,7 @@ pub async fn service_runs(store: Arc<dyn Store>) -> Runs {
         due_soon_working_days: 5,
         log_origin: "test/log".into(),
     };
-    Runs::new(store, key, settings).await.unwrap()
+    Runs::with_clock(store, key, settings, clock).await.unwrap()
 }
 
 /// The shared "drawn run": the demo library loaded with this year's plan approved, a daemon

@@ -8,7 +8,10 @@ use chrono::{FixedOffset, TimeZone};
 use double_random::service::Actor;
 use double_random::store::{self, Store};
 
-use super::fixture::{amend_with, prepared_on, service_runs};
+use double_random::server::metrics::Metrics;
+use double_random::service::runs::Runs;
+
+use super::fixture::{TestClock, amend_with, prepared_on, service_runs_on};
 use super::harness::{Backend, Daemon, Http};
 
 /// Cron fires: a missed stretch runs once (the latest fire), and each fire time runs once,
@@ -30,36 +33,45 @@ pub async fn cron_fires_run_once_and_missed_fires_collapse(b: &Backend) {
         .replace("id = \"demo-2026-01\"", "id = \"weekday\"")
         .replace("date = 2026-12-01", "cron = \"0 0 9 * * Mon-Fri\"");
     amend_with(&*store, "2026", "weekday", task, &who).await;
-    let metrics = double_random::server::metrics::Metrics::default();
+    let metrics = Metrics::default();
     let cst = FixedOffset::east_opt(8 * 3600).unwrap();
     let at = |d: u32, h: u32, m: u32| cst.with_ymd_and_hms(2026, 12, d, h, m, 0).unwrap().to_utc();
-    let pass = double_random::server::scheduler::pass;
-    let r1 = service_runs(store.clone()).await;
-    assert_eq!(
-        pass(&r1, &metrics, at(1, 0, 0) - chrono::Duration::hours(1))
-            .await
-            .unwrap(),
-        Vec::<String>::new()
-    );
+    // Each pass runs at the service's clock, which the test sets.
+    let clock = TestClock::at(at(1, 0, 0) - chrono::Duration::hours(1));
+    let r1 = service_runs_on(store.clone(), clock.clone()).await;
+    assert_eq!(pass_now(&r1, &metrics).await, Vec::<String>::new());
     // Down from before Dec 1 until Thursday Dec 3, 10:00: fires of Dec 1, 2, 3 were missed.
-    let mut started = pass(&r1, &metrics, at(3, 10, 0)).await.unwrap();
+    clock.set(at(3, 10, 0));
+    let mut started = pass_now(&r1, &metrics).await;
     started.sort();
     assert_eq!(
         started,
         ["demo-2026-01.20261201T000000", "weekday.20261203T090000"]
     );
-    assert!(pass(&r1, &metrics, at(3, 10, 5)).await.unwrap().is_empty());
+    // What the run records is the service's time, not the system's.
+    let run = r1.get("weekday.20261203T090000").await.unwrap();
+    assert_eq!(run.committed_at, at(3, 10, 0));
+    assert_eq!(run.snapshot.created_at, at(3, 10, 0));
+    clock.set(at(3, 10, 5));
+    assert!(pass_now(&r1, &metrics).await.is_empty());
     // A restart (a new service on the same database) runs nothing twice.
-    let r2 = service_runs(store.clone()).await;
-    assert!(pass(&r2, &metrics, at(3, 11, 0)).await.unwrap().is_empty());
+    clock.set(at(3, 11, 0));
+    let r2 = service_runs_on(store.clone(), clock.clone()).await;
+    assert!(pass_now(&r2, &metrics).await.is_empty());
     // Friday's and Monday's fires come; the weekend has none. Down over Friday: Monday runs once.
-    assert_eq!(
-        pass(&r2, &metrics, at(7, 9, 0)).await.unwrap(),
-        ["weekday.20261207T090000"]
-    );
-    assert!(pass(&r2, &metrics, at(7, 9, 1)).await.unwrap().is_empty());
+    clock.set(at(7, 9, 0));
+    assert_eq!(pass_now(&r2, &metrics).await, ["weekday.20261207T090000"]);
+    clock.set(at(7, 9, 1));
+    assert!(pass_now(&r2, &metrics).await.is_empty());
     assert_eq!(r2.list(Some("weekday")).await.unwrap().len(), 2);
     store.close().await;
+}
+
+/// One scheduler pass at the service's own now.
+async fn pass_now(runs: &Runs, metrics: &Metrics) -> Vec<String> {
+    double_random::server::scheduler::pass(runs, metrics, runs.now())
+        .await
+        .unwrap()
 }
 
 /// `serve --demo` with the scheduler: the demo task is due today, so one run is committed, and
