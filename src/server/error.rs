@@ -76,7 +76,7 @@ impl ApiError {
         }
     }
 
-    /// A local failure that is not the caller's (a temporary file could not be written).
+    /// A failure of the daemon itself, neither the caller's nor the database's.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

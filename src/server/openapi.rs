@@ -116,7 +116,8 @@ error_responses! {
     /// edited, reordered or truncated after a checkpoint was signed; the daemon refuses to
     /// sign or prove over it.
     Corrupt;
-    /// `internal`: a temporary file for the upload could not be written.
+    /// `internal`: a failure of the daemon itself, neither the request's nor the database's
+    /// (an export that did not encode as text).
     Internal;
 }
 

@@ -67,7 +67,6 @@ struct ImportQuery {
         (status = 404, description = "`not_found`: no such library kind.", body = crate::server::error::ErrorBody),
         (status = 413, response = PayloadTooLarge),
         (status = 422, response = Unprocessable),
-        (status = 500, response = Internal),
         (status = 503, response = Storage),
     ))]
 async fn import(

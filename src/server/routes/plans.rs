@@ -19,7 +19,7 @@ use crate::server::auth::Officer;
 use crate::server::body::Body;
 use crate::server::error::ApiResult;
 use crate::server::openapi::{
-    BadRequest, Conflict, Forbidden, Internal, NotFound, PayloadTooLarge, Storage, Unauthorized,
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Storage, Unauthorized,
     Unprocessable,
 };
 use crate::service::{ServiceError, plans};
@@ -158,7 +158,6 @@ struct TaskQuery {
         (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
         (status = 422, response = Unprocessable),
-        (status = 500, response = Internal),
         (status = 503, response = Storage),
     ))]
 async fn add_task(
@@ -209,7 +208,6 @@ struct AmendQuery {
         (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
         (status = 422, response = Unprocessable),
-        (status = 500, response = Internal),
         (status = 503, response = Storage),
     ))]
 async fn amend_plan(
