@@ -62,6 +62,9 @@ pub struct Draw {
     pub witness_event: String,
     pub witnesses: u8,
     pub due_soon_working_days: u32,
+    /// A run left in `entropy` (its instance died mid-draw) is drawn by any live instance
+    /// once its entropy is this many seconds old.
+    pub lease_secs: u64,
 }
 
 impl Default for Draw {
@@ -73,6 +76,7 @@ impl Default for Draw {
                 .into(),
             witnesses: 2,
             due_soon_working_days: 5,
+            lease_secs: 30,
         }
     }
 }
@@ -206,6 +210,8 @@ impl Default for Drand {
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
     pub url: String,
+    /// The file of the key that seals secrets at rest; empty: see `SealingKey::for_database`.
+    pub key_file: String,
 }
 
 /// Without the URL's password.
@@ -213,6 +219,7 @@ impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Database")
             .field("url", &crate::store::redact_url(&self.url))
+            .field("key_file", &self.key_file)
             .finish()
     }
 }
@@ -227,7 +234,15 @@ impl Default for Database {
     fn default() -> Self {
         Self {
             url: "sqlite://./data/double-random.db".into(),
+            key_file: String::new(),
         }
+    }
+}
+
+impl Database {
+    /// The key that seals this database's secrets at rest (created on first use).
+    pub fn sealing_key(&self) -> Result<crate::store::SealingKey, crate::store::StoreError> {
+        crate::store::SealingKey::for_database(&self.url, &self.key_file)
     }
 }
 
@@ -256,6 +271,9 @@ impl Config {
         };
         if let Ok(url) = std::env::var("DOUBLE_RANDOM_DB") {
             config.database.url = url;
+        }
+        if let Ok(file) = std::env::var("DOUBLE_RANDOM_KEY_FILE") {
+            config.database.key_file = file;
         }
         if let Ok(listen) = std::env::var("DOUBLE_RANDOM_LISTEN") {
             config.server.listen = listen;

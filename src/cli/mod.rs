@@ -88,7 +88,25 @@ pub enum LogCommand {
 }
 
 /// Runs the command; the exit code (1 when a verification fails).
+/// Output into a closed pipe (`double-random … | head`) ends the process quietly, as for any
+/// Unix filter, instead of panicking on the write. Not for the commands that talk to peers
+/// over sockets (the daemon, the benchmarks, the log watcher): there a peer that hangs up
+/// is an error to handle, not a signal that kills.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called before any thread is started; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 pub fn run(cli: Cli) -> Result<i32> {
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Bench(_) | Command::Log(_)
+    ) {
+        quiet_on_closed_pipe();
+    }
     match cli.command {
         Command::Import(a) => office::run(&cli.global, office::Job::Import(a)),
         Command::Export(a) => office::run(&cli.global, office::Job::Export(a)),

@@ -168,7 +168,12 @@ pub fn run(global: &Global, job: Job) -> Result<i32> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let store = store::open(&url)
+        let key = crate::config::Database {
+            url: url.clone(),
+            ..config.database.clone()
+        }
+        .sealing_key()?;
+        let store = store::open(&url, key)
             .await
             .with_context(|| format!("opening {}", store::redact_url(&url)))?;
         let name = global
@@ -478,7 +483,7 @@ pub fn demo_office(dir: &std::path::Path, draw_date: NaiveDate) -> Result<bool> 
     let lib = dir.join("library");
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let store = store::open(&url).await?;
+        let store = store::open(&url, store::SealingKey::for_database(&url, "")?).await?;
         let who = actor("demo", "demo data".into());
         println!("office database {url}:");
         let task = load_demo(&*store, &lib, draw_date, &who).await?;

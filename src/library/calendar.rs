@@ -1,6 +1,7 @@
 //! Working days for the publication deadline (20 working days after a task's window ends):
 //! weekends rest unless a year's calendar makes them workdays, listed holidays rest. A year
-//! without a loaded calendar is an error, never a guess.
+//! without a loaded calendar is an error for the strict count; the deadline of such a year is
+//! an estimate from weekends alone, marked as one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -87,9 +88,40 @@ impl WorkCalendar {
     }
 
     /// When results of a task whose window ends on `window_end` must be published.
-    pub fn publication_deadline(&self, window_end: NaiveDate) -> Result<NaiveDate, CalendarError> {
-        self.add_working_days(window_end, PUBLICATION_WORKING_DAYS)
+    pub fn publication_deadline(&self, window_end: NaiveDate) -> Deadline {
+        self.add_working_days_or_estimate(window_end, PUBLICATION_WORKING_DAYS)
     }
+
+    /// Like `add_working_days`, but a day of a year without a calendar counts as a working
+    /// day unless it is a weekend: holidays unknown, the real date may be later.
+    pub fn add_working_days_or_estimate(&self, start: NaiveDate, n: u32) -> Deadline {
+        let mut d = start;
+        let mut left = n;
+        let mut estimated_for = None;
+        while left > 0 {
+            d = d + Days::new(1);
+            let working = self.is_working_day(d).unwrap_or_else(|_| {
+                estimated_for.get_or_insert(d.year());
+                !is_weekend(d)
+            });
+            if working {
+                left -= 1;
+            }
+        }
+        Deadline {
+            date: d,
+            estimated_for,
+        }
+    }
+}
+
+/// A date counted in working days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    pub date: NaiveDate,
+    /// The first year without a calendar that the count went through: the date is an
+    /// estimate from weekends alone.
+    pub estimated_for: Option<i32>,
 }
 
 fn is_weekend(d: NaiveDate) -> bool {
@@ -134,23 +166,32 @@ mod tests {
         // Window ends Friday 25 Sep (a holiday). Counted by hand, cumulative: Sep 28–30 (3),
         // Oct 8, 9 and Saturday 10 (make-up) (6), Oct 12–16 (11), 19–23 (16), 26–29 (20).
         assert_eq!(
-            c.publication_deadline(d("2026-09-25")).unwrap(),
-            d("2026-10-29")
+            c.publication_deadline(d("2026-09-25")),
+            Deadline {
+                date: d("2026-10-29"),
+                estimated_for: None
+            }
         );
         // Spring Festival: window ends Friday 13 Feb; Sat 14 Feb is a make-up workday (1),
         // Feb 15–23 rest, Feb 24–27 (5), Sat 28 Feb (6), Mar 2–6 (11), 9–13 (16), 16–19 (20).
-        assert_eq!(
-            c.publication_deadline(d("2026-02-13")).unwrap(),
-            d("2026-03-19")
-        );
+        assert_eq!(c.publication_deadline(d("2026-02-13")).date, d("2026-03-19"));
     }
 
     #[test]
-    fn a_deadline_in_a_year_without_a_calendar_is_flagged() {
+    fn a_deadline_in_a_year_without_a_calendar_is_an_estimate_and_says_so() {
         let c = cal();
         assert_eq!(
-            c.publication_deadline(d("2026-12-20")),
+            c.add_working_days(d("2026-12-20"), 20),
             Err(CalendarError::MissingYear(2027))
+        );
+        // 2026's own days still count with its calendar: Dec 21–25 (5), 28–31 (9); then 2027
+        // from weekends alone: Jan 1 (10, a holiday in fact), 4–8 (15), 11–15 (20).
+        assert_eq!(
+            c.publication_deadline(d("2026-12-20")),
+            Deadline {
+                date: d("2027-01-15"),
+                estimated_for: Some(2027)
+            }
         );
         let bad = YearFile {
             year: 2027,

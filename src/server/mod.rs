@@ -55,7 +55,7 @@ pub struct Started {
 /// Opens the store, loads (or creates) the publication key and the first admin token, and
 /// completes draws a crash interrupted.
 pub async fn start(config: Config) -> Result<Started, ServiceError> {
-    let store: Arc<dyn Store> = Arc::from(store::open(&config.database.url).await?);
+    let store: Arc<dyn Store> = Arc::from(store::open(&config.database.url, config.database.sealing_key()?).await?);
     let system = Actor {
         name: "double-random".into(),
         reason: "first start".into(),
@@ -82,6 +82,7 @@ pub async fn start(config: Config) -> Result<Started, ServiceError> {
         witness_by_default: config.draw.entropy.contains(&EntropyKind::Witness),
         drand,
         due_soon_working_days: config.draw.due_soon_working_days,
+        lease: chrono::Duration::seconds(config.draw.lease_secs.min(86_400) as i64),
         log_origin: config.server.log_origin.clone(),
     };
     let relays = match settings.drand {

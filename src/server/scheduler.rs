@@ -34,7 +34,8 @@ pub async fn run(
     }
 }
 
-/// One pass at `now`: starts every due run. Returns the run ids it started.
+/// One pass at `now`: starts every due run, and finishes draws whose instance died (their
+/// lease ran out). Returns the run ids it started.
 #[tracing::instrument(name = "scheduler_pass", skip_all)]
 pub async fn pass(runs: &Runs, metrics: &Metrics, now: DateTime<Utc>) -> Result<Vec<String>> {
     let mut started = Vec::new();
@@ -58,6 +59,9 @@ pub async fn pass(runs: &Runs, metrics: &Metrics, now: DateTime<Utc>) -> Result<
                 tracing::warn!(task = %task.id, error = %e, "scheduled run failed");
             }
         }
+    }
+    for id in runs.finish_abandoned(now).await? {
+        tracing::info!(run = %id, "drew a run another instance left in entropy");
     }
     Ok(started)
 }

@@ -211,12 +211,14 @@ pub async fn freeze_task(
         )));
     }
     policy_for(&task.policy_toml, draw_date)?;
+    // Asked before the read begins: no request waits for a connection while holding one.
+    let bound = match as_of {
+        None => None,
+        Some(t) => Some(store.seq_at(t).await?),
+    };
     let mut read = store.begin_read().await?;
     let head = read.head().await?;
-    let at = match as_of {
-        None => head,
-        Some(t) => store.seq_at(t).await?.min(head),
-    };
+    let at = bound.map_or(head, |b| b.min(head));
     let pool = Pool {
         task_id,
         at,
@@ -224,7 +226,10 @@ pub async fn freeze_task(
         source,
         policy_toml: &task.policy_toml,
     };
-    freeze(&mut *read, store, pool, salt, now).await
+    let mut frozen = freeze(&mut *read, pool, salt, now).await?;
+    drop(read);
+    frozen.info.as_of = audit_time(store, at).await?;
+    Ok(frozen)
 }
 
 /// The stored form of a snapshot: its description, with the salt key kept apart.
@@ -241,9 +246,23 @@ struct Pool<'a> {
     policy_toml: &'a str,
 }
 
+/// The time of audit position `at` (empty for the empty library).
+async fn audit_time(store: &dyn Store, at: Seq) -> Result<String> {
+    Ok(match at {
+        0 => String::new(),
+        _ => store
+            .audit(at, 1)
+            .await?
+            .first()
+            .map(|e| e.at.clone())
+            .unwrap_or_default(),
+    })
+}
+
+/// Builds the pool from `read`; `as_of` is left for the caller to fill in once the read is
+/// closed.
 async fn freeze(
     read: &mut dyn ReadTx,
-    store: &dyn Store,
     pool: Pool<'_>,
     salt: &Hash,
     now: DateTime<Utc>,
@@ -262,20 +281,11 @@ async fn freeze(
         CommittedPool::build(&snapshot, &policy, salt)
     })?;
     let roots = PoolRoots::of(&pool, &policy);
-    let as_of = match at {
-        0 => String::new(),
-        _ => store
-            .audit(at, 1)
-            .await?
-            .first()
-            .map(|e| e.at.clone())
-            .unwrap_or_default(),
-    };
     let info = SnapshotInfo {
         address: hex::encode(roots.address()),
         task_id: task_id.into(),
         as_of_seq: at,
-        as_of,
+        as_of: String::new(),
         draw_date,
         tier_source: source,
         policy_toml: policy_toml.into(),
@@ -342,7 +352,9 @@ pub async fn rebuild(store: &dyn Store, info: &SnapshotInfo, salt: &Hash) -> Res
         source: info.tier_source,
         policy_toml: &info.policy_toml,
     };
-    let rebuilt = freeze(&mut *read, store, pool, salt, info.created_at).await?;
+    let mut rebuilt = freeze(&mut *read, pool, salt, info.created_at).await?;
+    drop(read);
+    rebuilt.info.as_of = info.as_of.clone();
     if rebuilt.info.roots != info.roots || rebuilt.info.address != info.address {
         return Err(ServiceError::Invalid(format!(
             "snapshot {} does not match the library as of position {}: rebuilt address {}",

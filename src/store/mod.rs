@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod postgres;
+pub mod sealing;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::encode::Hash;
 use crate::library::Kind;
 pub use audit::{AuditDraft, AuditEntry};
+pub use sealing::SealingKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -217,6 +219,8 @@ pub trait Store: Send + Sync {
     async fn log_leaves(&self, from: u64, to: u64) -> Result<Vec<LogLeaf>>;
     /// One past the last leaf's index.
     async fn log_size(&self) -> Result<u64>;
+    /// The last audit position (0 when the log is empty): one indexed query.
+    async fn audit_head(&self) -> Result<Seq>;
     /// The signed checkpoint of the largest size, if any.
     async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>>;
     /// Keeps a signed checkpoint; one of that size already kept must be this one.
@@ -227,11 +231,13 @@ pub trait Store: Send + Sync {
 }
 
 /// Opens (creating if needed) the database at `url` and applies pending migrations.
-pub async fn open(url: &str) -> Result<Box<dyn Store>> {
+/// Opens the database at `url`, its secrets sealed with `key` (secrets stored before sealing
+/// existed are sealed now).
+pub async fn open(url: &str, key: SealingKey) -> Result<Box<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Box::new(sqlite::SqliteStore::open(url).await?))
+        Ok(Box::new(sqlite::SqliteStore::open(url, key).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Box::new(postgres::PgStore::open(url).await?))
+        Ok(Box::new(postgres::PgStore::open(url, key).await?))
     } else {
         Err(StoreError::Url(format!(
             "database URL must start with sqlite: or postgres: (got {})",
@@ -342,19 +348,30 @@ pub(crate) struct DocRow {
     secret: Option<Vec<u8>>,
 }
 
-impl TryFrom<DocRow> for Doc {
-    type Error = StoreError;
-
-    fn try_from(r: DocRow) -> Result<Self> {
+impl DocRow {
+    /// The document, its secret opened with `key`.
+    pub(crate) fn open(self, key: &SealingKey) -> Result<Doc> {
+        let kind = sealing::doc_kind(&self.kind)?;
+        let secret = match self.secret {
+            Some(s) => Some(SecretBytes(key.open(kind, &self.id, s)?)),
+            None => None,
+        };
         Ok(Doc {
-            kind: serde_json::from_value(r.kind.clone().into())
-                .map_err(|_| StoreError::Corrupt(format!("unknown document kind {:?}", r.kind)))?,
-            id: r.id,
-            parent: r.parent,
-            doc: r.doc,
-            secret: r.secret.map(SecretBytes),
+            kind,
+            id: self.id,
+            parent: self.parent,
+            doc: self.doc,
+            secret,
         })
     }
+}
+
+/// A document's secret as stored: sealed with `key`.
+pub(crate) fn sealed_secret(d: &Doc, key: &SealingKey) -> Result<Option<Vec<u8>>> {
+    d.secret
+        .as_ref()
+        .map(|s| key.seal(d.kind, &d.id, &s.0))
+        .transpose()
 }
 
 /// A document step or a log append, as the backends apply them.

@@ -12,8 +12,9 @@ use sqlx::{Postgres, Transaction};
 use super::audit::{self, AuditDraft, AuditEntry, BatchDigest};
 use super::{
     AuditRow, Doc, DocKind, DocOp, DocRow, Duplicate, ImportCounts, ImportTx, ReadTx, Result, Seq,
-    Staged, Store, StoreError, Version, check_current, complete_detail, hash32, table_sql,
+    Staged, Store, StoreError, Version, check_current, complete_detail, sealed_secret, hash32, table_sql,
 };
+use super::sealing::{self, SealingKey};
 use super::{CheckpointRow, LeafRow, LogLeaf, SignedCheckpoint, Step, check_same_checkpoint};
 use crate::core::encode::Hash;
 use crate::library::Kind;
@@ -23,10 +24,11 @@ const WRITER_LOCK: i64 = 0x6472;
 
 pub struct PgStore {
     pool: PgPool,
+    key: SealingKey,
 }
 
 impl PgStore {
-    pub async fn open(url: &str) -> Result<Self> {
+    pub async fn open(url: &str, key: SealingKey) -> Result<Self> {
         let options: PgConnectOptions = url.parse()?;
         // One direct connection first: an unreachable server is an error now, not after the
         // pool's patient retries.
@@ -45,7 +47,33 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        let store = Self { pool, key };
+        store.seal_secrets().await?;
+        Ok(store)
+    }
+
+    /// Seals the secrets stored before sealing existed, and checks that the key opens the
+    /// sealed ones (a wrong key is refused at start, not at the next draw). Instances that
+    /// start together take turns on the table lock.
+    async fn seal_secrets(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("LOCK TABLE documents IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<(String, String, Vec<u8>)> =
+            sqlx::query_as("SELECT kind, id, secret FROM documents WHERE secret IS NOT NULL")
+                .fetch_all(&mut *tx)
+                .await?;
+        for (kind, id, sealed) in self.key.reseal(rows)? {
+            sqlx::query("UPDATE documents SET secret = $1 WHERE kind = $2 AND id = $3")
+                .bind(sealed)
+                .bind(kind)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn begin_write(&self) -> Result<(Tx, Option<(i64, Hash)>)> {
@@ -375,7 +403,7 @@ impl Store for PgStore {
                 .bind(&d.id)
                 .bind(&d.parent)
                 .bind(&d.doc)
-                .bind(d.secret.as_ref().map(|s| s.0.as_slice()))
+                .bind(sealed_secret(&d, &self.key)?)
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
@@ -394,7 +422,7 @@ impl Store for PgStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .map(Doc::try_from)
+        .map(|r| r.open(&self.key))
         .transpose()
     }
 
@@ -408,7 +436,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?
         .into_iter()
-        .map(Doc::try_from)
+        .map(|r| r.open(&self.key))
         .collect()
     }
 
@@ -466,7 +494,7 @@ impl Store for PgStore {
         sqlx::query_as::<_, LeafRow>(
             "SELECT idx, entry, leaf_hash FROM tlog_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx",
         )
-        .bind(from as i64)
+        .bind(from.min(i64::MAX as u64) as i64)
         .bind(to.min(i64::MAX as u64) as i64)
         .fetch_all(&self.pool)
         .await?
@@ -481,6 +509,13 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(n as u64)
+    }
+
+    async fn audit_head(&self) -> Result<Seq> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq.unwrap_or(0))
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>> {

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -16,9 +17,10 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 use super::audit::{self, AuditDraft, AuditEntry, BatchDigest};
+use super::sealing::{self, SealingKey};
 use super::{
     AuditRow, Doc, DocKind, DocOp, DocRow, Duplicate, ImportCounts, ImportTx, ReadTx, Result, Seq,
-    Staged, Store, StoreError, Version, check_current, complete_detail, hash32, table_sql,
+    Staged, Store, StoreError, Version, check_current, complete_detail, sealed_secret, hash32, table_sql,
 };
 use super::{CheckpointRow, LeafRow, LogLeaf, SignedCheckpoint, Step, check_same_checkpoint};
 use crate::core::encode::Hash;
@@ -26,10 +28,15 @@ use crate::library::Kind;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    key: SealingKey,
 }
 
 impl SqliteStore {
-    pub async fn open(url: &str) -> Result<Self> {
+    /// Opens (creating it if missing) the database file. The file holds the audit trail and
+    /// the sealed secrets: its folder is created 0700 and the file 0600 (SQLite gives its WAL
+    /// and shared-memory files the database file's mode), and a database that group or
+    /// others can read is refused.
+    pub async fn open(url: &str, key: SealingKey) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -37,19 +44,57 @@ impl SqliteStore {
             // A ten-million-row import holds the write lock for about a minute; others wait.
             .busy_timeout(Duration::from_secs(600))
             .pragma("cache_size", "-131072");
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Url(format!("cannot create {}: {e}", dir.display()))
-                })?;
+        let file = options.get_filename().to_path_buf();
+        if !file.as_os_str().is_empty() && file != Path::new(":memory:") {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                sealing::private_dir(dir)?;
+            }
+            match sealing::private_file(&file) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(StoreError::Url(format!(
+                        "cannot create {}: {e}",
+                        file.display()
+                    )));
+                }
+            }
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = file.clone().into_os_string();
+                name.push(suffix);
+                sealing::check_private(Path::new(&name), "the database file")?;
             }
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // Kept open so that a read usually finds a second connection idle for its scans.
+            .min_connections(2)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let store = Self { pool, key };
+        store.seal_secrets().await?;
+        Ok(store)
+    }
+
+    /// Seals the secrets stored before sealing existed, and checks that the key opens the
+    /// sealed ones (a wrong key file is refused at start, not at the next draw).
+    async fn seal_secrets(&self) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let rows: Vec<(String, String, Vec<u8>)> =
+            sqlx::query_as("SELECT kind, id, secret FROM documents WHERE secret IS NOT NULL")
+                .fetch_all(&mut *tx)
+                .await?;
+        for (kind, id, sealed) in self.key.reseal(rows)? {
+            sqlx::query("UPDATE documents SET secret = ? WHERE kind = ? AND id = ?")
+                .bind(sealed)
+                .bind(kind)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -326,7 +371,8 @@ fn key_hash(key: &str) -> u32 {
 /// see the same database.
 struct SqliteRead {
     tx: Tx,
-    second: Tx,
+    /// A second connection on the same snapshot, when one was idle: scans read on both.
+    second: Option<Tx>,
 }
 
 /// Rows per window of a scan (by rowid; versions are never deleted, so windows are full).
@@ -383,11 +429,14 @@ impl ReadTx for SqliteRead {
     }
 
     fn scan(&mut self, kind: Kind, at: Seq) -> BoxStream<'_, Result<String>> {
-        futures_util::stream::select(
-            scan_part(&mut self.tx, kind, at, 0, 2),
-            scan_part(&mut self.second, kind, at, 1, 2),
-        )
-        .boxed()
+        match &mut self.second {
+            Some(second) => futures_util::stream::select(
+                scan_part(&mut self.tx, kind, at, 0, 2),
+                scan_part(second, kind, at, 1, 2),
+            )
+            .boxed(),
+            None => scan_part(&mut self.tx, kind, at, 0, 1),
+        }
     }
 
     async fn count(&mut self, kind: Kind, at: Seq) -> Result<u64> {
@@ -450,18 +499,20 @@ impl Store for SqliteStore {
     }
 
     async fn begin_read(&self) -> Result<Box<dyn ReadTx + '_>> {
-        // The first read fixes the snapshot a transaction sees; a write between the two first
-        // reads shows as different audit positions, and the pair is taken again.
-        for _ in 0..100 {
-            let mut tx = self.pool.begin().await?;
-            let mut second = self.pool.begin().await?;
-            if head(&mut tx).await? == head(&mut second).await? {
-                return Ok(Box::new(SqliteRead { tx, second }));
-            }
+        // A read never waits for a connection while holding one (readers that each held one
+        // and waited for a second froze the pool): the second, which only halves a scan's
+        // time, is taken when one is idle. The first read fixes the snapshot a transaction
+        // sees; a write between the two first reads shows as different audit positions, and
+        // then the scan makes do with one.
+        let mut tx = self.pool.begin().await?;
+        let first = head(&mut tx).await?;
+        let mut second = self.pool.try_begin().await?;
+        if let Some(s) = &mut second
+            && head(s).await? != first
+        {
+            second = None;
         }
-        Err(StoreError::Conflict(
-            "the database changed during each of 100 attempts to start a consistent read".into(),
-        ))
+        Ok(Box::new(SqliteRead { tx, second }))
     }
 
     async fn write_docs(&self, ops: Vec<DocOp>, audit: AuditDraft) -> Result<AuditEntry> {
@@ -500,7 +551,7 @@ impl Store for SqliteStore {
                 .bind(&d.id)
                 .bind(&d.parent)
                 .bind(&d.doc)
-                .bind(d.secret.as_ref().map(|s| s.0.as_slice()))
+                .bind(sealed_secret(&d, &self.key)?)
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
@@ -519,7 +570,7 @@ impl Store for SqliteStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .map(Doc::try_from)
+        .map(|r| r.open(&self.key))
         .transpose()
     }
 
@@ -533,7 +584,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?
         .into_iter()
-        .map(Doc::try_from)
+        .map(|r| r.open(&self.key))
         .collect()
     }
 
@@ -589,7 +640,7 @@ impl Store for SqliteStore {
         sqlx::query_as::<_, LeafRow>(
             "SELECT idx, entry, leaf_hash FROM tlog_leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
         )
-        .bind(from as i64)
+        .bind(from.min(i64::MAX as u64) as i64)
         .bind(to.min(i64::MAX as u64) as i64)
         .fetch_all(&self.pool)
         .await?
@@ -604,6 +655,13 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(n as u64)
+    }
+
+    async fn audit_head(&self) -> Result<Seq> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq.unwrap_or(0))
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>> {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use double_random::store::{self, Store};
+use double_random::store::{self, SealingKey, Store};
 use tempfile::TempDir;
 
 /// A fresh, empty database of one backend, and a folder for files.
@@ -41,7 +41,17 @@ impl Backend {
     }
 
     pub async fn store(&self) -> Box<dyn Store> {
-        store::open(&self.url).await.unwrap()
+        store::open(&self.url, self.key()).await.unwrap()
+    }
+
+    /// Opening the database, which may be refused.
+    pub async fn store_result(&self) -> Result<Box<dyn Store>, store::StoreError> {
+        store::open(&self.url, self.key()).await
+    }
+
+    /// The key sealing this database's secrets: the one a daemon started on it uses.
+    pub fn key(&self) -> SealingKey {
+        SealingKey::for_database(&self.url, &key_file(&self.url)).unwrap()
     }
 
     pub fn file(&self, name: &str, content: &str) -> PathBuf {
@@ -69,5 +79,17 @@ impl Backend {
 
     pub fn is_sqlite(&self) -> bool {
         self.url.starts_with("sqlite:")
+    }
+}
+
+/// The key file of a test database: the default beside an SQLite file; for PostgreSQL, one per
+/// database in the temporary folder (the default, `data/double-random.key`, would be shared).
+pub fn key_file(url: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((_, name)) if !url.starts_with("sqlite:") => std::env::temp_dir()
+            .join(format!("double-random-test-{name}.key"))
+            .display()
+            .to_string(),
+        _ => String::new(),
     }
 }

@@ -536,3 +536,29 @@ fn rfc3797_reproduces_the_rfc_example() {
     );
     assert!(out.starts_with("1\t17\tname17\n"), "{out}");
 }
+
+/// The probe: `double-random … | head` panicked with a backtrace when `head` had gone. Now
+/// the process ends quietly on the closed pipe, like any Unix filter.
+#[cfg(unix)]
+#[test]
+fn printing_into_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = bin()
+        .args(["config", "--default"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the process writes its first byte.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {err}",
+        out.status
+    );
+}

@@ -563,6 +563,31 @@ pub async fn snapshots_follow_credit_and_history(b: &Backend) {
     );
 }
 
+/// More readers than the pool has connections, all at once: a read that held one connection
+/// while waiting for a second froze the pool (probe: eight keep-alive `/healthz` clients).
+pub async fn many_concurrent_reads_never_wait_on_each_other(b: &Backend) {
+    let s = b.store().await;
+    populated(b, &*s).await;
+    let reads = (0..64).map(|_| async {
+        let mut read = s.begin_read().await?;
+        let at = read.head().await?;
+        let mut n = 0;
+        let mut batches = read.scan(Kind::Objects, at);
+        while let Some(batch) = futures_util::TryStreamExt::try_next(&mut batches).await? {
+            n += batch.split('\n').count();
+        }
+        // Hold the read a moment, as a slow client does, while the others start theirs.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Ok::<_, double_random::store::StoreError>(n)
+    });
+    // Without the fix every connection is held by a read waiting for a second one until the
+    // pool gives up (30 s) with "pool timed out".
+    let counts = futures_util::future::join_all(reads).await;
+    for c in counts {
+        assert_eq!(c.unwrap(), 4);
+    }
+}
+
 pub async fn concurrent_imports_and_snapshots_never_mix(b: &Backend) {
     let s = b.store().await;
     populated(b, &*s).await;
@@ -611,4 +636,5 @@ backend_tests!(
     plan_is_locked_once_approved_and_amendments_are_recorded,
     snapshots_follow_credit_and_history,
     concurrent_imports_and_snapshots_never_mix,
+    many_concurrent_reads_never_wait_on_each_other,
 );

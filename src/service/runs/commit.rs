@@ -149,6 +149,7 @@ impl Runs {
             witness_entries: Vec::new(),
             entropy: None,
             drand: drand.map(|(_, d)| d),
+            entropy_at: None,
             drawn_at: None,
             secret: None,
             result_digest: None,

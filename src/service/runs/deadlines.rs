@@ -1,5 +1,6 @@
 //! Publication deadlines: results are due 20 working days after a task's window ends
-//! (working days from `calendars`); a year with no calendar makes a deadline `unknown`.
+//! (working days from `calendars`); a year with no calendar makes the deadline an estimate
+//! from weekends alone, marked `estimated` with a note saying how to load the calendar.
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -19,18 +20,15 @@ pub enum DeadlineStatus {
     Overdue,
     DueSoon,
     OnTrack,
-    /// No calendar for a year the deadline needs.
-    Unknown,
     Published,
     PublishedLate,
 }
 
 impl DeadlineStatus {
-    pub const ALL: [DeadlineStatus; 6] = [
+    pub const ALL: [DeadlineStatus; 5] = [
         DeadlineStatus::Overdue,
         DeadlineStatus::DueSoon,
         DeadlineStatus::OnTrack,
-        DeadlineStatus::Unknown,
         DeadlineStatus::Published,
         DeadlineStatus::PublishedLate,
     ];
@@ -40,7 +38,6 @@ impl DeadlineStatus {
             DeadlineStatus::Overdue => "overdue",
             DeadlineStatus::DueSoon => "due_soon",
             DeadlineStatus::OnTrack => "on_track",
-            DeadlineStatus::Unknown => "unknown",
             DeadlineStatus::Published => "published",
             DeadlineStatus::PublishedLate => "published_late",
         }
@@ -54,8 +51,11 @@ pub struct DeadlineView {
     pub task_id: String,
     pub state: RunState,
     pub window_end: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadline: Option<NaiveDate>,
+    pub deadline: NaiveDate,
+    /// The deadline (or the "due soon" horizon) falls in a year without a working-day
+    /// calendar: counted from weekends alone; `problem` says how to load the calendar.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
     pub status: DeadlineStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -79,24 +79,34 @@ impl Runs {
 fn deadline(cal: &WorkCalendar, run: &Run, today: NaiveDate, soon: u32, tz: Tz) -> DeadlineView {
     use DeadlineStatus as S;
     let deadline = cal.publication_deadline(run.window_end);
+    let horizon = cal.add_working_days_or_estimate(today, soon);
+    let d = deadline.date;
     let published = run.published_at.map(|t| t.with_timezone(&tz).date_naive());
-    let (status, problem) = match (&deadline, published) {
-        (Ok(d), Some(p)) if p > *d => (S::PublishedLate, None),
-        (_, Some(_)) => (S::Published, None),
-        (Ok(d), None) if today > *d => (S::Overdue, None),
-        (Ok(d), None) => match cal.add_working_days(today, soon) {
-            Ok(limit) if *d <= limit => (S::DueSoon, None),
-            Ok(_) => (S::OnTrack, None),
-            Err(e) => (S::Unknown, Some(e.to_string())),
-        },
-        (Err(e), None) => (S::Unknown, Some(e.to_string())),
+    // An estimate is the earliest the deadline can be: holidays only move it later. So a
+    // late publication is only called late against a real calendar, while an unpublished
+    // run is warned about early rather than late.
+    let status = match published {
+        Some(p) if p > d && deadline.estimated_for.is_none() => S::PublishedLate,
+        Some(_) => S::Published,
+        None if today > d => S::Overdue,
+        None if d <= horizon.date => S::DueSoon,
+        None => S::OnTrack,
     };
+    let estimated_for = deadline.estimated_for.or(horizon.estimated_for);
+    let problem = estimated_for.map(|year| {
+        format!(
+            "estimated: no working-day calendar for {year} is loaded, so only weekends count as \
+             rest days and public holidays may move the deadline later; an admin loads the \
+             State Council's calendar with PUT /api/calendars/{year}"
+        )
+    });
     DeadlineView {
         run: run.id.clone(),
         task_id: run.task_id.clone(),
         state: run.state,
         window_end: run.window_end,
-        deadline: deadline.ok(),
+        deadline: d,
+        estimated: estimated_for.is_some(),
         status,
         problem,
     }

@@ -1,6 +1,7 @@
 //! Step 3 and after: the draw through the core, the bundles and proofs rebuilt from what is
 //! stored, and replacements (补抽, recusals) through the core's procedure.
 
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use super::cache::{self, Drawn};
@@ -94,6 +95,27 @@ impl Runs {
             }
         }
         Ok(n)
+    }
+
+    /// Draws the runs left in `entropy` whose lease has run out: their instance died
+    /// mid-draw (or its draw failed on a storage error). Returns the runs drawn; one that
+    /// cannot be drawn now is logged and left for the next pass.
+    pub async fn finish_abandoned(&self, now: DateTime<Utc>) -> Result<Vec<String>> {
+        let mut done = Vec::new();
+        for run in self.list(None).await? {
+            let expired = run
+                .entropy_at
+                .is_none_or(|at| now - at >= self.settings.lease);
+            if run.state == RunState::Entropy && expired {
+                tracing::info!(run = %run.id, "finishing a draw its instance left");
+                match self.draw(&run.id).await {
+                    Ok(_) => done.push(run.id),
+                    // The others still get their turn; this one is tried again next pass.
+                    Err(e) => tracing::error!(run = %run.id, error = %e, "cannot finish the draw"),
+                }
+            }
+        }
+        Ok(done)
     }
 
     /// The signed public bundle (JSON, as stored).
@@ -213,8 +235,7 @@ impl Runs {
             .keep_drawn(
                 cache::key(&run.id, run.replacements.len()),
                 Arc::new((next, pool)),
-            )
-            .await;
+            );
         Ok(run)
     }
 

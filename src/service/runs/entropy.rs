@@ -57,6 +57,7 @@ impl Runs {
             run.entropy = Some(canonical);
             if run.entropy_complete() {
                 run.state = RunState::Entropy;
+                run.entropy_at = Some(self.now());
             }
         }
         let complete = run.state == RunState::Entropy;
@@ -143,6 +144,7 @@ impl Runs {
         d.stalled = None;
         if run.entropy_complete() {
             run.state = RunState::Entropy;
+            run.entropy_at = Some(self.now());
         }
         let actor = watcher(format!("drand beacon from {relay}"));
         self.write(&run, &stored, &actor, Transition::Beacon, Vec::new())

@@ -148,6 +148,13 @@ pub struct Run {
     /// The announced drand round, if the draw takes one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drand: Option<DrandRound>,
+    /// When every announced source had delivered: the lease on the draw runs from here.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "stamped::option"
+    )]
+    pub entropy_at: Option<DateTime<Utc>>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

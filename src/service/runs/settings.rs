@@ -26,6 +26,8 @@ pub struct DrawSettings {
     pub drand: Option<DrandSettings>,
     /// A deadline this many working days away or closer is "due soon".
     pub due_soon_working_days: u32,
+    /// How old a run's complete entropy is before any instance may finish its draw.
+    pub lease: chrono::Duration,
     /// The transparency log's name in its checkpoints.
     pub log_origin: String,
 }

@@ -132,6 +132,7 @@ pub async fn service_runs_on(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Ru
         witness_by_default: true,
         drand: None,
         due_soon_working_days: 5,
+        lease: chrono::Duration::seconds(30),
         log_origin: "test/log".into(),
     };
     Runs::with_clock(store, key, settings, clock).await.unwrap()

@@ -39,6 +39,7 @@ impl Daemon {
             .args(extra)
             .envs(env.iter().copied())
             .env_remove("DOUBLE_RANDOM_CONFIG")
+            .env("DOUBLE_RANDOM_KEY_FILE", crate::backend::key_file(db))
             .env("RUST_LOG", "debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

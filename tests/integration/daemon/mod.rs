@@ -8,10 +8,13 @@ mod drand;
 mod fixture;
 mod harness;
 mod kill;
+mod lease;
 mod lifecycle;
+mod load;
 mod log;
 mod openapi;
 mod scheduler;
+mod secrets;
 
 use harness::Backend;
 
@@ -25,4 +28,13 @@ backend_tests!(
     lifecycle::an_impossible_draw_fails_in_public,
     log::the_log_records_each_event_and_a_watcher_verifies_it,
     log::a_tampered_log_is_never_signed,
+    load::many_keep_alive_clients_on_the_public_routes_all_get_answers,
+    secrets::a_copy_of_the_database_holds_no_secret,
+    lease::a_survivor_finishes_a_draw_whose_instance_died,
 );
+
+#[cfg(unix)]
+#[test]
+fn the_database_files_are_private_and_a_readable_one_is_refused() {
+    secrets::the_database_files_are_private_and_a_readable_one_is_refused()
+}

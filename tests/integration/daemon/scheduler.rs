@@ -23,7 +23,7 @@ pub async fn cron_fires_run_once_and_missed_fires_collapse(b: &Backend) {
         chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
     )
     .await;
-    let store: Arc<dyn Store> = Arc::from(store::open(&b.url).await.unwrap());
+    let store: Arc<dyn Store> = Arc::from(store::open(&b.url, b.key()).await.unwrap());
     let who = Actor {
         name: "zhang".into(),
         reason: "add a weekday task".into(),
