@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 
 use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType, Reader, SheetType, Xlsx};
 
-use super::{Row, Source, Table, TableError, file_error};
+use super::{Limits, Row, Source, Table, TableError, cell_problem, check_archive, file_error};
 
 type Workbook = Xlsx<BufReader<Box<dyn Source>>>;
 
@@ -25,7 +25,10 @@ const EXACT_LIMIT: f64 = 9_007_199_254_740_992.0;
 type Header = Result<(Vec<String>, u64), TableError>;
 type Batch = Vec<Result<Row, TableError>>;
 
-pub fn open(source: Box<dyn Source>, name: &str) -> Result<Table, TableError> {
+/// Opens the first worksheet of the workbook in `source`, held to `limits`: the archive is
+/// checked first (`check_archive`), rows and cells are counted as they come.
+pub fn open(mut source: Box<dyn Source>, name: &str, limits: &Limits) -> Result<Table, TableError> {
+    check_archive(&mut *source, name, limits)?;
     let path = name;
     let mut wb: Workbook = Xlsx::new(BufReader::new(source))
         .map_err(|e| file_error(path, format!("not an .xlsx workbook: {e}")))?;
@@ -38,9 +41,10 @@ pub fn open(source: Box<dyn Source>, name: &str) -> Result<Table, TableError> {
     let (head_tx, head_rx) = sync_channel(1);
     let (tx, rx) = sync_channel(4);
     let file = path.to_owned();
+    let limits = *limits;
     let reader = std::thread::Builder::new()
         .name("xlsx-reader".into())
-        .spawn(move || read_sheet(&mut wb, &sheet, &file, head_tx, tx))
+        .spawn(move || read_sheet(&mut wb, &sheet, &file, &limits, head_tx, tx))
         .map_err(|e| file_error(path, format!("cannot start the xlsx reader: {e}")))?;
     let (headers, size) = head_rx
         .recv()
@@ -85,19 +89,21 @@ impl Iterator for XlsxRows {
     }
 }
 
-/// The cells of the row being assembled: non-empty texts by column and the row's first problem.
+/// The cells of the row being assembled: non-empty texts by column and the row's first
+/// problem (with its column's header, when it is one cell's).
 #[derive(Default)]
 struct Pending {
     row: u32,
     cells: Vec<(u32, String)>,
-    error: Option<String>,
+    error: Option<(Option<String>, String)>,
 }
 
 impl Pending {
     fn line_error(&mut self, file: &str) -> Option<TableError> {
-        self.error.take().map(|message| TableError::Line {
+        self.error.take().map(|(column, message)| TableError::Line {
             file: file.to_owned(),
             line: u64::from(self.row) + 1,
+            column,
             message,
         })
     }
@@ -109,6 +115,7 @@ fn read_sheet(
     wb: &mut Workbook,
     sheet: &str,
     file: &str,
+    limits: &Limits,
     head_tx: SyncSender<Header>,
     tx: SyncSender<Batch>,
 ) {
@@ -127,6 +134,14 @@ fn read_sheet(
     let mut width = 0usize;
     let mut batch = Vec::with_capacity(BATCH);
     let mut pending = Pending::default();
+    let mut headers: Vec<String> = Vec::new();
+    let (mut rows, mut cells_read) = (0u64, 0u64);
+    let stop = |line: u32, message: String| TableError::Stopped {
+        file: file.to_owned(),
+        line: u64::from(line) + 1,
+        column: None,
+        message,
+    };
     loop {
         let next = cells.next_cell();
         let position = next
@@ -136,12 +151,13 @@ fn read_sheet(
         if position.is_none_or(|(row, _)| row != pending.row) {
             // The pending row is complete.
             let done = std::mem::take(&mut pending);
+            let at = done.row;
             if let Some(result) = finish_row(done, file, width) {
                 match (head_tx.take(), result) {
                     (Some(h), Ok(row)) => {
-                        let headers = row.cells.to_vec();
+                        headers = row.cells.to_vec();
                         width = headers.len();
-                        if h.send(Ok((headers, size))).is_err() {
+                        if h.send(Ok((headers.clone(), size))).is_err() {
                             return;
                         }
                     }
@@ -149,7 +165,15 @@ fn read_sheet(
                         let _ = h.send(Err(e));
                         return;
                     }
-                    (None, result) => batch.push(result),
+                    (None, result) => {
+                        rows += 1;
+                        if rows > limits.max_rows {
+                            let limit = limits.max_rows;
+                            batch.push(Err(stop(at, format!("more than {limit} rows ([import] max_rows)"))));
+                            break;
+                        }
+                        batch.push(result)
+                    }
                 }
             }
             if batch.len() >= BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
@@ -170,21 +194,37 @@ fn read_sheet(
             }
         };
         let (row, col) = cell.get_position();
+        cells_read += 1;
+        if cells_read > limits.max_cells {
+            let e = stop(row, format!("more than {} cells ([import] max_cells)", limits.max_cells));
+            match head_tx.take() {
+                Some(h) => drop(h.send(Err(e))),
+                None => batch.push(Err(e)),
+            }
+            break;
+        }
         pending.row = row;
-        let text = cell_text(cell.get_value(), is_1904);
+        let column = || {
+            let letter = column_name(col);
+            match headers.get(col as usize).filter(|h| !h.is_empty()) {
+                Some(h) => format!("{h} ({letter})"),
+                None => letter,
+            }
+        };
+        let text = cell_text(cell.get_value(), is_1904)
+            .and_then(|t| match cell_problem(&t, limits.max_field_bytes) {
+                Some(problem) => Err(problem),
+                None => Ok(t),
+            });
         match text {
             Ok(t) if t.is_empty() => {}
             Ok(_) if head_tx.is_none() && col as usize >= width => {
                 let letter = column_name(col);
                 let message = format!("row has a value in column {letter} beyond the header");
-                pending.error.get_or_insert(message);
+                pending.error.get_or_insert((None, message));
             }
             Ok(t) => pending.cells.push((col, t)),
-            Err(m) => drop(
-                pending
-                    .error
-                    .get_or_insert(format!("column {}: {m}", column_name(col))),
-            ),
+            Err(m) => drop(pending.error.get_or_insert((Some(column()), m))),
         }
     }
     if let Some(h) = head_tx {
@@ -354,7 +394,7 @@ mod tests {
 
     fn open(path: &Path) -> Result<Table, TableError> {
         let f = std::fs::File::open(path).unwrap();
-        super::open(Box::new(f), &path.display().to_string())
+        super::open(Box::new(f), &path.display().to_string(), &Limits::default())
     }
 
     fn write(

@@ -12,6 +12,7 @@ mod lifecycle;
 mod log;
 mod openapi;
 mod scheduler;
+mod uploads;
 
 use harness::Backend;
 
@@ -25,4 +26,5 @@ backend_tests!(
     lifecycle::an_impossible_draw_fails_in_public,
     log::the_log_records_each_event_and_a_watcher_verifies_it,
     log::a_tampered_log_is_never_signed,
+    uploads::bad_uploads_are_refused_with_their_place,
 );
