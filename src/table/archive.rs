@@ -1,7 +1,8 @@
 //! An `.xlsx` is a zip archive, and a small one can inflate to gigabytes of XML that the
 //! workbook reader would hold. Before that reader sees the file, every part is inflated once
 //! here into nothing, counting: the declared sizes must stay within `[import] max_xlsx_bytes`,
-//! and so must the bytes actually inflated, since a forged header can declare anything. The
+//! and each part must inflate to no more than it declares, since a forged header can declare
+//! anything (the zip reader checks that only against the checksum, at the end). The
 //! shared-string count the reader reserves room for up front is checked against the part's
 //! real size. The cost is one extra inflate pass, small beside parsing the XML.
 
@@ -35,15 +36,6 @@ fn inflate_all(source: &mut dyn Source, name: &str, limits: &Limits) -> Result<u
     let max = limits.max_xlsx_bytes;
     let mut zip = zip::ZipArchive::new(source)
         .map_err(|e| file_error(name, format!("not an .xlsx workbook: {e}")))?;
-    let too_big = |what: String| {
-        file_error(
-            name,
-            format!(
-                "{what}, more than [import] max_xlsx_bytes ({max}): refused before reading it \
-                 (save the sheet as CSV, or raise the limit)"
-            ),
-        )
-    };
     let mut declared = 0u64;
     for i in 0..zip.len() {
         let f = zip
@@ -52,7 +44,13 @@ fn inflate_all(source: &mut dyn Source, name: &str, limits: &Limits) -> Result<u
         declared = declared.saturating_add(f.size());
     }
     if declared > max {
-        return Err(too_big(format!("its parts declare {declared} bytes")));
+        return Err(file_error(
+            name,
+            format!(
+                "its parts declare {declared} bytes, more than [import] max_xlsx_bytes ({max}): \
+                 refused before inflating it (save the sheet as CSV, or raise the limit)"
+            ),
+        ));
     }
     let mut total = 0u64;
     let mut buf = vec![0u8; CHUNK];
@@ -74,12 +72,8 @@ fn inflate_all(source: &mut dyn Source, name: &str, limits: &Limits) -> Result<u
             }
             inflated += n as u64;
             total += n as u64;
-            if total > max {
-                return Err(too_big(format!(
-                    "its parts inflate to more than their declared {declared} bytes \
-                     (stopped after inflating {total} bytes)"
-                )));
-            }
+            // Each part within what it declares, and the declared sizes within the limit:
+            // so is the total.
             if inflated > size {
                 return Err(file_error(
                     name,

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::library::columns;
 
 mod archive;
+mod excel_text;
 mod limits;
 pub mod xlsx;
 
@@ -305,25 +306,29 @@ pub fn open_csv_with(
             }))
         };
         let result = reader.read_record(&mut record);
-        if let Err(e) = &result {
-            // A row that is not UTF-8 is a bad row; a read that failed ends the file.
-            stopped = matches!(e.kind(), csv::ErrorKind::Io(_));
-            if is_overlong(e) {
+        let line = start.line();
+        // The next row's bound starts where this one ended.
+        start = reader.position().clone();
+        allowed.store(start.byte() + row_bytes, Ordering::Relaxed);
+        match result {
+            Ok(false) => None,
+            Err(e) if is_overlong(&e) => {
+                stopped = true;
                 let message = format!(
                     "the row is longer than its {width} fields may be ({} bytes each, \
                      [import] max_field_bytes): a field too long, or a quote left open",
                     limits.max_field_bytes
                 );
-                return stop(start.line(), None, message);
+                stop(line, None, message)
             }
-        }
-        match result {
-            Ok(false) => None,
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                stopped = true;
+                stop(line, None, format!("cannot read on: {e}"))
+            }
+            // A row that is not UTF-8 is a bad row; reading goes on.
             Err(e) => Some(Err(csv_error(&file, &e))),
             Ok(true) => {
                 let (line, pos) = record.position().map_or((0, 0), |p| (p.line(), p.byte()));
-                start = reader.position().clone();
-                allowed.store(start.byte() + row_bytes, Ordering::Relaxed);
                 rows += 1;
                 if rows > limits.max_rows {
                     stopped = true;

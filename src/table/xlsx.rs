@@ -8,8 +8,9 @@ use std::io::{BufReader, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType, Reader, SheetType, Xlsx};
+use calamine::{Reader, SheetType, Xlsx};
 
+use super::excel_text::{cell_text, column_name};
 use super::{Limits, Row, Source, Table, TableError, cell_problem, check_archive, file_error};
 
 type Workbook = Xlsx<BufReader<Box<dyn Source>>>;
@@ -18,9 +19,6 @@ type Workbook = Xlsx<BufReader<Box<dyn Source>>>;
 const BATCH: usize = 512;
 /// Excel's sheet has 1,048,576 rows; one is the header.
 const MAX_DATA_ROWS: usize = 1_048_575;
-/// From 2^53 on, an f64 no longer holds every integer, so a long code stored as a number is
-/// already corrupted.
-const EXACT_LIMIT: f64 = 9_007_199_254_740_992.0;
 
 type Header = Result<(Vec<String>, u64), TableError>;
 type Batch = Vec<Result<Row, TableError>>;
@@ -258,86 +256,6 @@ fn finish_row(mut p: Pending, file: &str, width: usize) -> Option<Result<Row, Ta
     }))
 }
 
-/// A cell as trimmed text, or why it cannot be taken at face value.
-fn cell_text(v: &DataRef<'_>, is_1904: bool) -> Result<String, String> {
-    Ok(match v {
-        DataRef::Empty => String::new(),
-        DataRef::String(s) => s.trim().to_owned(),
-        DataRef::SharedString(s) => s.trim().to_owned(),
-        DataRef::Bool(b) => b.to_string(),
-        DataRef::Int(i) => i.to_string(),
-        DataRef::Float(f) => number_text(*f)?,
-        DataRef::DateTime(d) => datetime_text(d, is_1904),
-        DataRef::DateTimeIso(s) => iso_text(s.trim()),
-        DataRef::DurationIso(s) => s.trim().to_owned(),
-        DataRef::Error(e) => return Err(format!("cell holds an Excel error {e}")),
-    })
-}
-
-fn number_text(f: f64) -> Result<String, String> {
-    if f.abs() >= EXACT_LIMIT && f.is_finite() {
-        Err(format!(
-            "{f:e} is stored as a number and has lost digits; \
-             format the column as text and re-enter it"
-        ))
-    } else if f.fract() == 0.0 {
-        // Exact below 2^53; also turns -0 into "0".
-        Ok((f as i64).to_string())
-    } else {
-        Ok(f.to_string())
-    }
-}
-
-/// Date-formatted serial: `YYYY-MM-DD`, plus ` HH:MM:SS` when it has a time of day. Rounded to
-/// the second so that 12:00 stored as 0.49999999 does not show as 11:59:59.
-fn datetime_text(d: &ExcelDateTime, is_1904: bool) -> String {
-    let secs = (d.as_f64() * 86_400.0).round();
-    if d.is_duration() {
-        let s = secs.abs() as u64;
-        let sign = if secs < 0.0 { "-" } else { "" };
-        return format!("{sign}{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
-    }
-    // Excel shows ##### outside 1900-01-00..9999-12-31; keep the number.
-    if !(0.0..2_958_466.0 * 86_400.0).contains(&secs) {
-        return d.as_f64().to_string();
-    }
-    let days = (secs / 86_400.0).floor();
-    let sod = (secs - days * 86_400.0) as u32;
-    let time = format!("{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
-    if days == 0.0 && !is_1904 {
-        return time; // a time of day with no date
-    }
-    let (y, m, dd, ..) =
-        ExcelDateTime::new(days, ExcelDateTimeType::DateTime, is_1904).to_ymd_hms_milli();
-    if sod == 0 {
-        format!("{y:04}-{m:02}-{dd:02}")
-    } else {
-        format!("{y:04}-{m:02}-{dd:02} {time}")
-    }
-}
-
-/// ISO cell (`t="d"`), e.g. `2024-03-01T00:00:00`, in the same shape as serial dates.
-fn iso_text(s: &str) -> String {
-    match chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
-        Ok(dt) if dt.time() == chrono::NaiveTime::MIN => dt.format("%Y-%m-%d").to_string(),
-        Ok(dt) => dt.format("%Y-%m-%d %H:%M:%S").to_string(),
-        Err(_) => s.to_owned(),
-    }
-}
-
-/// 0-based column index to Excel letters: 0 → A, 26 → AA.
-fn column_name(mut col: u32) -> String {
-    let mut letters = Vec::new();
-    loop {
-        letters.push(char::from(b'A' + (col % 26) as u8));
-        if col < 26 {
-            break;
-        }
-        col = col / 26 - 1;
-    }
-    letters.iter().rev().collect()
-}
-
 /// Writes one worksheet: a bold, frozen header row, then every cell as a text string so long
 /// codes keep every digit. Empty cells are left out.
 pub fn write(
@@ -511,11 +429,16 @@ mod tests {
         wb.save(&path).unwrap();
 
         let got = rows(open(&path).unwrap());
-        let messages: Vec<(u64, String)> = got
+        let messages: Vec<(u64, Option<String>, String)> = got
             .iter()
             .take(3)
             .map(|r| match r {
-                Err(TableError::Line { line, message, .. }) => (*line, message.clone()),
+                Err(TableError::Line {
+                    line,
+                    column,
+                    message,
+                    ..
+                }) => (*line, column.clone(), message.clone()),
                 other => panic!("expected a line error, got {other:?}"),
             })
             .collect();
@@ -524,13 +447,19 @@ mod tests {
             [
                 (
                     2,
-                    "column A: 9.14403001922038e17 is stored as a number and has lost digits; \
+                    Some("code (A)".to_string()),
+                    "9.14403001922038e17 is stored as a number and has lost digits; \
                      format the column as text and re-enter it"
                         .to_string()
                 ),
-                (3, "column C: cell holds an Excel error #N/A".to_string()),
+                (
+                    3,
+                    Some("n (C)".to_string()),
+                    "cell holds an Excel error #N/A".to_string()
+                ),
                 (
                     4,
+                    None,
                     "row has a value in column AD beyond the header".to_string()
                 ),
             ]
@@ -569,29 +498,6 @@ mod tests {
         let mut t = open(&path).unwrap();
         assert_eq!(t.rows.next().unwrap().unwrap(), ok(2, &["0"]));
         drop(t); // must not hang on a blocked reader thread
-    }
-
-    #[test]
-    fn column_names() {
-        let names: Vec<String> = [0, 25, 26, 27, 701, 702, 16_383].map(column_name).into();
-        assert_eq!(names, ["A", "Z", "AA", "AB", "ZZ", "AAA", "XFD"]);
-    }
-
-    #[test]
-    fn number_and_date_text() {
-        assert_eq!(number_text(1e15).unwrap(), "1000000000000000");
-        assert_eq!(number_text(-0.0).unwrap(), "0");
-        assert_eq!(number_text(1e-7).unwrap(), "0.0000001");
-        assert!(number_text(-9_007_199_254_740_992.0).is_err());
-        let dt = |v| ExcelDateTime::new(v, ExcelDateTimeType::DateTime, false);
-        assert_eq!(datetime_text(&dt(45352.0), false), "2024-03-01");
-        // 23:59:59.9999 rounds into the next day rather than showing 24:00:00.
-        assert_eq!(datetime_text(&dt(45_352.999_999_999), false), "2024-03-02");
-        assert_eq!(datetime_text(&dt(0.5), false), "12:00:00");
-        let dur = ExcelDateTime::new(1.5, ExcelDateTimeType::TimeDelta, false);
-        assert_eq!(datetime_text(&dur, false), "36:00:00");
-        assert_eq!(iso_text("2024-03-01T00:00:00"), "2024-03-01");
-        assert_eq!(iso_text("2024-03-01T08:09:10.5"), "2024-03-01 08:09:10");
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub async fn bad_uploads_are_refused_with_their_place(b: &Backend) {
             .contains("max_xlsx_bytes"),
         "{r}"
     );
-    // Its forged twin: refused while inflating, once past the limit.
+    // Its forged twin: refused while inflating, once past what it declares.
     let r = http.post(
         422,
         "/api/libraries/objects?filename=forged.xlsx",
