@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::beacon::{Chain, Scheme};
 use crate::core::bundle::HexBytes;
 use crate::library::pool::TierSource;
+use crate::table::Limits;
 
 /// The documented default file, printed by `double-random config --default`.
 pub const DEFAULT_TOML: &str = include_str!("../config/double-random.toml");
@@ -21,6 +22,8 @@ pub struct Config {
     pub server: Server,
     pub draw: Draw,
     pub drand: Drand,
+    /// What one imported file may make the reader hold or do.
+    pub import: Limits,
 }
 
 /// The daemon (`double-random serve`).
@@ -65,6 +68,14 @@ pub struct Draw {
     /// A run left in `entropy` (its instance died mid-draw) is drawn by any live instance
     /// once its entropy is this many seconds old.
     pub lease_secs: u64,
+    /// A task's cron schedule may not fire more often than this (0: any schedule).
+    pub min_cron_interval_secs: u64,
+}
+
+impl Draw {
+    pub fn min_cron_interval(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.min_cron_interval_secs).unwrap_or(i64::MAX))
+    }
 }
 
 impl Default for Draw {
@@ -77,6 +88,7 @@ impl Default for Draw {
             witnesses: 2,
             due_soon_working_days: 5,
             lease_secs: 30,
+            min_cron_interval_secs: 3600,
         }
     }
 }

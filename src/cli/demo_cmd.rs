@@ -79,7 +79,7 @@ pub fn demo(a: DemoArgs) -> Result<i32> {
     demo::write_files(dir, objects, inspectors, 1, date, true)?;
     let policy = input::read_policy(&dir.join("policy.toml"))?;
     let snapshot = Snapshot::new(
-        input::read_objects(&dir.join("objects.csv"), &policy)?,
+        input::read_objects(&dir.join("objects.csv"), &policy, &dir.join("policy.toml"))?,
         input::read_inspectors(&dir.join("inspectors.csv"))?,
     )?;
     // Fixed demo values so the demo is reproducible; a real draw takes a fresh secret and public entropy.

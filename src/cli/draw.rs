@@ -80,9 +80,10 @@ pub fn run(a: DrawArgs) -> Result<i32> {
             SaltKey(k)
         }
     };
-    let policy = input::read_policy(&policy)?;
+    let policy_file = policy;
+    let policy = input::read_policy(&policy_file)?;
     let (objects_file, inspectors_file) = (objects, inspectors);
-    let objects = input::read_objects(&objects_file, &policy)?;
+    let objects = input::read_objects(&objects_file, &policy, &policy_file)?;
     let inspectors = input::read_inspectors(&inspectors_file)?;
     clock.lap("read CSV");
     let snapshot = Snapshot::new(objects, inspectors).map_err(|e| match e {

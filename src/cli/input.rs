@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::core::CoreError;
+use crate::core::policy::PolicyFile;
 use crate::core::model::{
     ENTITY_KINDS, Inspector, InspectorId, Label, Object, ObjectId, ObjectStatus, check_uscc,
 };
 use crate::core::policy::{Policy, TierScheme};
 use crate::library::columns::{Column, Columns};
 use crate::library::fields::{
-    parse_bool, parse_date, parse_kind, split_list, tier_alias, tier_from_penalties,
-    toml_field_line,
+    parse_bool, parse_date, parse_kind, split_list, text_position, tier_alias,
+    tier_from_penalties, toml_field_line, toml_key_at,
 };
 use crate::library::{InspectorColumn, ObjectColumn};
 use crate::table::{self, Cells, Ragged, Row, TableError};
@@ -26,6 +27,15 @@ pub enum InputError {
     Field {
         file: PathBuf,
         line: u64,
+        field: String,
+        message: String,
+    },
+    /// A syntax or type error in a TOML file, where the parser found it.
+    #[error("{file}: line {line}, column {column}, field {field}: {message}", file = file.display())]
+    Syntax {
+        file: PathBuf,
+        line: u64,
+        column: u64,
         field: String,
         message: String,
     },
@@ -43,10 +53,21 @@ fn file_err(file: &Path, message: impl Into<String>) -> InputError {
 fn table_err(file: &Path, e: TableError) -> InputError {
     match e {
         TableError::File { message, .. } => file_err(file, message),
-        TableError::Line { line, message, .. } => InputError::Field {
+        TableError::Line {
+            line,
+            column,
+            message,
+            ..
+        }
+        | TableError::Stopped {
+            line,
+            column,
+            message,
+            ..
+        } => InputError::Field {
             file: file.to_owned(),
             line,
-            field: "(row)".into(),
+            field: column.unwrap_or_else(|| "(row)".into()),
             message,
         },
     }
@@ -204,7 +225,13 @@ pub fn duplicate_error(file: &Path, id: &str) -> InputError {
     }
 }
 
-pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputError> {
+/// The draw's objects; `policy_file` is where `policy` was read, for errors that are the
+/// policy's.
+pub fn read_objects(
+    file: &Path,
+    policy: &Policy,
+    policy_file: &Path,
+) -> Result<Vec<Object>, InputError> {
     use DrawColumn as C;
     let t = open(file)?;
     let cols = Columns::<DrawColumn>::new(&t.headers).map_err(|m| file_err(file, m))?;
@@ -251,25 +278,29 @@ pub fn read_objects(file: &Path, policy: &Policy) -> Result<Vec<Object>, InputEr
                 let b = cols.get(rec, C::Blacklisted);
                 let b = parse_bool(b)
                     .ok_or_else(|| err("blacklisted", format!("{b:?} is not yes/no")))?;
-                if policy.tier_scheme != TierScheme::Penalty
-                    || policy.tier_index(tier_from_penalties(n, b)).is_none()
-                {
-                    return Err(err("tier", "deriving the tier from penalties needs the policy's penalty tiers (good, notice, watch, warning, focus)".into()));
+                let derived = tier_from_penalties(n, b);
+                if policy.tier_scheme != TierScheme::Penalty {
+                    return Err(InputError::Field {
+                        file: policy_file.to_owned(),
+                        line: toml_field_line(&policy_text(policy_file)?, "tier_scheme")
+                            .unwrap_or(1),
+                        field: "tier_scheme".into(),
+                        message: format!(
+                            "{} line {line} has no tier, and deriving one from penalties needs the penalty scheme's tiers (good, notice, watch, warning, focus)",
+                            file.display()
+                        ),
+                    });
                 }
-                tier_from_penalties(n, b).to_owned()
+                if policy.tier_index(derived).is_none() {
+                    return Err(unknown_tier(file, line, derived, policy, policy_file));
+                }
+                derived.to_owned()
             }
             "" => return Err(err("tier", "is empty".into())),
             t => {
                 let t = tier_alias(t);
                 if policy.tier_index(t).is_none() {
-                    let known: Vec<&str> = policy.tiers.iter().map(|t| t.name.as_str()).collect();
-                    return Err(err(
-                        "tier",
-                        format!(
-                            "unknown tier {t:?} (the policy defines {})",
-                            known.join(", ")
-                        ),
-                    ));
+                    return Err(unknown_tier(file, line, t, policy, policy_file));
                 }
                 t.to_owned()
             }
@@ -352,9 +383,21 @@ pub fn read_inspectors(file: &Path) -> Result<Vec<Inspector>, InputError> {
 }
 
 pub fn read_policy(file: &Path) -> Result<Policy, InputError> {
-    let text = std::fs::read_to_string(file).map_err(|e| file_err(file, e.to_string()))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    Policy::from_toml(text).map_err(|e| match &e {
+    let text = policy_text(file)?;
+    let text = text.as_str();
+    // Parsed here rather than by `Policy::from_toml` to keep the error's place in the text.
+    let parsed: PolicyFile = toml::from_str(text).map_err(|e| {
+        let at = e.span().map_or(0, |s| s.start);
+        let (line, column) = text_position(text, at);
+        InputError::Syntax {
+            file: file.to_owned(),
+            line,
+            column,
+            field: toml_key_at(text, at).unwrap_or_else(|| "(syntax)".into()),
+            message: e.message().trim_end().replace('\n', " "),
+        }
+    })?;
+    Policy::try_from(parsed).map_err(|e| match &e {
         CoreError::BadPolicy { field, reason } => match toml_field_line(text, field) {
             Some(line) => InputError::Field {
                 file: file.to_owned(),
@@ -366,6 +409,70 @@ pub fn read_policy(file: &Path) -> Result<Policy, InputError> {
         },
         _ => file_err(file, e.to_string()),
     })
+}
+
+/// The policy file's text, without a byte-order mark.
+fn policy_text(file: &Path) -> Result<String, InputError> {
+    let text = std::fs::read_to_string(file).map_err(|e| file_err(file, e.to_string()))?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(t) => t.to_owned(),
+        None => text,
+    })
+}
+
+/// An object's tier the policy does not define. The policy is at fault when the tier is one
+/// of its own scheme's (given, or derived from penalties) that its `[[tiers]]` leave out; then
+/// the error names the policy file and the tier entry that is not the scheme's, if any.
+fn unknown_tier(
+    objects: &Path,
+    line: u64,
+    tier: &str,
+    policy: &Policy,
+    policy_file: &Path,
+) -> InputError {
+    let known: Vec<&str> = policy.tiers.iter().map(|t| t.name.as_str()).collect();
+    let scheme: Vec<&str> = policy.tier_scheme.tier_names().collect();
+    if !scheme.contains(&tier) {
+        return InputError::Field {
+            file: objects.to_owned(),
+            line,
+            field: "tier".into(),
+            message: format!(
+                "unknown tier {tier:?} (the policy defines {})",
+                known.join(", ")
+            ),
+        };
+    }
+    let scheme_name = match policy.tier_scheme {
+        TierScheme::Penalty => "penalty",
+        TierScheme::Abcd => "abcd",
+    };
+    let stray = known.iter().position(|t| !scheme.contains(t));
+    let field = stray.map_or_else(|| "tiers".to_owned(), |i| format!("tiers[{i}].name"));
+    let text = policy_text(policy_file).unwrap_or_default();
+    let found = toml_field_line(&text, &field).filter(|_| !text.is_empty());
+    let mut message = format!(
+        "the {scheme_name} scheme's tier {tier:?}, which {} line {line} uses, is not among the \
+         policy's tiers ({})",
+        objects.display(),
+        known.join(", ")
+    );
+    if let Some(i) = stray {
+        message += &format!(
+            "; {:?} is not one of the scheme's tiers ({})",
+            known[i],
+            scheme.join(", ")
+        );
+    }
+    match found {
+        Some(line) => InputError::Field {
+            file: policy_file.to_owned(),
+            line,
+            field,
+            message,
+        },
+        None => file_err(policy_file, message),
+    }
 }
 
 #[cfg(test)]

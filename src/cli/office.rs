@@ -220,6 +220,7 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
                 skip_invalid: a.skip_invalid,
                 rejects: rejects.as_mut().map(|f| f as _),
                 progress: Some(&bar),
+                limits: config.import,
             };
             let file = a.file.display().to_string();
             let mut report = service::imports::import(
@@ -297,6 +298,7 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
                     let file = TaskText {
                         name: &name_of,
                         text: &text,
+                        min_cron_interval: config.draw.min_cron_interval(),
                     };
                     let who = actor(&name, reason);
                     let a = service::plans::amend(store, &id, file, &approver, &who, Utc::now())
@@ -329,6 +331,7 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
                     let file = TaskText {
                         name: &name_of,
                         text: &text,
+                        min_cron_interval: config.draw.min_cron_interval(),
                     };
                     let t = service::plans::add_task(
                         store,
@@ -559,9 +562,11 @@ pub async fn load_demo(
     let plan = format!("{}", draw_date.format("%Y"));
     service::plans::create(store, &plan, draw_date.year(), "演示年度抽查计划", who).await?;
     let (name, text) = task_file(&lib.join("task.toml"))?;
+    // The demo task has a date, not a cron schedule: the default minimum is moot.
     let file = TaskText {
         name: &name,
         text: &text,
+        min_cron_interval: crate::config::Draw::default().min_cron_interval(),
     };
     let task = service::plans::add_task(store, &plan, file, false, who).await?;
     service::plans::transition(store, &plan, PlanState::Submitted, who).await?;

@@ -65,6 +65,11 @@ pub enum TierScheme {
 }
 
 impl TierScheme {
+    /// The scheme's tier names, lowest risk first.
+    pub fn tier_names(self) -> impl Iterator<Item = &'static str> {
+        self.defaults().iter().map(|&(name, ..)| name)
+    }
+
     /// Default tiers with their ratio (basis points) and weight.
     fn defaults(self) -> &'static [(&'static str, u32, u64)] {
         match self {

@@ -106,6 +106,58 @@ pub fn toml_field_line(text: &str, field: &str) -> Option<u64> {
     Some(at as u64 + 1)
 }
 
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+pub fn text_position(text: &str, offset: usize) -> (u64, u64) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    (line as u64, column as u64)
+}
+
+/// The field a TOML error at byte `offset` is in, named like [`toml_field_line`] reads it
+/// (`inspectors.per_object`, `tiers[1].ratio`): the key written on that line under its table
+/// header, or the header itself.
+pub fn toml_key_at(text: &str, offset: usize) -> Option<String> {
+    let (line, _) = text_position(text, offset);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let here = *lines.get(line as usize - 1)?;
+    let header = |l: &str| -> Option<String> {
+        let name = l.strip_prefix("[[").and_then(|r| r.split("]]").next());
+        let name = name.or_else(|| l.strip_prefix('[').and_then(|r| r.split(']').next()))?;
+        let name = name.trim();
+        if l.starts_with("[[") {
+            let nth = lines[..line as usize]
+                .iter()
+                .filter(|o| o.strip_prefix("[[").and_then(|r| r.split("]]").next()).map(str::trim) == Some(name))
+                .count();
+            Some(format!("{name}[{}]", nth.saturating_sub(1)))
+        } else {
+            Some(name.to_owned())
+        }
+    };
+    if here.starts_with('[') {
+        return header(here);
+    }
+    let key = here.split_once('=')?.0.trim().trim_matches(['"', '\'']);
+    if key.is_empty() {
+        return None;
+    }
+    let table = lines[..line as usize - 1]
+        .iter()
+        .rev()
+        .find(|l| l.starts_with('['))
+        .and_then(|l| header(l));
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +170,18 @@ mod tests {
         assert_eq!(tier_from_penalties(3, false), "warning");
         assert_eq!(tier_from_penalties(4, false), "focus");
         assert_eq!(tier_from_penalties(0, true), "focus");
+    }
+
+    #[test]
+    fn toml_errors_are_placed_on_their_line_column_and_key() {
+        let text = "draw_date = 2026-12-01\nmode = \"ratio\"\n[[tiers]]\nname = \"a\"\n[[tiers]]\nname = \"b\"\nratio = 3%\n[inspectors]\nper_object = \"x\"\n";
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert_eq!(text_position(text, 0), (1, 1));
+        assert_eq!(text_position(text, at("3%")), (7, 9));
+        assert_eq!(toml_key_at(text, at("3%")).as_deref(), Some("tiers[1].ratio"));
+        assert_eq!(toml_key_at(text, at("\"x\"")).as_deref(), Some("inspectors.per_object"));
+        assert_eq!(toml_key_at(text, at("ratio\"")).as_deref(), Some("mode"));
+        assert_eq!(toml_key_at(text, at("[inspectors]")).as_deref(), Some("inspectors"));
+        assert_eq!(toml_field_line(text, "tiers[1].ratio"), Some(7));
     }
 }

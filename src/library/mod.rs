@@ -12,6 +12,7 @@ pub mod fields;
 pub mod inspections;
 pub mod inspectors;
 pub mod items;
+pub mod names;
 pub mod objects;
 pub mod penalties;
 pub mod plan;

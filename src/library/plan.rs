@@ -7,6 +7,7 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::names::{check_id, check_name};
 use crate::core::policy::{Policy, PolicyFile};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,16 +144,8 @@ impl Task {
         f: TaskFile,
         known_items: &dyn Fn(&str) -> bool,
     ) -> Result<Task, TaskError> {
-        let id_ok = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
-        if !id_ok(&f.id) || f.id.trim() != f.id {
-            return Err(bad(
-                "id",
-                "must be 1 to 128 characters without control characters or surrounding spaces",
-            ));
-        }
-        if f.name.trim().is_empty() {
-            return Err(bad("name", "is empty"));
-        }
+        check_id(&f.id).map_err(|e| bad("id", e))?;
+        check_name(&f.name).map_err(|e| bad("name", e))?;
         if f.items.is_empty() {
             return Err(bad("items", "names no check item"));
         }
@@ -266,7 +259,41 @@ pub enum ScheduleError {
     NeverFires(String),
 }
 
+/// Fires a cron schedule is followed through to find its shortest gap: a year of hourly fires.
+const CRON_FIRES_CHECKED: usize = 10_000;
+
 impl Task {
+    /// Refuses a cron schedule two of whose fires in the window come closer than `min`
+    /// (`[draw] min_cron_interval_secs`): every fire is a new draw of the same task, and a
+    /// schedule that draws again and again would let whoever runs it choose among the results.
+    pub fn check_cron_interval(&self, min: chrono::Duration) -> Result<(), TaskError> {
+        if !matches!(self.schedule, Schedule::Cron(_)) || min <= chrono::Duration::zero() {
+            return Ok(());
+        }
+        let fires = self
+            .fires(chrono_tz::Asia::Shanghai)
+            .map_err(|e| bad("cron", e.to_string()))?;
+        let mut last = None;
+        for fire in fires.take(CRON_FIRES_CHECKED) {
+            if let Some(previous) = last {
+                let gap: chrono::Duration = fire - previous;
+                if gap < min {
+                    return Err(bad(
+                        "cron",
+                        format!(
+                            "fires {}s after its fire at {previous}, more often than the \
+                             minimum of {}s ([draw] min_cron_interval_secs)",
+                            gap.num_seconds(),
+                            min.num_seconds()
+                        ),
+                    ));
+                }
+            }
+            last = Some(fire);
+        }
+        Ok(())
+    }
+
     /// The task's fire times within its window, in order, in `tz`.
     pub fn fires(&self, tz: Tz) -> Result<Box<dyn Iterator<Item = DateTime<Tz>>>, ScheduleError> {
         let midnight = |d: NaiveDate| {

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::service::ServiceError;
 use crate::store::StoreError;
+use crate::table::TableError;
 
 /// The stable codes clients match on; serialised as today's snake_case strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -54,13 +55,13 @@ pub struct ErrorBody {
 // Fields in alphabetical order: the key order of the answers before this type existed.
 struct ErrorDetail {
     code: ErrorCode,
-    /// For `bad_field`: the field.
+    /// For `bad_field`, and `bad_file` stopped at a line: the field (`(row)`: the whole row).
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
-    /// For `bad_field`: the uploaded file's name.
+    /// For `bad_field` and `bad_file` at a line: the uploaded file's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<String>,
-    /// For `bad_field`: the line in the file.
+    /// For `bad_field` and `bad_file` at a line: the line in the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<u64>,
     message: String,
@@ -119,7 +120,28 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(m) => Self::new(S::NOT_FOUND, C::NotFound, m),
             ServiceError::Invalid(m) => Self::new(S::UNPROCESSABLE_ENTITY, C::Invalid, m),
             ServiceError::Core(e) => Self::new(S::UNPROCESSABLE_ENTITY, C::Invalid, e.to_string()),
-            ServiceError::Table(e) => Self::new(S::UNPROCESSABLE_ENTITY, C::BadFile, e.to_string()),
+            ServiceError::Table(e) => {
+                let message = e.to_string();
+                let at = match e {
+                    TableError::Line {
+                        file,
+                        line,
+                        column,
+                        ..
+                    }
+                    | TableError::Stopped {
+                        file,
+                        line,
+                        column,
+                        ..
+                    } => Some((file, line, column.unwrap_or_else(|| "(row)".into()))),
+                    TableError::File { .. } => None,
+                };
+                Self {
+                    at,
+                    ..Self::new(S::UNPROCESSABLE_ENTITY, C::BadFile, message)
+                }
+            }
             ServiceError::Field {
                 file,
                 line,

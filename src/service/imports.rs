@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Actor, Result, ServiceError};
+use crate::library::names::check_file_name;
 use crate::library::{FieldError, Kind, Parser, Record};
 use crate::store::{AuditDraft, ImportCounts, Seq, Staged, Store};
 use crate::table::{self, Format, Row, Source, TableError};
@@ -33,6 +34,8 @@ pub struct ImportOptions<'a> {
     /// the commit, so a caller that writes a file keeps it only once the report says committed.
     pub rejects: Option<&'a mut (dyn Write + Send)>,
     pub progress: Option<&'a dyn Progress>,
+    /// What the file may make the reader hold or do (`[import]`).
+    pub limits: table::Limits,
 }
 
 /// A row that was not imported, with every reason.
@@ -96,12 +99,12 @@ impl Seek for Shared {
 
 impl Shared {
     /// A fresh table over the whole source.
-    fn open(&self, name: &str) -> Result<table::Table> {
+    fn open(&self, name: &str, limits: &table::Limits) -> Result<table::Table> {
         let mut again = self.clone();
         again
             .seek(SeekFrom::Start(0))
             .map_err(|e| table::file_error(name, e.to_string()))?;
-        Ok(table::open(Box::new(again), name)?)
+        Ok(table::open_with(Box::new(again), name, limits)?)
     }
 }
 
@@ -116,10 +119,16 @@ pub async fn import(
     options: ImportOptions<'_>,
     actor: &Actor,
 ) -> Result<ImportReport> {
+    let shown = Path::new(name).file_name().map(|n| n.to_string_lossy());
+    check_file_name(shown.as_deref().unwrap_or(name))
+        .map_err(|e| {
+            let start: String = name.chars().take(80).collect();
+            ServiceError::Invalid(format!("file name {start:?}: {e}"))
+        })?;
     let source = Shared(Arc::new(Mutex::new(Box::new(source))));
     let sha256 =
         sha256(&mut source.clone()).map_err(|e| ServiceError::Invalid(format!("{name}: {e}")))?;
-    let t = source.open(name)?;
+    let t = source.open(name, &options.limits)?;
     let parser = Parser::new(kind, &t.headers).map_err(|m| table::file_error(name, m))?;
     let headers = t.headers.clone();
     if let Some(p) = options.progress {
@@ -134,10 +143,10 @@ pub async fn import(
                 for r in rows.by_ref().take(BATCH) {
                     // A file that cannot be read on (not a bad row): the import stops, and
                     // dropping the channel rolls it back.
-                    if let Err(e @ TableError::File { .. }) = r {
-                        return Err(e);
+                    match r {
+                        Err(e) if e.stops() => return Err(e),
+                        r => batch.push(r),
                     }
-                    batch.push(r);
                 }
                 if batch.is_empty() {
                     return Ok(());
@@ -188,7 +197,7 @@ pub async fn import(
             .map(|d| (d.line as u64, (d.key.clone(), d.first_line)))
             .collect();
         let cells = if options.skip_invalid {
-            rows_at(&source, name, &lines.keys().copied().collect())?
+            rows_at(&source, name, &options.limits, &lines.keys().copied().collect())?
         } else {
             BTreeMap::new()
         };
@@ -257,16 +266,21 @@ fn parse_batch(parser: &Parser, batch: Vec<Result<Row, TableError>>) -> Vec<Pars
                     cells: row.cells.to_vec(),
                 }),
             },
-            Err(TableError::Line { line, message, .. }) => Parsed::Bad(BadRow {
+            Err(TableError::Line {
+                line,
+                column,
+                message,
+                ..
+            }) => Parsed::Bad(BadRow {
                 line,
                 errors: vec![FieldError {
-                    column: "(row)".into(),
+                    column: column.unwrap_or_else(|| "(row)".into()),
                     value: String::new(),
                     reason: message,
                 }],
                 cells: Vec::new(),
             }),
-            Err(TableError::File { .. }) => unreachable!("the reader stops at a file error"),
+            Err(e) => unreachable!("the reader stops at {e}"),
         })
         .collect()
 }
@@ -287,11 +301,17 @@ fn sha256(source: &mut impl Read) -> std::io::Result<String> {
 fn rows_at(
     source: &Shared,
     name: &str,
+    limits: &table::Limits,
     lines: &BTreeSet<u64>,
 ) -> Result<BTreeMap<u64, Vec<String>>> {
     let mut out = BTreeMap::new();
-    for row in source.open(name)?.rows {
-        let row = row?;
+    for row in source.open(name, limits)?.rows {
+        // Bad rows were reported on the first pass.
+        let row = match row {
+            Ok(row) => row,
+            Err(e) if e.stops() => return Err(e.into()),
+            Err(_) => continue,
+        };
         if lines.contains(&row.line) {
             out.insert(row.line, row.cells.to_vec());
             if out.len() == lines.len() {

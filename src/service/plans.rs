@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::clock::stamped;
 use super::documents::{self, Document, Stored};
 use super::{Actor, Result, ServiceError};
-use crate::library::fields::toml_field_line;
+use crate::library::fields::{text_position, toml_field_line, toml_key_at};
+use crate::library::names::{check_id, check_name};
 use crate::library::plan::{Plan, PlanState, Task, TaskFile};
 use crate::library::{Kind, Record};
 use crate::store::{DocKind, Store, StoreError};
@@ -45,6 +46,8 @@ pub struct PlanView {
 pub struct TaskText<'a> {
     pub name: &'a str,
     pub text: &'a str,
+    /// The deployment's `[draw] min_cron_interval_secs`, which a cron schedule must keep.
+    pub min_cron_interval: chrono::Duration,
 }
 
 impl Document for Plan {
@@ -89,11 +92,8 @@ pub async fn create(
     name: &str,
     actor: &Actor,
 ) -> Result<Plan> {
-    if id.trim().is_empty() || id.trim() != id || id.chars().any(char::is_control) {
-        return Err(ServiceError::Invalid(
-            "plan id must be non-empty, without surrounding spaces".into(),
-        ));
-    }
+    check_id(id).map_err(|e| ServiceError::Invalid(format!("plan id: {e}")))?;
+    check_name(name).map_err(|e| ServiceError::Invalid(format!("plan name: {e}")))?;
     if !(2000..=9999).contains(&year) {
         return Err(ServiceError::Invalid(format!(
             "year {year} is out of range"
@@ -167,22 +167,23 @@ async fn read_task(store: &dyn Store, plan: &Plan, file: TaskText<'_>) -> Result
         message,
     };
     let parsed: TaskFile = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start].lines().count().max(1) as u64)
-            .unwrap_or(1);
+        let at = e.span().map_or(0, |s| s.start);
+        let (line, column) = text_position(text, at);
         ServiceError::Field {
             file: file.name.into(),
             line,
-            field: "(toml)".into(),
-            message: e.message().to_owned(),
+            field: toml_key_at(text, at).unwrap_or_else(|| "(syntax)".into()),
+            message: format!("column {column}: {}", e.message().trim_end()),
         }
     })?;
     let items = active_items(store).await?;
-    Task::from_file(&plan.id, plan.year, parsed, &|c| {
+    let task = Task::from_file(&plan.id, plan.year, parsed, &|c| {
         items.binary_search_by(|i| i.as_str().cmp(c)).is_ok()
     })
-    .map_err(|e| field_error(e.field, e.reason))
+    .map_err(|e| field_error(e.field, e.reason))?;
+    task.check_cron_interval(file.min_cron_interval)
+        .map_err(|e| field_error(e.field, e.reason))?;
+    Ok(task)
 }
 
 async fn active_items(store: &dyn Store) -> Result<Vec<String>> {

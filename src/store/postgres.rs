@@ -14,7 +14,7 @@ use super::{
     AuditRow, Doc, DocKind, DocOp, DocRow, Duplicate, ImportCounts, ImportTx, ReadTx, Result, Seq,
     Staged, Store, StoreError, Version, check_current, complete_detail, sealed_secret, hash32, table_sql,
 };
-use super::sealing::{self, SealingKey};
+use super::sealing::SealingKey;
 use super::{CheckpointRow, LeafRow, LogLeaf, SignedCheckpoint, Step, check_same_checkpoint};
 use crate::core::encode::Hash;
 use crate::library::Kind;

@@ -8,9 +8,10 @@ use std::io::{BufReader, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType, Reader, SheetType, Xlsx};
+use calamine::{Reader, SheetType, Xlsx};
 
-use super::{Row, Source, Table, TableError, file_error};
+use super::excel_text::{cell_text, column_name};
+use super::{Limits, Row, Source, Table, TableError, cell_problem, check_archive, file_error};
 
 type Workbook = Xlsx<BufReader<Box<dyn Source>>>;
 
@@ -18,14 +19,14 @@ type Workbook = Xlsx<BufReader<Box<dyn Source>>>;
 const BATCH: usize = 512;
 /// Excel's sheet has 1,048,576 rows; one is the header.
 const MAX_DATA_ROWS: usize = 1_048_575;
-/// From 2^53 on, an f64 no longer holds every integer, so a long code stored as a number is
-/// already corrupted.
-const EXACT_LIMIT: f64 = 9_007_199_254_740_992.0;
 
 type Header = Result<(Vec<String>, u64), TableError>;
 type Batch = Vec<Result<Row, TableError>>;
 
-pub fn open(source: Box<dyn Source>, name: &str) -> Result<Table, TableError> {
+/// Opens the first worksheet of the workbook in `source`, held to `limits`: the archive is
+/// checked first (`check_archive`), rows and cells are counted as they come.
+pub fn open(mut source: Box<dyn Source>, name: &str, limits: &Limits) -> Result<Table, TableError> {
+    check_archive(&mut *source, name, limits)?;
     let path = name;
     let mut wb: Workbook = Xlsx::new(BufReader::new(source))
         .map_err(|e| file_error(path, format!("not an .xlsx workbook: {e}")))?;
@@ -38,9 +39,10 @@ pub fn open(source: Box<dyn Source>, name: &str) -> Result<Table, TableError> {
     let (head_tx, head_rx) = sync_channel(1);
     let (tx, rx) = sync_channel(4);
     let file = path.to_owned();
+    let limits = *limits;
     let reader = std::thread::Builder::new()
         .name("xlsx-reader".into())
-        .spawn(move || read_sheet(&mut wb, &sheet, &file, head_tx, tx))
+        .spawn(move || read_sheet(&mut wb, &sheet, &file, &limits, head_tx, tx))
         .map_err(|e| file_error(path, format!("cannot start the xlsx reader: {e}")))?;
     let (headers, size) = head_rx
         .recv()
@@ -85,19 +87,21 @@ impl Iterator for XlsxRows {
     }
 }
 
-/// The cells of the row being assembled: non-empty texts by column and the row's first problem.
+/// The cells of the row being assembled: non-empty texts by column and the row's first
+/// problem (with its column's header, when it is one cell's).
 #[derive(Default)]
 struct Pending {
     row: u32,
     cells: Vec<(u32, String)>,
-    error: Option<String>,
+    error: Option<(Option<String>, String)>,
 }
 
 impl Pending {
     fn line_error(&mut self, file: &str) -> Option<TableError> {
-        self.error.take().map(|message| TableError::Line {
+        self.error.take().map(|(column, message)| TableError::Line {
             file: file.to_owned(),
             line: u64::from(self.row) + 1,
+            column,
             message,
         })
     }
@@ -109,6 +113,7 @@ fn read_sheet(
     wb: &mut Workbook,
     sheet: &str,
     file: &str,
+    limits: &Limits,
     head_tx: SyncSender<Header>,
     tx: SyncSender<Batch>,
 ) {
@@ -127,6 +132,14 @@ fn read_sheet(
     let mut width = 0usize;
     let mut batch = Vec::with_capacity(BATCH);
     let mut pending = Pending::default();
+    let mut headers: Vec<String> = Vec::new();
+    let (mut rows, mut cells_read) = (0u64, 0u64);
+    let stop = |line: u32, message: String| TableError::Stopped {
+        file: file.to_owned(),
+        line: u64::from(line) + 1,
+        column: None,
+        message,
+    };
     loop {
         let next = cells.next_cell();
         let position = next
@@ -136,12 +149,13 @@ fn read_sheet(
         if position.is_none_or(|(row, _)| row != pending.row) {
             // The pending row is complete.
             let done = std::mem::take(&mut pending);
+            let at = done.row;
             if let Some(result) = finish_row(done, file, width) {
                 match (head_tx.take(), result) {
                     (Some(h), Ok(row)) => {
-                        let headers = row.cells.to_vec();
+                        headers = row.cells.to_vec();
                         width = headers.len();
-                        if h.send(Ok((headers, size))).is_err() {
+                        if h.send(Ok((headers.clone(), size))).is_err() {
                             return;
                         }
                     }
@@ -149,7 +163,15 @@ fn read_sheet(
                         let _ = h.send(Err(e));
                         return;
                     }
-                    (None, result) => batch.push(result),
+                    (None, result) => {
+                        rows += 1;
+                        if rows > limits.max_rows {
+                            let limit = limits.max_rows;
+                            batch.push(Err(stop(at, format!("more than {limit} rows ([import] max_rows)"))));
+                            break;
+                        }
+                        batch.push(result)
+                    }
                 }
             }
             if batch.len() >= BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
@@ -170,21 +192,37 @@ fn read_sheet(
             }
         };
         let (row, col) = cell.get_position();
+        cells_read += 1;
+        if cells_read > limits.max_cells {
+            let e = stop(row, format!("more than {} cells ([import] max_cells)", limits.max_cells));
+            match head_tx.take() {
+                Some(h) => drop(h.send(Err(e))),
+                None => batch.push(Err(e)),
+            }
+            break;
+        }
         pending.row = row;
-        let text = cell_text(cell.get_value(), is_1904);
+        let column = || {
+            let letter = column_name(col);
+            match headers.get(col as usize).filter(|h| !h.is_empty()) {
+                Some(h) => format!("{h} ({letter})"),
+                None => letter,
+            }
+        };
+        let text = cell_text(cell.get_value(), is_1904)
+            .and_then(|t| match cell_problem(&t, limits.max_field_bytes) {
+                Some(problem) => Err(problem),
+                None => Ok(t),
+            });
         match text {
             Ok(t) if t.is_empty() => {}
             Ok(_) if head_tx.is_none() && col as usize >= width => {
                 let letter = column_name(col);
                 let message = format!("row has a value in column {letter} beyond the header");
-                pending.error.get_or_insert(message);
+                pending.error.get_or_insert((None, message));
             }
             Ok(t) => pending.cells.push((col, t)),
-            Err(m) => drop(
-                pending
-                    .error
-                    .get_or_insert(format!("column {}: {m}", column_name(col))),
-            ),
+            Err(m) => drop(pending.error.get_or_insert((Some(column()), m))),
         }
     }
     if let Some(h) = head_tx {
@@ -216,86 +254,6 @@ fn finish_row(mut p: Pending, file: &str, width: usize) -> Option<Result<Row, Ta
         cells: cells.into_iter().collect(),
         pos: line,
     }))
-}
-
-/// A cell as trimmed text, or why it cannot be taken at face value.
-fn cell_text(v: &DataRef<'_>, is_1904: bool) -> Result<String, String> {
-    Ok(match v {
-        DataRef::Empty => String::new(),
-        DataRef::String(s) => s.trim().to_owned(),
-        DataRef::SharedString(s) => s.trim().to_owned(),
-        DataRef::Bool(b) => b.to_string(),
-        DataRef::Int(i) => i.to_string(),
-        DataRef::Float(f) => number_text(*f)?,
-        DataRef::DateTime(d) => datetime_text(d, is_1904),
-        DataRef::DateTimeIso(s) => iso_text(s.trim()),
-        DataRef::DurationIso(s) => s.trim().to_owned(),
-        DataRef::Error(e) => return Err(format!("cell holds an Excel error {e}")),
-    })
-}
-
-fn number_text(f: f64) -> Result<String, String> {
-    if f.abs() >= EXACT_LIMIT && f.is_finite() {
-        Err(format!(
-            "{f:e} is stored as a number and has lost digits; \
-             format the column as text and re-enter it"
-        ))
-    } else if f.fract() == 0.0 {
-        // Exact below 2^53; also turns -0 into "0".
-        Ok((f as i64).to_string())
-    } else {
-        Ok(f.to_string())
-    }
-}
-
-/// Date-formatted serial: `YYYY-MM-DD`, plus ` HH:MM:SS` when it has a time of day. Rounded to
-/// the second so that 12:00 stored as 0.49999999 does not show as 11:59:59.
-fn datetime_text(d: &ExcelDateTime, is_1904: bool) -> String {
-    let secs = (d.as_f64() * 86_400.0).round();
-    if d.is_duration() {
-        let s = secs.abs() as u64;
-        let sign = if secs < 0.0 { "-" } else { "" };
-        return format!("{sign}{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
-    }
-    // Excel shows ##### outside 1900-01-00..9999-12-31; keep the number.
-    if !(0.0..2_958_466.0 * 86_400.0).contains(&secs) {
-        return d.as_f64().to_string();
-    }
-    let days = (secs / 86_400.0).floor();
-    let sod = (secs - days * 86_400.0) as u32;
-    let time = format!("{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
-    if days == 0.0 && !is_1904 {
-        return time; // a time of day with no date
-    }
-    let (y, m, dd, ..) =
-        ExcelDateTime::new(days, ExcelDateTimeType::DateTime, is_1904).to_ymd_hms_milli();
-    if sod == 0 {
-        format!("{y:04}-{m:02}-{dd:02}")
-    } else {
-        format!("{y:04}-{m:02}-{dd:02} {time}")
-    }
-}
-
-/// ISO cell (`t="d"`), e.g. `2024-03-01T00:00:00`, in the same shape as serial dates.
-fn iso_text(s: &str) -> String {
-    match chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
-        Ok(dt) if dt.time() == chrono::NaiveTime::MIN => dt.format("%Y-%m-%d").to_string(),
-        Ok(dt) => dt.format("%Y-%m-%d %H:%M:%S").to_string(),
-        Err(_) => s.to_owned(),
-    }
-}
-
-/// 0-based column index to Excel letters: 0 → A, 26 → AA.
-fn column_name(mut col: u32) -> String {
-    let mut letters = Vec::new();
-    loop {
-        letters.push(char::from(b'A' + (col % 26) as u8));
-        if col < 26 {
-            break;
-        }
-        col = col / 26 - 1;
-    }
-    letters.iter().rev().collect()
 }
 
 /// Writes one worksheet: a bold, frozen header row, then every cell as a text string so long
@@ -354,7 +312,7 @@ mod tests {
 
     fn open(path: &Path) -> Result<Table, TableError> {
         let f = std::fs::File::open(path).unwrap();
-        super::open(Box::new(f), &path.display().to_string())
+        super::open(Box::new(f), &path.display().to_string(), &Limits::default())
     }
 
     fn write(
@@ -471,11 +429,16 @@ mod tests {
         wb.save(&path).unwrap();
 
         let got = rows(open(&path).unwrap());
-        let messages: Vec<(u64, String)> = got
+        let messages: Vec<(u64, Option<String>, String)> = got
             .iter()
             .take(3)
             .map(|r| match r {
-                Err(TableError::Line { line, message, .. }) => (*line, message.clone()),
+                Err(TableError::Line {
+                    line,
+                    column,
+                    message,
+                    ..
+                }) => (*line, column.clone(), message.clone()),
                 other => panic!("expected a line error, got {other:?}"),
             })
             .collect();
@@ -484,13 +447,19 @@ mod tests {
             [
                 (
                     2,
-                    "column A: 9.14403001922038e17 is stored as a number and has lost digits; \
+                    Some("code (A)".to_string()),
+                    "9.14403001922038e17 is stored as a number and has lost digits; \
                      format the column as text and re-enter it"
                         .to_string()
                 ),
-                (3, "column C: cell holds an Excel error #N/A".to_string()),
+                (
+                    3,
+                    Some("n (C)".to_string()),
+                    "cell holds an Excel error #N/A".to_string()
+                ),
                 (
                     4,
+                    None,
                     "row has a value in column AD beyond the header".to_string()
                 ),
             ]
@@ -529,29 +498,6 @@ mod tests {
         let mut t = open(&path).unwrap();
         assert_eq!(t.rows.next().unwrap().unwrap(), ok(2, &["0"]));
         drop(t); // must not hang on a blocked reader thread
-    }
-
-    #[test]
-    fn column_names() {
-        let names: Vec<String> = [0, 25, 26, 27, 701, 702, 16_383].map(column_name).into();
-        assert_eq!(names, ["A", "Z", "AA", "AB", "ZZ", "AAA", "XFD"]);
-    }
-
-    #[test]
-    fn number_and_date_text() {
-        assert_eq!(number_text(1e15).unwrap(), "1000000000000000");
-        assert_eq!(number_text(-0.0).unwrap(), "0");
-        assert_eq!(number_text(1e-7).unwrap(), "0.0000001");
-        assert!(number_text(-9_007_199_254_740_992.0).is_err());
-        let dt = |v| ExcelDateTime::new(v, ExcelDateTimeType::DateTime, false);
-        assert_eq!(datetime_text(&dt(45352.0), false), "2024-03-01");
-        // 23:59:59.9999 rounds into the next day rather than showing 24:00:00.
-        assert_eq!(datetime_text(&dt(45_352.999_999_999), false), "2024-03-02");
-        assert_eq!(datetime_text(&dt(0.5), false), "12:00:00");
-        let dur = ExcelDateTime::new(1.5, ExcelDateTimeType::TimeDelta, false);
-        assert_eq!(datetime_text(&dur, false), "36:00:00");
-        assert_eq!(iso_text("2024-03-01T00:00:00"), "2024-03-01");
-        assert_eq!(iso_text("2024-03-01T08:09:10.5"), "2024-03-01 08:09:10");
     }
 
     #[test]

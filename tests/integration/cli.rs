@@ -562,3 +562,49 @@ fn printing_into_a_closed_pipe_ends_quietly() {
         out.status
     );
 }
+
+/// A policy's syntax error names its real line, column and key; a policy whose tiers leave
+/// out one of its own scheme's (a typo) is blamed, not the objects file that uses the tier.
+#[test]
+fn policy_errors_name_the_policy_line() {
+    let d = Demo::new(50, 12);
+    let original = std::fs::read_to_string(d.path("policy.toml")).unwrap();
+    let line_of =
+        |text: &str, needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let broken = original.replace("ratio = \"3%\"", "ratio = 3%");
+    std::fs::write(d.path("policy.toml"), &broken).unwrap();
+    let out = d.draw_fails(&d.path("objects.csv"), None);
+    let expected = format!(
+        "policy.toml: line {}, column 9, field tiers[0].ratio:",
+        line_of(&broken, "ratio = 3%")
+    );
+    assert!(out.contains(&expected), "{expected:?} missing in {out}");
+
+    let typo = original.replace("name = \"focus\"", "name = \"focuss\"");
+    std::fs::write(d.path("policy.toml"), &typo).unwrap();
+    let out = d.draw_fails(&d.path("objects.csv"), None);
+    let expected = format!(
+        "policy.toml: line {}, field tiers[4].name: the penalty scheme's tier \"focus\", which ",
+        line_of(&typo, "focuss")
+    );
+    assert!(out.contains(&expected), "{expected:?} missing in {out}");
+    assert!(
+        out.contains("\"focuss\" is not one of the scheme's tiers"),
+        "{out}"
+    );
+    assert!(!out.contains("objects.csv: line"), "{out}");
+
+    // A tier no scheme knows is still the objects file's.
+    std::fs::write(d.path("policy.toml"), &original).unwrap();
+    let header = "id,name,kind,region,industry,tier,status\n";
+    let f = write(
+        d.dir.path(),
+        "platinum.csv",
+        &format!("{header}914403001922038216,甲公司,enterprise,鄂城区,食品销售,platinum,active\n"),
+    );
+    let out = d.draw_fails(&f, None);
+    assert!(
+        out.contains("platinum.csv: line 2, field tier: unknown tier"),
+        "{out}"
+    );
+}

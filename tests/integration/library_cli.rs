@@ -333,3 +333,158 @@ fn an_import_killed_midway_leaves_all_or_nothing() {
             .starts_with("audit log intact")
     );
 }
+
+/// The probe's rows: a short row, an unterminated quote, a NUL byte and a field over its limit
+/// are bad rows with line, column and reason; nothing lands, and no row became defaults.
+#[test]
+fn short_rows_open_quotes_and_control_characters_import_nothing() {
+    let office = Office::new();
+    let good = "91330100799655058B,鄂州丙电器有限公司,企业,华容区,电器,注销\n";
+    let head = "统一社会信用代码,企业名称,类型,所属区域,行业,登记状态\n";
+    office.ok(&[
+        "import",
+        "objects",
+        &office.file("first.csv", &format!("{head}{good}")),
+    ]);
+    let config = office.file("limits.toml", "[import]\nmax_field_bytes = 100\n");
+    for (name, row, expected) in [
+        (
+            "short.csv",
+            "91420704A63ULP8009,short row\n".to_string(),
+            "short.csv: line 3, column (row), value \"\": row has 2 fields, the header has 6"
+                .to_string(),
+        ),
+        (
+            "quote.csv",
+            "91420704A63ULP8009,\"open quote,企业,鄂城区,食品,存续\n9144030071526726XG,乙,企业,鄂城区,食品,存续\n".to_string(),
+            "quote.csv: line 3, column (row), value \"\": row has 2 fields, the header has 6"
+                .to_string(),
+        ),
+        (
+            "nul.csv",
+            "9144030071526726XG,乙\0公司,企业,鄂城区,食品,存续\n".to_string(),
+            "nul.csv: line 3, column 企业名称, value \"\": has a control character (U+0000) at character 2"
+                .to_string(),
+        ),
+        (
+            "long.csv",
+            format!("9144030071526726XG,{},企业,鄂城区,食品,存续\n", "名".repeat(40)),
+            "long.csv: line 3, column 企业名称, value \"\": longer than 100 bytes ([import] max_field_bytes)"
+                .to_string(),
+        ),
+    ] {
+        let file = office.file(name, &format!("{head}{good}{row}"));
+        let o = office.run(&["--config", &config, "import", "objects", &file]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&expected), "{name}: missing {expected:?} in:\n{err}");
+        assert!(err.contains("nothing imported"), "{err}");
+    }
+    // The deregistered object is still deregistered, with its region.
+    let out = office.path("out.json");
+    office.ok(&["export", "objects", "--out", out.to_str().unwrap()]);
+    let exported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(exported.as_array().unwrap().len(), 1, "{exported}");
+    assert_eq!(exported[0]["status"], "deregistered");
+    assert_eq!(exported[0]["region"], "华容区");
+
+    // A gigabyte field is not read through: the reader stops at the row's bound, fast.
+    let huge = office.path("huge.csv");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&huge).unwrap());
+        write!(f, "{head}9144030071526726XG,\"").unwrap();
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            f.write_all(&block).unwrap();
+        }
+    }
+    let o = office.run(&["import", "objects", huge.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("huge.csv: line 2: the row is longer than its 6 fields may be"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !text(&o).contains("SQLite") && !text(&o).contains("sqlite"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// The probe's .xlsx bomb from the command line: refused with the setting to change.
+#[test]
+fn an_xlsx_bomb_is_refused_by_import() {
+    let office = Office::new();
+    let bomb = office.path("bomb.xlsx");
+    std::fs::write(&bomb, super::inputs::xlsx_bomb(1024, false)).unwrap();
+    let o = office.run(&["import", "objects", bomb.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("bomb.xlsx: its parts declare") && text(&o).contains("max_xlsx_bytes"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Plan ids and names have a length and a character set; a cron schedule firing more often
+/// than `[draw] min_cron_interval_secs` is refused, naming the field.
+#[test]
+fn ids_names_and_cron_schedules_are_bounded() {
+    let office = Office::new();
+    for (id, expected) in [
+        ("P/../x", "plan id: '/' is not allowed"),
+        (
+            &"p".repeat(100_000) as &str,
+            "plan id: must be 1 to 64 characters (this one has 100000)",
+        ),
+    ] {
+        let o = office.run(&["plan", "create", id, "--year", "2027", "--name", "计划"]);
+        assert!(!o.status.success());
+        assert!(text(&o).contains(expected), "{}", text(&o));
+    }
+    let o = office.run(&[
+        "plan",
+        "create",
+        "2027",
+        "--year",
+        "2027",
+        "--name",
+        "a\u{202E}b",
+    ]);
+    assert!(
+        text(&o).contains("plan name: has a control or bidi character (U+202E)"),
+        "{}",
+        text(&o)
+    );
+    office.ok(&["import", "items", &office.file("items.csv", ITEMS)]);
+    office.ok(&["plan", "create", "2027", "--year", "2027", "--name", "计划"]);
+    let every_second = TASK.replace("date = 2027-03-05", "cron = \"* * * * * *\"");
+    assert_ne!(every_second, TASK);
+    let file = office.file("task.toml", &every_second);
+    let o = office.run(&["task", "add", "--plan", "2027", &file]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("field cron: fires 1s after its fire at")
+            && text(&o).contains("more often than the minimum of 3600s"),
+        "{}",
+        text(&o)
+    );
+    let config = office.file("c.toml", "[draw]\nmin_cron_interval_secs = 1\n");
+    office.ok(&["--config", &config, "task", "add", "--plan", "2027", &file]);
+    let bad_id = TASK.replace("id = \"T-2027-01\"", "id = \"T/2027\"");
+    let o = office.run(&[
+        "task",
+        "add",
+        "--plan",
+        "2027",
+        &office.file("t2.toml", &bad_id),
+    ]);
+    assert!(
+        text(&o).contains("field id: '/' is not allowed"),
+        "{}",
+        text(&o)
+    );
+}

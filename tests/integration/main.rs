@@ -9,6 +9,7 @@ mod backend;
 mod cli;
 mod daemon;
 mod independent;
+mod inputs;
 mod library_cli;
 mod matching;
 mod properties;

@@ -384,7 +384,11 @@ pub async fn audit_verify_finds_every_kind_of_tampering(b: &Backend) {
 
 /// A task file as the services take it: its text and the name errors give it.
 fn task_text<'a>(name: &'a str, text: &'a str) -> plans::TaskText<'a> {
-    plans::TaskText { name, text }
+    plans::TaskText {
+        name,
+        text,
+        min_cron_interval: chrono::Duration::hours(1),
+    }
 }
 
 pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backend) {

@@ -100,6 +100,7 @@ async fn import(
     };
     let options = ImportOptions {
         skip_invalid: q.skip_invalid,
+        limits: s.config.import,
         ..Default::default()
     };
     let actor = Actor {

@@ -122,8 +122,9 @@ async fn approve_plan(
 }
 
 /// A task file uploaded as the request body.
-fn task_text(body: &[u8]) -> ApiResult<plans::TaskText<'_>> {
+fn task_text<'a>(s: &AppState, body: &'a [u8]) -> ApiResult<plans::TaskText<'a>> {
     Ok(plans::TaskText {
+        min_cron_interval: s.config.draw.min_cron_interval(),
         name: "task.toml",
         text: std::str::from_utf8(body)
             .map_err(|e| ServiceError::Invalid(format!("task.toml: {e}")))?,
@@ -170,7 +171,7 @@ async fn add_task(
     let task = plans::add_task(
         s.store(),
         &id,
-        task_text(&body)?,
+        task_text(&s, &body)?,
         q.replace,
         &actor(who, q.reason),
     )
@@ -220,7 +221,7 @@ async fn amend_plan(
     let a = plans::amend(
         s.store(),
         &id,
-        task_text(&body)?,
+        task_text(&s, &body)?,
         &q.approver,
         &actor(who, q.reason),
         s.runs.now(),

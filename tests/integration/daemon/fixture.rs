@@ -82,6 +82,7 @@ pub async fn amend_with(store: &dyn Store, plan: &str, name: &str, task: String,
     let file = plans::TaskText {
         name: &name,
         text: &task,
+        min_cron_interval: chrono::Duration::hours(1),
     };
     plans::amend(store, plan, file, "director", who, chrono::Utc::now())
         .await

@@ -15,6 +15,7 @@ mod log;
 mod openapi;
 mod scheduler;
 mod secrets;
+mod uploads;
 
 use harness::Backend;
 
@@ -31,6 +32,7 @@ backend_tests!(
     load::many_keep_alive_clients_on_the_public_routes_all_get_answers,
     secrets::a_copy_of_the_database_holds_no_secret,
     lease::a_survivor_finishes_a_draw_whose_instance_died,
+    uploads::bad_uploads_are_refused_with_their_place,
 );
 
 #[cfg(unix)]
