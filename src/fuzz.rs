@@ -29,8 +29,11 @@ const MAX_ROWS: usize = 10_000;
 /// signed with it, so mutations reach past the signature check).
 pub const CHECKPOINT_KEY: [u8; 32] = [0x5a; 32];
 
-/// The targets by name, as the fuzz binaries and corpus folders are called.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target: arbitrary bytes in, a panic if something that must hold does not.
+pub type Target = fn(&[u8]);
+
+/// The targets by name, as the fuzz binary's argument and the corpus folders call them.
+pub const TARGETS: &[(&str, Target)] = &[
     ("csv_rows", csv_rows),
     ("xlsx_rows", xlsx_rows),
     ("draw_csv", draw_csv),
@@ -90,7 +93,11 @@ fn table_rows(data: &[u8], name: &str) {
             continue;
         };
         for row in &rows {
-            assert_eq!(row.cells.iter().count(), t.headers.len(), "one cell per column");
+            assert_eq!(
+                row.cells.iter().count(),
+                t.headers.len(),
+                "one cell per column"
+            );
             if let Ok(record) = parser.parse(&row.cells) {
                 let data = record.data();
                 let back = crate::library::Record::from_data(kind, &data)
@@ -157,7 +164,10 @@ pub fn task_toml(data: &[u8]) {
             let tz = chrono_tz::Asia::Shanghai;
             if let Ok(fires) = task.fires(tz) {
                 for fire in fires.take(3) {
-                    assert!(fire.date_naive() <= task.window_end, "fires within the window");
+                    assert!(
+                        fire.date_naive() <= task.window_end,
+                        "fires within the window"
+                    );
                 }
             }
             let now = chrono::DateTime::from_timestamp(1_780_000_000, 0).expect("time");
@@ -166,7 +176,12 @@ pub fn task_toml(data: &[u8]) {
     }
     if let Ok(year) = toml::from_str::<YearFile>(text) {
         let mut calendar = WorkCalendar::default();
-        let days: Vec<_> = year.holidays.iter().chain(&year.workdays).copied().collect();
+        let days: Vec<_> = year
+            .holidays
+            .iter()
+            .chain(&year.workdays)
+            .copied()
+            .collect();
         if calendar.add(year).is_ok() {
             for d in days {
                 let _ = calendar.publication_deadline(d);
@@ -250,7 +265,10 @@ pub fn checkpoint(data: &[u8]) {
             if let Ok(c) = checkpoint::verify(text, &key) {
                 // A checkpoint we read, signed again, verifies as itself (a note's key name
                 // has no spaces, so neither has an origin that verified).
-                assert_eq!(checkpoint::verify(&checkpoint::sign(&c, &signer), &key), Ok(c));
+                assert_eq!(
+                    checkpoint::verify(&checkpoint::sign(&c, &signer), &key),
+                    Ok(c)
+                );
             }
         }
         b'i' => {
