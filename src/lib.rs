@@ -17,6 +17,10 @@ macro_rules! internal {
 
 internal!(cli, client, config, library, server, service, store, table);
 
+/// The fuzz targets' bodies, for the afl binaries in `fuzz/` and the corpus replay test.
+#[cfg(feature = "internals")]
+pub mod fuzz;
+
 /// The command line: parses the arguments, runs the command, and returns its exit code.
 pub fn run_cli() -> anyhow::Result<i32> {
     use clap::Parser;

@@ -7,7 +7,7 @@ pub mod drand;
 pub mod error;
 pub mod metrics;
 mod openapi;
-mod routes;
+pub(crate) mod routes;
 pub mod scheduler;
 
 use std::future::Future;

@@ -8,6 +8,7 @@ mod architecture;
 mod backend;
 mod cli;
 mod daemon;
+mod fuzz_corpus;
 mod independent;
 mod inputs;
 mod library_cli;

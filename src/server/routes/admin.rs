@@ -85,7 +85,7 @@ async fn audit_verify(State(s): St, _: Auditor) -> ApiResult<Json<verify::AuditR
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewToken {
+pub(crate) struct NewToken {
     name: String,
     /// auditor, officer or admin.
     #[schema(value_type = String)]

@@ -3,13 +3,13 @@
 //! sign and keep a checkpoint of what is already there); the others sit behind
 //! `auth::known_caller` and take the role they need as an extractor.
 
-mod admin;
+pub(crate) mod admin;
 mod libraries;
 mod log;
 mod ops;
-mod plans;
+pub(crate) mod plans;
 mod public;
-mod runs;
+pub(crate) mod runs;
 
 use std::sync::Arc;
 

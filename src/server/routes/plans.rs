@@ -35,7 +35,7 @@ pub fn routes() -> OpenApiRouter<Arc<AppState>> {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewPlan {
+pub(crate) struct NewPlan {
     id: String,
     year: i32,
     name: String,

@@ -37,7 +37,7 @@ pub fn routes() -> OpenApiRouter<Arc<AppState>> {
 
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TriggerBody {
+pub(crate) struct TriggerBody {
     /// The public event whose values will be the entropy (default: the configured one).
     witness_event: Option<String>,
     witnesses: Option<u8>,
@@ -104,9 +104,9 @@ async fn run(State(s): St, Path(id): Path<String>, _: Auditor) -> ApiResult<Json
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EntropyBody {
+pub(crate) struct EntropyBody {
     /// The event's numbers as published: one source per line, values separated by spaces.
-    values: String,
+    pub(crate) values: String,
 }
 
 /// Enter the witnessed values (step 2)
@@ -177,7 +177,7 @@ async fn replace(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ResultsBody {
+pub(crate) struct ResultsBody {
     /// One entry per inspected object.
     results: Vec<ResultInput>,
 }
