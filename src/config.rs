@@ -21,6 +21,7 @@ pub struct Config {
     pub server: Server,
     pub draw: Draw,
     pub drand: Drand,
+    pub accounts: Accounts,
 }
 
 /// The daemon (`double-random serve`).
@@ -50,6 +51,20 @@ impl Default for Server {
             max_upload_bytes: 256 << 20,
             log_origin: "double-random.local/log".into(),
         }
+    }
+}
+
+/// Accounts and their API tokens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Accounts {
+    /// How many days a new token works unless its creator says otherwise.
+    pub token_days: u32,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Self { token_days: 90 }
     }
 }
 

@@ -104,10 +104,11 @@ pub enum DocKind {
     Token,
     Key,
     Calendar,
+    Account,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 9] = [
+    pub const ALL: [DocKind; 10] = [
         DocKind::Plan,
         DocKind::Task,
         DocKind::Amendment,
@@ -117,6 +118,7 @@ impl DocKind {
         DocKind::Token,
         DocKind::Key,
         DocKind::Calendar,
+        DocKind::Account,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +132,7 @@ impl DocKind {
             DocKind::Token => "token",
             DocKind::Key => "key",
             DocKind::Calendar => "calendar",
+            DocKind::Account => "account",
         }
     }
 }

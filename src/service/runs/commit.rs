@@ -14,10 +14,10 @@ use super::transition::{Transition, failpoint};
 use crate::core::beacon::Announcement;
 use crate::core::draw::secret_hash;
 use crate::core::secret::Secret;
-use crate::library::plan::{Plan, PlanState, ScheduleError, Task};
+use crate::library::plan::{Plan, PlanState, Schedule, ScheduleError, Task};
 use crate::service::documents::{self, create};
 use crate::service::snapshots::{self, fresh_key};
-use crate::service::tlog;
+use crate::service::{plans, tlog};
 use crate::service::{Actor, Result, ServiceError};
 use crate::store::StoreError;
 
@@ -53,7 +53,12 @@ impl Runs {
             let exists = documents::get::<Run>(&*self.store, &Self::run_id(&task.id, &fire))
                 .await?
                 .is_some();
-            if !exists && approved.contains(&task.plan_id) {
+            if exists || !approved.contains(&task.plan_id) {
+                continue;
+            }
+            let drawn = matches!(task.schedule, Schedule::Date(_))
+                && plans::standing_run(&*self.store, &task.id).await?.is_some();
+            if !drawn {
                 due.push((task, fire));
             }
         }
@@ -80,6 +85,18 @@ impl Runs {
         let run_id = Self::run_id(&task.id, &fire);
         if let Ok(existing) = self.get(&run_id).await {
             return Ok((existing, false));
+        }
+        // A task drawn once on its date is never drawn again, whatever its date says now
+        // (amendments refuse to redefine it; this holds for one stored before that rule).
+        if matches!(task.schedule, Schedule::Date(_)) {
+            if let Some(run) = plans::standing_run(&*self.store, &task.id).await? {
+                return Err(ServiceError::Invalid(format!(
+                    "task {} was drawn once already (run {}, {}): no second draw",
+                    task.id,
+                    run.id,
+                    run.state.as_str()
+                )));
+            }
         }
         if manual && self.today() > task.window_end {
             return Err(ServiceError::Invalid(format!(

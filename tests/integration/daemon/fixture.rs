@@ -68,7 +68,7 @@ pub async fn prepared_on(b: &Backend, objects: u64, date: NaiveDate) -> PathBuf 
         name: "setup".into(),
         reason: String::new(),
     };
-    double_random::cli::office::load_demo(&*s, &lib, date, &who)
+    double_random::cli::demo_office::load_demo(&*s, &lib, date, &who)
         .await
         .unwrap();
     s.close().await;
