@@ -124,15 +124,16 @@ pub async fn load_demo(
         name: &name,
         text: &text,
     };
-    let task = match service::plans::load_plan(store, &plan).await?.value.state {
-        PlanState::Draft => service::plans::add_task(store, &plan, file, true, who).await?,
-        _ => service::plans::show(store, &plan)
-            .await?
-            .tasks
-            .into_iter()
-            .next()
-            .context("the demo plan has no task")?,
-    };
+    if !at_least(store, &plan, PlanState::Submitted).await? {
+        let added = service::plans::add_task(store, &plan, file, true, who).await;
+        reached(store, &plan, PlanState::Submitted, added.map(drop)).await?;
+    }
+    let task = service::plans::show(store, &plan)
+        .await?
+        .tasks
+        .into_iter()
+        .next()
+        .context("the demo plan has no task")?;
     for (to, by) in [(PlanState::Submitted, who), (PlanState::Approved, &approver)] {
         if !at_least(store, &plan, to).await? {
             let moved = service::plans::transition(store, &plan, to, by).await;

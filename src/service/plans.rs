@@ -26,13 +26,20 @@ pub enum AmendmentState {
     Approved,
 }
 
-/// A change to an approved plan: one task added or replaced.
+fn approved() -> AmendmentState {
+    AmendmentState::Approved
+}
+
+/// A change to an approved plan: one task added or replaced. (Amendments stored before the
+/// four-eyes rule read as approved, with no proposer or task recorded.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Amendment {
     pub plan_id: String,
     pub number: u32,
+    #[serde(default = "approved")]
     pub state: AmendmentState,
     /// The account that proposed it.
+    #[serde(default)]
     pub proposed_by: String,
     pub reason: String,
     /// When it was proposed.
@@ -40,8 +47,9 @@ pub struct Amendment {
     pub at: DateTime<Utc>,
     pub task_id: String,
     /// The task as the amendment defines it.
-    #[schema(value_type = Object)]
-    pub task: Task,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub task: Option<Task>,
     /// The task's definition before the amendment, if it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -351,7 +359,7 @@ pub async fn propose(
         reason: actor.reason.clone(),
         at,
         task_id: task.id.clone(),
-        task,
+        task: Some(task),
         replaced: previous.map(|p| p.value),
         approver: None,
         approved_at: None,
@@ -399,7 +407,10 @@ pub async fn approve_amendment(
     amendment.state = AmendmentState::Approved;
     amendment.approver = Some(actor.name.clone());
     amendment.approved_at = Some(at);
-    let (task_doc, task_op) = documents::put(&amendment.task, current.as_ref());
+    let task = amendment.task.as_ref().ok_or_else(|| {
+        StoreError::Corrupt(format!("{what} is proposed but holds no task"))
+    })?;
+    let (task_doc, task_op) = documents::put(task, current.as_ref());
     let (amendment_doc, amendment_op) = stored.replace_with(&amendment);
     let audit = documents::draft(
         actor,

@@ -182,8 +182,9 @@ struct CreatedToken<'a> {
 }
 
 fn created(role: Role, token: &Token, info: TokenInfo) -> Response {
+    let name = info.account.clone();
     let shown = CreatedToken {
-        name: &info.account.clone(),
+        name: &name,
         role,
         token: token.expose(),
         info,
