@@ -14,7 +14,6 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::clock::stamped;
 use super::documents::{self, Document, Stored};
-use super::snapshots::fresh_key;
 use super::{Actor, Result, ServiceError};
 use crate::store::{Doc, DocKind, DocOp, SecretBytes, Store, StoreError};
 
@@ -134,7 +133,10 @@ impl Password {
 
     /// The argon2id PHC string (algorithm, parameters, salt, hash) stored for it.
     fn hash(&self) -> Result<Vec<u8>> {
-        let salt = SaltString::encode_b64(&fresh_key()?[..16])
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| ServiceError::Invalid(format!("no OS randomness for a salt: {e}")))?;
+        let salt = SaltString::encode_b64(&bytes)
             .map_err(|e| ServiceError::Invalid(format!("password salt: {e}")))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default());
         let phc = argon

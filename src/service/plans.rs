@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use super::clock::stamped;
 use super::documents::{self, Document, Stored};
 use super::accounts::{self, Role};
-use super::runs::{Run, RunState};
 use super::{Actor, Result, ServiceError};
 use crate::library::fields::toml_field_line;
 use crate::library::plan::{Plan, PlanState, Task, TaskFile};
@@ -295,25 +294,28 @@ pub async fn add_task(
     Ok(task)
 }
 
-/// A run of `task_id` that stands (any but a failed one), if there is one: such a task was
-/// committed or drawn, and is not redefined or drawn again.
-pub async fn standing_run(store: &dyn Store, task_id: &str) -> Result<Option<Run>> {
-    Ok(documents::list::<Run>(store, Some(task_id))
-        .await?
-        .into_iter()
-        .find(|r| r.state != RunState::Failed))
+/// What this file reads of a stored run: its id and state. (The run model depends on this file
+/// through snapshots, so it is not named here; a run's state is stored snake_case.)
+#[derive(Deserialize)]
+struct RunHead {
+    id: String,
+    state: String,
 }
 
+/// Refuses to redefine a task that has a run that stands (any but a failed one): such a task
+/// was committed or drawn, and is not drawn again through a new definition.
 async fn not_drawn(store: &dyn Store, task_id: &str) -> Result<()> {
-    match standing_run(store, task_id).await? {
-        None => Ok(()),
-        Some(run) => Err(ServiceError::Invalid(format!(
-            "task {task_id} has run {} ({}): a task with a draw is not redefined, so it is \
-             never drawn twice; add a new task instead",
-            run.id,
-            run.state.as_str()
-        ))),
+    for doc in store.docs(DocKind::Run, Some(task_id)).await? {
+        let run: RunHead = documents::parse(&doc)?;
+        if run.state != "failed" {
+            return Err(ServiceError::Invalid(format!(
+                "task {task_id} has run {} ({}): a task with a draw is not redefined, so it \
+                 is never drawn twice; add a new task instead",
+                run.id, run.state
+            )));
+        }
     }
+    Ok(())
 }
 
 /// Proposes a change to an approved plan: one task added or replaced, with a reason. Nothing

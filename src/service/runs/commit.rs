@@ -17,7 +17,7 @@ use crate::core::secret::Secret;
 use crate::library::plan::{Plan, PlanState, Schedule, ScheduleError, Task};
 use crate::service::documents::{self, create};
 use crate::service::snapshots::{self, fresh_key};
-use crate::service::{plans, tlog};
+use crate::service::tlog;
 use crate::service::{Actor, Result, ServiceError};
 use crate::store::StoreError;
 
@@ -56,13 +56,24 @@ impl Runs {
             if exists || !approved.contains(&task.plan_id) {
                 continue;
             }
-            let drawn = matches!(task.schedule, Schedule::Date(_))
-                && plans::standing_run(&*self.store, &task.id).await?.is_some();
-            if !drawn {
+            if self.drawn_on_its_date(&task).await?.is_none() {
                 due.push((task, fire));
             }
         }
         Ok(due)
+    }
+
+    /// A run of a date task that stands (any but a failed one): such a task is drawn once,
+    /// whatever date its stored definition says now.
+    async fn drawn_on_its_date(&self, task: &Task) -> Result<Option<Run>> {
+        if !matches!(task.schedule, Schedule::Date(_)) {
+            return Ok(None);
+        }
+        Ok(self
+            .list(Some(&task.id))
+            .await?
+            .into_iter()
+            .find(|r| r.state != RunState::Failed))
     }
 
     /// Freezes the pool and publishes the commitment for `task_id`'s run at `fire` (default:
@@ -88,15 +99,13 @@ impl Runs {
         }
         // A task drawn once on its date is never drawn again, whatever its date says now
         // (amendments refuse to redefine it; this holds for one stored before that rule).
-        if matches!(task.schedule, Schedule::Date(_)) {
-            if let Some(run) = plans::standing_run(&*self.store, &task.id).await? {
-                return Err(ServiceError::Invalid(format!(
-                    "task {} was drawn once already (run {}, {}): no second draw",
-                    task.id,
-                    run.id,
-                    run.state.as_str()
-                )));
-            }
+        if let Some(run) = self.drawn_on_its_date(&task).await? {
+            return Err(ServiceError::Invalid(format!(
+                "task {} was drawn once already (run {}, {}): no second draw",
+                task.id,
+                run.id,
+                run.state.as_str()
+            )));
         }
         if manual && self.today() > task.window_end {
             return Err(ServiceError::Invalid(format!(

@@ -30,7 +30,6 @@ mod transition;
 mod view;
 
 pub use self::deadlines::DeadlineView;
-pub use self::model::{Run, RunState};
 pub use self::results::ResultInput;
 pub use self::service::Runs;
 pub use self::settings::{DrandSettings, DrawSettings, WitnessRequest};
