@@ -63,7 +63,7 @@ fn bearer(value: &str) -> Option<&str> {
     let (scheme, credentials) = value.trim_start().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
-        .then(|| credentials.trim())
+        .then_some(credentials.trim())
 }
 
 fn no_token() -> ApiError {

@@ -295,7 +295,7 @@ pub async fn reset_password(
 /// The enabled account `name` with at least `role`, or 403 `forbidden` saying why: the rule
 /// every approval checks, whoever calls (the daemon or the CLI on the database).
 pub async fn require(store: &dyn Store, name: &str, role: Role) -> Result<Stored<Account>> {
-    let refuse = |why: String| ServiceError::Forbidden(why);
+    let refuse = ServiceError::Forbidden;
     let stored = match load(store, name).await {
         Ok(s) => s,
         Err(ServiceError::NotFound(_) | ServiceError::Invalid(_)) => {

@@ -167,8 +167,7 @@ pub async fn create_with_account(
     now: DateTime<Utc>,
 ) -> Result<(Token, TokenInfo)> {
     let name = AccountName::parse(name)?;
-    let ops_docs = account_and_token(&name, role, days, actor, now)?;
-    let (token, shown, docs) = ops_docs;
+    let (token, shown, docs) = account_and_token(&name, role, days, actor, now)?;
     let refs: Vec<&Doc> = docs.iter().collect();
     let audit = documents::draft(actor, "token.create", name.as_str(), &refs);
     store
