@@ -270,8 +270,10 @@ pub async fn authenticate(
     let Some(account) = documents::get::<Account>(store, &record.account).await? else {
         return Ok(None);
     };
-    Ok(account.value.enabled().then(|| Caller {
+    let enabled = account.value.enabled();
+    let caller = Caller {
         name: account.value.name,
         role: account.value.role,
-    }))
+    };
+    Ok(enabled.then_some(caller))
 }

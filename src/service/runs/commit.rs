@@ -56,16 +56,18 @@ impl Runs {
             if exists || !approved.contains(&task.plan_id) {
                 continue;
             }
-            if self.drawn_on_its_date(&task).await?.is_none() {
+            let run_id = Self::run_id(&task.id, &fire);
+            if self.drawn_on_its_date(&task, &run_id).await?.is_none() {
                 due.push((task, fire));
             }
         }
         Ok(due)
     }
 
-    /// A run of a date task that stands (any but a failed one): such a task is drawn once,
-    /// whatever date its stored definition says now.
-    async fn drawn_on_its_date(&self, task: &Task) -> Result<Option<Run>> {
+    /// A run of a date task at another fire time than `fire_run` that stands (any but a
+    /// failed one): such a task is drawn once, whatever date its stored definition says now.
+    /// (A run with the id `fire_run` is this fire's own run, which concurrent triggers share.)
+    async fn drawn_on_its_date(&self, task: &Task, fire_run: &str) -> Result<Option<Run>> {
         if !matches!(task.schedule, Schedule::Date(_)) {
             return Ok(None);
         }
@@ -73,7 +75,7 @@ impl Runs {
             .list(Some(&task.id))
             .await?
             .into_iter()
-            .find(|r| r.state != RunState::Failed))
+            .find(|r| r.id != fire_run && r.state != RunState::Failed))
     }
 
     /// Freezes the pool and publishes the commitment for `task_id`'s run at `fire` (default:
@@ -99,7 +101,7 @@ impl Runs {
         }
         // A task drawn once on its date is never drawn again, whatever its date says now
         // (amendments refuse to redefine it; this holds for one stored before that rule).
-        if let Some(run) = self.drawn_on_its_date(&task).await? {
+        if let Some(run) = self.drawn_on_its_date(&task, &run_id).await? {
             return Err(ServiceError::Invalid(format!(
                 "task {} was drawn once already (run {}, {}): no second draw",
                 task.id,
