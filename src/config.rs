@@ -24,6 +24,7 @@ pub struct Config {
     pub drand: Drand,
     /// What one imported file may make the reader hold or do.
     pub import: Limits,
+    pub accounts: Accounts,
 }
 
 /// The daemon (`double-random serve`).
@@ -53,6 +54,20 @@ impl Default for Server {
             max_upload_bytes: 256 << 20,
             log_origin: "double-random.local/log".into(),
         }
+    }
+}
+
+/// Accounts and their API tokens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Accounts {
+    /// How many days a new token works unless its creator says otherwise.
+    pub token_days: u32,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Self { token_days: 90 }
     }
 }
 

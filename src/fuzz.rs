@@ -123,7 +123,9 @@ pub fn draw_csv(data: &[u8]) {
     });
     let path = std::env::temp_dir().join(format!("double-random-fuzz-{}.csv", std::process::id()));
     std::fs::write(&path, data).expect("temporary file");
-    if let Ok(objects) = crate::cli::input::read_objects(&path, policy) {
+    if let Ok(objects) =
+        crate::cli::input::read_objects(&path, policy, std::path::Path::new("policy.toml"))
+    {
         for o in &objects {
             assert!(!o.name.is_empty(), "an object has a name");
         }
@@ -340,7 +342,7 @@ pub fn beacon(data: &[u8]) {
 /// The daemon's JSON request bodies (and the calendar's TOML), by route; the first byte
 /// chooses the route, the rest is the body as the handler's extractor reads it.
 pub fn http_bodies(data: &[u8]) {
-    use crate::server::routes::{admin, plans, runs};
+    use crate::server::routes::{accounts, plans, runs};
     let Some((m, body)) = mode(data) else { return };
     fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
         serde_json::from_slice(body).ok()
@@ -372,7 +374,16 @@ pub fn http_bodies(data: &[u8]) {
             let _ = parse::<runs::ResultsBody>(body);
         }
         b'k' => {
-            let _ = parse::<admin::NewToken>(body);
+            let _ = parse::<accounts::NewToken>(body);
+        }
+        b'a' => {
+            let _ = parse::<accounts::NewAccount>(body);
+        }
+        b'w' => {
+            let _ = parse::<accounts::NewPassword>(body);
+        }
+        b'l' => {
+            let _ = parse::<accounts::TokenLife>(body);
         }
         _ => {}
     }

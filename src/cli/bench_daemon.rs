@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use super::office::load_demo;
+use super::demo_office::load_demo;
 use crate::service::Actor;
 use crate::service::access::PublicationKey;
 use crate::service::runs::{DrawSettings, Runs, WitnessRequest};

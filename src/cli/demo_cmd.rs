@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::draw::{print_summary, write_bundles};
 use super::verify::verify_file;
-use super::{demo, input, office, output};
+use super::{demo, demo_office, input, output};
 use crate::core::bundle::{self, DrawInputs, FullBundle};
 use crate::core::model::Snapshot;
 use crate::core::secret::{SaltKey, Secret};
@@ -128,7 +128,7 @@ pub fn demo(a: DemoArgs) -> Result<i32> {
         );
         valid &= report.valid;
     }
-    valid &= office::demo_office(dir, date)?;
+    valid &= demo_office::demo_office(dir, date)?;
     println!("files in {}", dir.display());
     Ok(if valid { 0 } else { 1 })
 }

@@ -2,11 +2,13 @@
 //! around the pure core. This file is the command list and its dispatch; each command is in its
 //! own file.
 
+mod accounts;
 pub mod bench;
 pub mod bench_daemon;
 mod bundle_file;
 pub mod demo;
 mod demo_cmd;
+pub mod demo_office;
 mod draw;
 pub mod input;
 pub mod log;
@@ -55,7 +57,15 @@ pub enum Command {
     Import(office::ImportArgs),
     /// Export a library as CSV, .xlsx or JSON, with the columns `import` reads.
     Export(office::ExportArgs),
-    /// The annual plan: create, submit, approve, amend, show.
+    /// Accounts (one per person, with a role) on the database directly: add, list, disable,
+    /// reset-password.
+    #[command(subcommand)]
+    Account(accounts::AccountCommand),
+    /// API tokens on the database directly: create, list, revoke (the way back in when the
+    /// admin token is lost).
+    #[command(subcommand)]
+    Token(accounts::TokenCommand),
+    /// The annual plan: create, submit, approve, amend, approve-amendment, show.
     #[command(subcommand)]
     Plan(office::PlanCommand),
     /// A plan's tasks: add, show.
@@ -114,6 +124,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Task(c) => office::run(&cli.global, office::Job::Task(c)),
         Command::Snapshot(a) => office::run(&cli.global, office::Job::Snapshot(a)),
         Command::Audit(c) => office::run(&cli.global, office::Job::Audit(c)),
+        Command::Account(c) => accounts::run(&cli.global, accounts::Job::Account(c)),
+        Command::Token(c) => accounts::run(&cli.global, accounts::Job::Token(c)),
         Command::Serve(a) => serve::run(&cli.global, a),
         Command::Log(LogCommand::Verify(a)) => log::run(a),
         Command::Config { .. } => {

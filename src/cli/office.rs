@@ -4,7 +4,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand};
 
 use super::output::AtomicFile;
@@ -79,21 +79,29 @@ pub enum PlanCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// Approve a submitted plan; the actor is recorded as the approver.
+    /// Approve a submitted plan: the actor must be an approver account that did not write
+    /// it, and is recorded as the approver.
     Approve {
         id: String,
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// Add or replace a task of an approved plan.
+    /// Propose adding or replacing a task of an approved plan (another account approves it).
     Amend {
         id: String,
         /// Task file (TOML) to add or replace.
         #[arg(long)]
         task: PathBuf,
         #[arg(long)]
-        approver: String,
-        #[arg(long)]
+        reason: String,
+    },
+    /// Approve a proposed amendment and apply it: the actor must be an approver account other
+    /// than the one that proposed it.
+    ApproveAmendment {
+        id: String,
+        /// The amendment's number.
+        number: u32,
+        #[arg(long, default_value = "")]
         reason: String,
     },
     Show {
@@ -160,22 +168,26 @@ pub enum Job {
     Audit(AuditCommand),
 }
 
+/// The database `--db` or the configuration names, its secrets sealed with its key.
+pub(super) async fn open_store(global: &Global, config: &Config) -> Result<Box<dyn Store>> {
+    let mut db = config.database.clone();
+    if let Some(url) = &global.db {
+        db.url = url.clone();
+    }
+    let key = db.sealing_key()?;
+    store::open(&db.url, key)
+        .await
+        .with_context(|| format!("opening {}", store::redact_url(&db.url)))
+}
+
 pub fn run(global: &Global, job: Job) -> Result<i32> {
     let config = Config::load(global.config.as_deref())?;
-    let url = global.db.clone().unwrap_or(config.database.url.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let key = crate::config::Database {
-            url: url.clone(),
-            ..config.database.clone()
-        }
-        .sealing_key()?;
-        let store = store::open(&url, key)
-            .await
-            .with_context(|| format!("opening {}", store::redact_url(&url)))?;
+        let store = open_store(global, &config).await?;
         let name = global
             .actor
             .clone()
@@ -188,12 +200,12 @@ pub fn run(global: &Global, job: Job) -> Result<i32> {
 }
 
 /// A task file's text, and its path as errors name it.
-fn task_file(path: &Path) -> Result<(String, String)> {
+pub(super) fn task_file(path: &Path) -> Result<(String, String)> {
     let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
     Ok((path.display().to_string(), text))
 }
 
-fn actor(name: &str, reason: String) -> Actor {
+pub(super) fn actor(name: &str, reason: String) -> Actor {
     Actor {
         name: name.into(),
         reason,
@@ -288,12 +300,7 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
                     .await?;
                     println!("plan {id} approved by {name}");
                 }
-                PlanCommand::Amend {
-                    id,
-                    task,
-                    approver,
-                    reason,
-                } => {
+                PlanCommand::Amend { id, task, reason } => {
                     let (name_of, text) = task_file(&task)?;
                     let file = TaskText {
                         name: &name_of,
@@ -301,18 +308,28 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
                         min_cron_interval: config.draw.min_cron_interval(),
                     };
                     let who = actor(&name, reason);
-                    let a = service::plans::amend(store, &id, file, &approver, &who, Utc::now())
-                        .await?;
+                    let a = service::plans::propose(store, &id, file, &who, Utc::now()).await?;
                     println!(
-                        "plan {id} amendment {}: task {} {} (approved by {})",
+                        "plan {id} amendment {} proposed by {}: task {} {}; another approver \
+                         approves it with `plan approve-amendment {id} {}`",
                         a.number,
+                        a.proposed_by,
                         a.task_id,
                         if a.replaced.is_some() {
                             "replaced"
                         } else {
                             "added"
                         },
-                        a.approver
+                        a.number
+                    );
+                }
+                PlanCommand::ApproveAmendment { id, number, reason } => {
+                    let who = actor(&name, reason);
+                    let a = service::plans::approve_amendment(store, &id, number, &who, Utc::now())
+                        .await?;
+                    println!(
+                        "plan {id} amendment {} approved by {name}: task {} in force",
+                        a.number, a.task_id
                     );
                 }
                 PlanCommand::Show { id } => print_json(&service::plans::show(store, &id).await?)?,
@@ -422,7 +439,7 @@ async fn execute(store: &dyn Store, config: &Config, name: String, job: Job) -> 
 }
 
 /// A file to import; errors name it as the import's do.
-fn open(path: &Path) -> Result<File> {
+pub(super) fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
@@ -471,106 +488,4 @@ fn print_import(r: &ImportReport) {
             r.rows
         ),
     }
-}
-
-/// The demo's second half: the office on the embedded default (a fresh SQLite file in `dir`):
-/// import the library files, approve a plan with one task, freeze its pool, verify the log.
-pub fn demo_office(dir: &std::path::Path, draw_date: NaiveDate) -> Result<bool> {
-    let db = dir.join("office.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = db.clone().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
-    let url = format!("sqlite://{}", db.display());
-    let lib = dir.join("library");
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let store = store::open(&url, store::SealingKey::for_database(&url, "")?).await?;
-        let who = actor("demo", "demo data".into());
-        println!("office database {url}:");
-        let task = load_demo(&*store, &lib, draw_date, &who).await?;
-        let snap = service::snapshots::take(
-            &*store,
-            &task.id,
-            None,
-            Some(draw_date),
-            Default::default(),
-            &who,
-            Utc::now(),
-        )
-        .await?;
-        let tiers: Vec<String> = snap
-            .roots
-            .strata
-            .iter()
-            .filter(|s| s.count > 0)
-            .map(|s| {
-                format!(
-                    "{}{} {}",
-                    s.tier,
-                    if s.cooled { " (cooled)" } else { "" },
-                    s.count
-                )
-            })
-            .collect();
-        println!(
-            "  snapshot {} of task {}: {} objects ({}), {} excluded, {} inspectors",
-            &snap.address[..16],
-            task.id,
-            snap.objects,
-            tiers.join(", "),
-            snap.roots.excluded.count,
-            snap.inspectors
-        );
-        service::snapshots::verify(&*store, &snap.address).await?;
-        let report = service::verify::verify(&*store).await?;
-        store.close().await;
-        println!(
-            "  snapshot rebuilt from history: same roots; audit log: {} entries, {}",
-            report.entries,
-            if report.problems.is_empty() {
-                "intact"
-            } else {
-                "NOT intact"
-            }
-        );
-        Ok(report.problems.is_empty())
-    })
-}
-
-/// Imports the demo library files in `lib` and approves a plan with the demo task.
-pub async fn load_demo(
-    store: &dyn Store,
-    lib: &std::path::Path,
-    draw_date: NaiveDate,
-    who: &Actor,
-) -> Result<crate::library::plan::Task> {
-    for kind in Kind::ALL {
-        let file = lib.join(format!("{}.csv", kind.as_str()));
-        let name = file.display().to_string();
-        let options = ImportOptions::default();
-        let r = service::imports::import(store, kind, open(&file)?, &name, options, who).await?;
-        anyhow::ensure!(
-            r.committed,
-            "demo {} did not import: {:?}",
-            kind.as_str(),
-            r.bad.first()
-        );
-        println!("  imported {} {}", r.counts.inserted, kind.as_str());
-    }
-    let plan = format!("{}", draw_date.format("%Y"));
-    service::plans::create(store, &plan, draw_date.year(), "演示年度抽查计划", who).await?;
-    let (name, text) = task_file(&lib.join("task.toml"))?;
-    // The demo task has a date, not a cron schedule: the default minimum is moot.
-    let file = TaskText {
-        name: &name,
-        text: &text,
-        min_cron_interval: crate::config::Draw::default().min_cron_interval(),
-    };
-    let task = service::plans::add_task(store, &plan, file, false, who).await?;
-    service::plans::transition(store, &plan, PlanState::Submitted, who).await?;
-    service::plans::transition(store, &plan, PlanState::Approved, who).await?;
-    println!("  plan {plan} approved with task {}", task.id);
-    Ok(task)
 }

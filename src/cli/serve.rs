@@ -9,7 +9,7 @@ use super::office::Global;
 use crate::config::Config;
 use crate::server;
 use crate::service::Actor;
-use crate::store::DocKind;
+use crate::service::bootstrap::{self, DemoState};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -19,8 +19,9 @@ pub struct ServeArgs {
     /// Serve only: run no cron scheduler in this instance.
     #[arg(long)]
     pub no_scheduler: bool,
-    /// On an empty database, load a demo data set (2,000 objects, 120 inspectors, an approved
-    /// plan whose task is due today).
+    /// On a database without plans, load a demo data set (2,000 objects, 120 inspectors, an
+    /// approved plan whose task is due today); a load that died half-way is finished on the
+    /// next start with --demo.
     #[arg(long)]
     pub demo: bool,
     /// Where the demo's library files are written.
@@ -51,9 +52,22 @@ pub fn run(global: &Global, args: ServeArgs) -> Result<i32> {
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let listen = config.server.listen.clone();
-        let started = server::start(config).await.context("starting the daemon")?;
+        let (store, first) = server::open(&config, args.demo)
+            .await
+            .context("opening the database")?;
+        // Printed before anything else can fail: a later error must not lose it.
+        if let Some(token) = &first.admin_token {
+            println!(
+                "admin token of account {} (shown once, stored only as a hash; keep it now): {}",
+                bootstrap::ADMIN,
+                token.expose()
+            );
+        }
+        let started = server::start(config, store, first.key)
+            .await
+            .context("starting the daemon")?;
         let state = started.state;
-        if args.demo && state.store().docs(DocKind::Plan, None).await?.is_empty() {
+        if first.demo == Some(DemoState::Pending) {
             let today = state.runs.today();
             super::demo::write_files(&args.demo_dir, 2000, 120, 1, today, true)?;
             let who = Actor {
@@ -61,14 +75,9 @@ pub fn run(global: &Global, args: ServeArgs) -> Result<i32> {
                 reason: "serve --demo".into(),
             };
             println!("loading the demo data set:");
-            super::office::load_demo(state.store(), &args.demo_dir.join("library"), today, &who)
-                .await?;
-        }
-        if let Some(token) = &started.admin_token {
-            println!(
-                "admin token (shown once, stored only as a hash; keep it now): {}",
-                token.expose()
-            );
+            let lib = args.demo_dir.join("library");
+            super::demo_office::load_demo(state.store(), &lib, today, &who).await?;
+            bootstrap::demo_loaded(state.store(), &who, state.runs.now()).await?;
         }
         if started.recovered > 0 {
             println!(

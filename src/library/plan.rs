@@ -1,5 +1,6 @@
 //! The annual plan (年度抽查计划) and its tasks. A plan goes draft → submitted → approved; after
-//! approval it changes only through an amendment naming an approver and a reason.
+//! approval it changes only through an amendment, proposed with a reason by one account and
+//! approved by another.
 
 use std::str::FromStr;
 
@@ -36,6 +37,18 @@ pub struct Plan {
     pub state: PlanState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_by: Option<String>,
+    /// Who created it, added or replaced a task or submitted it: none of them may approve it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<String>,
+}
+
+impl Plan {
+    /// Records `name` among the authors (once).
+    pub fn authored_by(&mut self, name: &str) {
+        if !self.authors.iter().any(|a| a == name) {
+            self.authors.push(name.into());
+        }
+    }
 }
 
 /// When a task's draw happens: once on a date, or on a cron schedule within the window.

@@ -1,19 +1,21 @@
 //! Who is calling: the protected routes' layer authenticates the Bearer token once, before
-//! any body is read, and leaves the caller in the request's extensions; each handler names
-//! the role it needs by taking an extractor (`Auditor`, `Officer`, `Admin`), so none can
-//! forget to check it.
+//! any body is read, and leaves the caller (its account and role) in the request's
+//! extensions; each handler names the role it needs by taking an extractor (`Auditor`,
+//! `Officer`, `Approver`, `Admin`), so none can forget to check it. The scheme name is
+//! case-insensitive (RFC 7235), and every 401 says `WWW-Authenticate: Bearer`.
 
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use crate::service::access::{self, Role, TokenRecord};
+use crate::service::accounts::Role;
+use crate::service::tokens::{self, Caller};
 
 /// The route layer of every protected route: an unknown caller is refused here, so it
 /// cannot make the daemon read an upload.
@@ -27,25 +29,41 @@ pub async fn known_caller(
             req.extensions_mut().insert(record);
             next.run(req).await
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            let mut answer = e.into_response();
+            if answer.status() == StatusCode::UNAUTHORIZED {
+                answer
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            answer
+        }
     }
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<TokenRecord> {
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer)
         .ok_or_else(no_token)?;
-    access::authenticate(state.store(), presented.trim())
+    tokens::authenticate(state.store(), presented, state.runs.now())
         .await?
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthorized,
-                "unknown token",
+                "unknown, expired or revoked token, or a disabled account",
             )
         })
+}
+
+/// The credentials of a `Bearer` authorization, the scheme in any case (RFC 7235).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(credentials.trim())
 }
 
 fn no_token() -> ApiError {
@@ -58,14 +76,15 @@ fn no_token() -> ApiError {
 
 /// The authenticated caller, if its role is at least `needed`. A route outside the
 /// authenticating layer has no caller, so it refuses rather than lets anyone in.
-fn caller(parts: &Parts, needed: Role) -> ApiResult<TokenRecord> {
-    let record = parts.extensions.get::<TokenRecord>().ok_or_else(no_token)?;
+fn caller(parts: &Parts, needed: Role) -> ApiResult<Caller> {
+    let record = parts.extensions.get::<Caller>().ok_or_else(no_token)?;
     if record.role < needed {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
             format!(
-                "a {} token cannot do this: it needs {}",
+                "account {} is {}: this needs {}",
+                record.name,
                 record.role.as_str(),
                 needed.as_str()
             ),
@@ -77,7 +96,7 @@ fn caller(parts: &Parts, needed: Role) -> ApiResult<TokenRecord> {
 macro_rules! role_extractor {
     ($(#[$doc:meta])* $name:ident, $role:expr) => {
         $(#[$doc])*
-        pub struct $name(pub TokenRecord);
+        pub struct $name(pub Caller);
 
         impl<S: Send + Sync> FromRequestParts<S> for $name {
             type Rejection = ApiError;
@@ -107,7 +126,13 @@ role_extractor!(
     Role::Officer
 );
 role_extractor!(
-    /// A caller who may also manage tokens and calendars.
+    /// A caller who may also approve plans and amendments (not their own: the service
+    /// checks that).
+    Approver,
+    Role::Approver
+);
+role_extractor!(
+    /// A caller who may also manage accounts, tokens and calendars.
     Admin,
     Role::Admin
 );

@@ -118,6 +118,7 @@ impl From<ServiceError> for ApiError {
         use StatusCode as S;
         match e {
             ServiceError::NotFound(m) => Self::new(S::NOT_FOUND, C::NotFound, m),
+            ServiceError::Forbidden(m) => Self::new(S::FORBIDDEN, C::Forbidden, m),
             ServiceError::Invalid(m) => Self::new(S::UNPROCESSABLE_ENTITY, C::Invalid, m),
             ServiceError::Core(e) => Self::new(S::UNPROCESSABLE_ENTITY, C::Invalid, e.to_string()),
             ServiceError::Table(e) => {

@@ -24,10 +24,11 @@ use tracing::Instrument;
 use self::error::{ApiError, ErrorCode};
 use crate::config::Config;
 use crate::config::EntropyKind;
-use crate::service::access::{self, PublicationKey, Role, Token};
+use crate::service::access::PublicationKey;
+use crate::service::bootstrap::{self, FirstStart};
 use crate::service::clock::{Clock, ShiftedClock, SystemClock};
 use crate::service::runs::{DrandSettings, DrawSettings, Runs};
-use crate::service::{Actor, ServiceError};
+use crate::service::ServiceError;
 use crate::store::{self, Store};
 
 /// What every handler shares.
@@ -45,25 +46,29 @@ impl AppState {
     }
 }
 
-/// A started daemon before it serves: the admin token is `Some` only on the first start.
+/// A started daemon before it serves.
 pub struct Started {
     pub state: Arc<AppState>,
-    pub admin_token: Option<Token>,
     pub recovered: usize,
 }
 
-/// Opens the store, loads (or creates) the publication key and the first admin token, and
-/// completes draws a crash interrupted.
-pub async fn start(config: Config) -> Result<Started, ServiceError> {
+/// Opens the store and writes what a first start needs (key, admin account and token, the
+/// demo marker: `service::bootstrap`). The caller prints the admin token at once, before
+/// anything else can fail and lose it.
+pub async fn open(config: &Config, demo: bool) -> Result<(Arc<dyn Store>, FirstStart), ServiceError> {
     let store: Arc<dyn Store> = Arc::from(store::open(&config.database.url, config.database.sealing_key()?).await?);
-    let system = Actor {
-        name: "double-random".into(),
-        reason: "first start".into(),
-    };
-    let now = SystemClock.now();
-    let key = PublicationKey::load_or_create(&*store, &system, now).await?;
-    let admin_token =
-        access::create_token(&*store, "admin", Role::Admin, &system, true, now).await?;
+    let first =
+        bootstrap::first_start(&*store, demo, config.accounts.token_days, SystemClock.now())
+            .await?;
+    Ok((store, first))
+}
+
+/// Builds the services on the opened store and completes draws a crash interrupted.
+pub async fn start(
+    config: Config,
+    store: Arc<dyn Store>,
+    key: PublicationKey,
+) -> Result<Started, ServiceError> {
     let invalid = |e: crate::config::ConfigError| ServiceError::Invalid(e.to_string());
     let drand = match config.drand_chain().map_err(invalid)? {
         None => None,
@@ -101,7 +106,6 @@ pub async fn start(config: Config) -> Result<Started, ServiceError> {
             config,
             relays,
         }),
-        admin_token,
         recovered,
     })
 }

@@ -23,7 +23,7 @@ use super::error::ErrorBody;
             and is signed; officers enter results and publish them. Anyone can recompute a draw \
             from its public bundle (docs/draw-spec.md), and each enterprise can check its own \
             outcome. Errors are JSON `{\"error\": {\"code\", \"message\"}}` with stable codes \
-            (see `Error`). Roles: auditor < officer < admin; see docs/api.md."
+            (see `Error`). Roles: auditor < officer < approver < admin; see docs/api.md."
     ),
     tags(
         (name = "public", description = "No token; read only (the log's checkpoint and \
@@ -33,7 +33,7 @@ use super::error::ErrorBody;
         (name = "plans", description = "Annual plans (年度抽查计划) and their tasks."),
         (name = "runs", description = "The draw lifecycle."),
         (name = "audit", description = "The hash-chained audit log."),
-        (name = "admin", description = "Tokens and calendars."),
+        (name = "admin", description = "Accounts, tokens and calendars."),
     ),
     security(("bearer" = [])),
     modifiers(&Bearer),
@@ -61,8 +61,8 @@ impl Modify for Bearer {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.description = Some(
-            "`Authorization: Bearer drt_<64 hex>`. The first start prints an admin token once; \
-             admins create others with POST /api/tokens."
+            "`Authorization: Bearer drt_<64 hex>` (scheme in any case). The first start prints an admin token once; \
+             admins create accounts and tokens with POST /api/tokens and /api/accounts."
                 .into(),
         );
         api.components

@@ -2,6 +2,8 @@
 //! snapshots, verify the audit log. Shared by the CLI and the daemon; no terminal, no HTTP.
 
 pub mod access;
+pub mod accounts;
+pub mod bootstrap;
 pub mod calendars;
 pub mod clock;
 pub mod documents;
@@ -9,6 +11,7 @@ pub mod imports;
 pub mod plans;
 pub mod runs;
 pub mod snapshots;
+pub mod tokens;
 pub mod tlog;
 pub mod verify;
 
@@ -37,6 +40,9 @@ pub enum ServiceError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    /// The caller's account may not do this (a role it lacks, four eyes).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

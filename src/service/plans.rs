@@ -1,5 +1,8 @@
 //! The annual plan and its tasks. Each change is a compare-and-set on the stored documents plus
-//! an audit entry, in one transaction: two officers acting at once cannot both win.
+//! an audit entry, in one transaction: two officers acting at once cannot both win. Four eyes
+//! (四眼原则): a plan is approved, and an amendment approved, by an enabled account with the
+//! approver role that did not write it. A task with a run that stands (any but a failed one)
+//! is history: no amendment replaces it, so none can bring about a second draw.
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
@@ -7,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::stamped;
 use super::documents::{self, Document, Stored};
+use super::accounts::{self, Role};
 use super::{Actor, Result, ServiceError};
 use crate::library::fields::{text_position, toml_field_line, toml_key_at};
 use crate::library::names::{check_id, check_name};
@@ -14,20 +18,47 @@ use crate::library::plan::{Plan, PlanState, Task, TaskFile};
 use crate::library::{Kind, Record};
 use crate::store::{DocKind, Store, StoreError};
 
-/// A recorded change to an approved plan.
+/// An amendment is proposed, then approved by another account, which applies it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AmendmentState {
+    Proposed,
+    Approved,
+}
+
+fn approved() -> AmendmentState {
+    AmendmentState::Approved
+}
+
+/// A change to an approved plan: one task added or replaced. (Amendments stored before the
+/// four-eyes rule read as approved, with no proposer or task recorded.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Amendment {
     pub plan_id: String,
     pub number: u32,
-    pub approver: String,
+    #[serde(default = "approved")]
+    pub state: AmendmentState,
+    /// The account that proposed it.
+    #[serde(default)]
+    pub proposed_by: String,
     pub reason: String,
+    /// When it was proposed.
     #[serde(with = "stamped")]
     pub at: DateTime<Utc>,
     pub task_id: String,
+    /// The task as the amendment defines it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub task: Option<Task>,
     /// The task's definition before the amendment, if it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub replaced: Option<Task>,
+    /// The approver account that approved it, once approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    #[serde(default, with = "stamped::option", skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -105,6 +136,7 @@ pub async fn create(
         name: name.into(),
         state: PlanState::Draft,
         approved_by: None,
+        authors: vec![actor.name.clone()],
     };
     let doc = documents::to_doc(&plan);
     let audit = documents::draft(actor, "plan.create", id, &[&doc]);
@@ -118,7 +150,20 @@ pub async fn create(
     Ok(plan)
 }
 
-/// draft → submitted (needs at least one task) → approved (names the approver).
+/// The approver of what `authors` wrote: an enabled approver account that is none of them.
+async fn four_eyes(store: &dyn Store, actor: &Actor, authors: &[String], what: &str) -> Result<()> {
+    accounts::require(store, &actor.name, Role::Approver).await?;
+    if authors.iter().any(|a| a == &actor.name) {
+        return Err(ServiceError::Forbidden(format!(
+            "{} wrote {what}: another approver must approve it (four eyes)",
+            actor.name
+        )));
+    }
+    Ok(())
+}
+
+/// draft → submitted (needs at least one task) → approved (by an approver account that is
+/// none of its authors, recorded as that account).
 pub async fn transition(store: &dyn Store, id: &str, to: PlanState, actor: &Actor) -> Result<Plan> {
     let stored = load_plan(store, id).await?;
     let mut plan = stored.value.clone();
@@ -130,9 +175,11 @@ pub async fn transition(store: &dyn Store, id: &str, to: PlanState, actor: &Acto
                     "plan {id} has no task to submit"
                 )));
             }
+            plan.authored_by(&actor.name);
             "plan.submit"
         }
         (PlanState::Submitted, PlanState::Approved) => {
+            four_eyes(store, actor, &plan.authors, &format!("plan {id}")).await?;
             plan.approved_by = Some(actor.name.clone());
             "plan.approve"
         }
@@ -215,7 +262,7 @@ pub async fn add_task(
     let plan = load_plan(store, plan_id).await?;
     if plan.value.state != PlanState::Draft {
         return Err(ServiceError::Invalid(format!(
-            "plan {plan_id} is {}: tasks change only through `plan amend` with an approver and a reason",
+            "plan {plan_id} is {}: tasks change only through an amendment, approved by another account",
             plan.value.state.as_str()
         )));
     }
@@ -240,17 +287,44 @@ pub async fn add_task(
         Some(_) => "task.replace",
         None => "task.add",
     };
-    let audit = documents::draft(actor, action, &task.id, &[&doc]);
-    store.write_docs(vec![plan.expect(), op], audit).await?;
+    let mut authored = plan.value.clone();
+    authored.authored_by(&actor.name);
+    let (plan_doc, plan_op) = plan.replace_with(&authored);
+    let audit = documents::draft(actor, action, &task.id, &[&doc, &plan_doc]);
+    store.write_docs(vec![plan_op, op], audit).await?;
     Ok(task)
 }
 
-/// Changes an approved plan: adds or replaces one task, recording approver, reason and time.
-pub async fn amend(
+/// What this file reads of a stored run: its id and state. (The run model depends on this file
+/// through snapshots, so it is not named here; a run's state is stored snake_case.)
+#[derive(Deserialize)]
+struct RunHead {
+    id: String,
+    state: String,
+}
+
+/// Refuses to redefine a task that has a run that stands (any but a failed one): such a task
+/// was committed or drawn, and is not drawn again through a new definition.
+async fn not_drawn(store: &dyn Store, task_id: &str) -> Result<()> {
+    for doc in store.docs(DocKind::Run, Some(task_id)).await? {
+        let run: RunHead = documents::parse(&doc)?;
+        if run.state != "failed" {
+            return Err(ServiceError::Invalid(format!(
+                "task {task_id} has run {} ({}): a task with a draw is not redefined, so it \
+                 is never drawn twice; add a new task instead",
+                run.id, run.state
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Proposes a change to an approved plan: one task added or replaced, with a reason. Nothing
+/// changes until another account approves it (`approve_amendment`).
+pub async fn propose(
     store: &dyn Store,
     plan_id: &str,
     file: TaskText<'_>,
-    approver: &str,
     actor: &Actor,
     at: DateTime<Utc>,
 ) -> Result<Amendment> {
@@ -261,10 +335,8 @@ pub async fn amend(
             plan.value.state.as_str()
         )));
     }
-    if approver.trim().is_empty() || actor.reason.trim().is_empty() {
-        return Err(ServiceError::Invalid(
-            "an amendment needs --approver and --reason".into(),
-        ));
+    if actor.reason.trim().is_empty() {
+        return Err(ServiceError::Invalid("an amendment needs a reason".into()));
     }
     let task = read_task(store, &plan.value, file).await?;
     let previous = documents::get::<Task>(store, &task.id).await?;
@@ -277,6 +349,7 @@ pub async fn amend(
             task.id
         )));
     }
+    not_drawn(store, &task.id).await?;
     let number = documents::list::<Amendment>(store, Some(plan_id))
         .await?
         .len() as u32
@@ -284,20 +357,72 @@ pub async fn amend(
     let amendment = Amendment {
         plan_id: plan_id.into(),
         number,
-        approver: approver.into(),
+        state: AmendmentState::Proposed,
+        proposed_by: actor.name.clone(),
         reason: actor.reason.clone(),
         at,
         task_id: task.id.clone(),
-        replaced: previous.as_ref().map(|p| p.value.clone()),
+        task: Some(task),
+        replaced: previous.map(|p| p.value),
+        approver: None,
+        approved_at: None,
     };
-    let (task_doc, task_op) = documents::put(&task, previous.as_ref());
-    let amendment_doc = documents::to_doc(&amendment);
-    let audit = documents::draft(actor, "plan.amend", plan_id, &[&task_doc, &amendment_doc]);
+    let doc = documents::to_doc(&amendment);
+    let audit = documents::draft(actor, "plan.amend.propose", plan_id, &[&doc]);
+    // Numbered in order: of two proposals at once, one takes the number and the other is
+    // told to try again (409).
     store
-        .write_docs(
-            vec![plan.expect(), task_op, documents::create(amendment_doc)],
-            audit,
-        )
+        .write_docs(vec![plan.expect(), documents::create(doc)], audit)
+        .await?;
+    Ok(amendment)
+}
+
+/// Approves proposed amendment `number` of `plan_id` and applies it: by an approver account
+/// other than the one that proposed it, while the task is still as the proposal found it and
+/// has no run that stands.
+pub async fn approve_amendment(
+    store: &dyn Store,
+    plan_id: &str,
+    number: u32,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<Amendment> {
+    let plan = load_plan(store, plan_id).await?;
+    let stored = documents::load::<Amendment>(store, &format!("{plan_id}#{number}")).await?;
+    let mut amendment = stored.value.clone();
+    if amendment.state != AmendmentState::Proposed {
+        return Err(ServiceError::Invalid(format!(
+            "amendment {number} of plan {plan_id} is approved already"
+        )));
+    }
+    let proposer = [amendment.proposed_by.clone()];
+    let what = format!("amendment {number} of plan {plan_id}");
+    four_eyes(store, actor, &proposer, &what).await?;
+    let current = documents::get::<Task>(store, &amendment.task_id).await?;
+    if current.as_ref().map(|c| &c.value) != amendment.replaced.as_ref() {
+        return Err(StoreError::Conflict(format!(
+            "task {} changed since {what} was proposed: propose it again",
+            amendment.task_id
+        ))
+        .into());
+    }
+    not_drawn(store, &amendment.task_id).await?;
+    amendment.state = AmendmentState::Approved;
+    amendment.approver = Some(actor.name.clone());
+    amendment.approved_at = Some(at);
+    let task = amendment.task.as_ref().ok_or_else(|| {
+        StoreError::Corrupt(format!("{what} is proposed but holds no task"))
+    })?;
+    let (task_doc, task_op) = documents::put(task, current.as_ref());
+    let (amendment_doc, amendment_op) = stored.replace_with(&amendment);
+    let audit = documents::draft(
+        actor,
+        "plan.amend.approve",
+        plan_id,
+        &[&task_doc, &amendment_doc],
+    );
+    store
+        .write_docs(vec![plan.expect(), task_op, amendment_op], audit)
         .await?;
     Ok(amendment)
 }

@@ -106,10 +106,11 @@ pub enum DocKind {
     Token,
     Key,
     Calendar,
+    Account,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 9] = [
+    pub const ALL: [DocKind; 10] = [
         DocKind::Plan,
         DocKind::Task,
         DocKind::Amendment,
@@ -119,6 +120,7 @@ impl DocKind {
         DocKind::Token,
         DocKind::Key,
         DocKind::Calendar,
+        DocKind::Account,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +134,7 @@ impl DocKind {
             DocKind::Token => "token",
             DocKind::Key => "key",
             DocKind::Calendar => "calendar",
+            DocKind::Account => "account",
         }
     }
 }

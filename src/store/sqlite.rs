@@ -71,7 +71,7 @@ impl SqliteStore {
             .min_connections(2)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        migrate(&pool).await?;
         let store = Self { pool, key };
         store.seal_secrets().await?;
         Ok(store)
@@ -95,6 +95,24 @@ impl SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Applies the migrations. SQLite has no lock for them (sqlx takes PostgreSQL's advisory lock
+/// only): of several processes starting on a new file, all but one find a migration applied
+/// under them and fail ("table audit_log already exists"), its transaction rolled back. They
+/// try again, reading what is applied now.
+async fn migrate(pool: &SqlitePool) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        match sqlx::migrate!("migrations/sqlite").run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(_) if attempt < 20 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

@@ -193,7 +193,23 @@ fn the_year_from_libraries_to_a_verified_snapshot() {
         text(&o)
     );
     seen += &office.ok(&["plan", "submit", "2027"]);
-    seen += &office.ok(&["plan", "approve", "2027"]);
+    // Four eyes: whoever wrote the plan cannot approve it, even with the approver role; the
+    // approver is another account, recorded as such.
+    let o = office.run(&["plan", "approve", "2027"]);
+    assert!(
+        !o.status.success() && text(&o).contains("is no account"),
+        "{}",
+        text(&o)
+    );
+    seen += &office.ok(&["account", "add", "测试科员", "--role", "approver"]);
+    let o = office.run(&["plan", "approve", "2027"]);
+    assert!(
+        !o.status.success() && text(&o).contains("four eyes"),
+        "{}",
+        text(&o)
+    );
+    seen += &office.ok(&["account", "add", "科长", "--role", "approver"]);
+    seen += &office.ok(&["--actor", "科长", "plan", "approve", "2027"]);
     let snap = office.ok(&[
         "snapshot",
         "--task",
@@ -216,16 +232,17 @@ fn the_year_from_libraries_to_a_verified_snapshot() {
     seen += &plan;
     let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
     assert_eq!(plan["plan"]["state"], "approved");
-    assert_eq!(plan["plan"]["approved_by"], "测试科员");
+    assert_eq!(plan["plan"]["approved_by"], "科长");
+    assert_eq!(plan["plan"]["authors"], serde_json::json!(["测试科员"]));
     let audit = office.ok(&["audit", "verify"]);
     seen += &audit;
     assert!(
-        audit.starts_with("audit log intact: 9 entries, 4 imports"),
+        audit.starts_with("audit log intact: 11 entries, 4 imports"),
         "{audit}"
     );
     let log = office.ok(&["audit", "log"]);
     seen += &log;
-    assert_eq!(log.lines().count(), 9);
+    assert_eq!(log.lines().count(), 11);
     assert!(
         log.lines()
             .next()

@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use double_random::library::Kind;
 use double_random::library::plan::PlanState;
 use double_random::library::pool::TierSource;
+use double_random::service::accounts::{self, Role};
 use double_random::service::imports::{self, ImportOptions, ImportReport};
 use double_random::service::{Actor, ServiceError, plans, snapshots, verify};
 use double_random::store::Store;
@@ -21,6 +22,27 @@ fn officer(reason: &str) -> Actor {
         name: "王科长".into(),
         reason: reason.into(),
     }
+}
+
+/// 刘局长, an account with the approver role (made on first use).
+async fn approver(s: &dyn Store, reason: &str) -> Actor {
+    let who = Actor {
+        name: "刘局长".into(),
+        reason: reason.into(),
+    };
+    if accounts::load(s, &who.name).await.is_err() {
+        accounts::create(
+            s,
+            &who.name,
+            Role::Approver,
+            None,
+            &officer(""),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    }
+    who
 }
 
 async fn import(s: &dyn Store, kind: Kind, file: &Path) -> ImportReport {
@@ -124,7 +146,7 @@ async fn populated(b: &Backend, s: &dyn Store) {
     plans::transition(s, "2027", PlanState::Submitted, &officer(""))
         .await
         .unwrap();
-    plans::transition(s, "2027", PlanState::Approved, &officer(""))
+    plans::transition(s, "2027", PlanState::Approved, &approver(s, "").await)
         .await
         .unwrap();
 }
@@ -410,11 +432,16 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
         .unwrap_err();
     assert!(err.to_string().contains("cannot become approved"), "{err}");
 
-    let a = plans::amend(
+    let err = plans::transition(&*s, "2027", PlanState::Approved, &approver(&*s, "").await)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot become approved"), "{err}");
+
+    // Proposed by the officer, in force only once another account approves it.
+    let a = plans::propose(
         &*s,
         "2027",
         task_text("t2.toml", &second),
-        "刘局长",
         &officer("新增专项任务"),
         chrono::Utc::now(),
     )
@@ -424,12 +451,20 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
         (a.number, a.task_id.as_str(), a.replaced.is_none()),
         (1, "T-2027-02", true)
     );
+    assert_eq!(plans::show(&*s, "2027").await.unwrap().tasks.len(), 1);
+    let err = plans::approve_amendment(&*s, "2027", 1, &officer(""), chrono::Utc::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Forbidden(_)), "{err}");
+    let boss = approver(&*s, "同意").await;
+    plans::approve_amendment(&*s, "2027", 1, &boss, chrono::Utc::now())
+        .await
+        .unwrap();
     let moved = TASK.replace("date = 2027-03-05", "date = 2027-03-20");
-    let a = plans::amend(
+    let a = plans::propose(
         &*s,
         "2027",
         task_text("t1.toml", &moved),
-        "刘局长",
         &officer("避开旺季"),
         chrono::Utc::now(),
     )
@@ -437,26 +472,35 @@ pub async fn plan_is_locked_once_approved_and_amendments_are_recorded(b: &Backen
     .unwrap();
     assert_eq!(a.number, 2);
     assert!(a.replaced.is_some());
+    plans::approve_amendment(&*s, "2027", 2, &boss, chrono::Utc::now())
+        .await
+        .unwrap();
     let view = plans::show(&*s, "2027").await.unwrap();
     assert_eq!(view.tasks.len(), 2);
     assert_eq!(
         view.amendments
             .iter()
-            .map(|a| (a.approver.as_str(), a.reason.as_str()))
+            .map(|a| (
+                a.proposed_by.as_str(),
+                a.approver.as_deref(),
+                a.reason.as_str()
+            ))
             .collect::<Vec<_>>(),
-        vec![("刘局长", "新增专项任务"), ("刘局长", "避开旺季")]
+        vec![
+            ("王科长", Some("刘局长"), "新增专项任务"),
+            ("王科长", Some("刘局长"), "避开旺季")
+        ]
     );
-    let err = plans::amend(
+    let err = plans::propose(
         &*s,
         "2027",
         task_text("t1.toml", &moved),
-        "",
         &officer(""),
         chrono::Utc::now(),
     )
     .await
     .unwrap_err();
-    assert!(err.to_string().contains("--approver and --reason"), "{err}");
+    assert!(err.to_string().contains("needs a reason"), "{err}");
 
     // Task files are checked field by field, with the line.
     let bad = TASK.replace("ratio = \"50%\"", "ratio = \"150%\"");

@@ -1,12 +1,10 @@
-//! The audit log (auditors), tokens and calendars (admins).
+//! The audit log (auditors) and calendars (admins); accounts and tokens are `accounts`.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -16,19 +14,16 @@ use utoipa_axum::routes;
 use super::{St, Why, actor};
 use crate::server::AppState;
 use crate::server::auth::{Admin, Auditor};
-use crate::server::body::Body;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::openapi::{
     BadRequest, Conflict, Forbidden, PayloadTooLarge, Storage, Unauthorized, Unprocessable,
 };
-use crate::service::access::{self, Role};
 use crate::service::verify;
 
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()
         .routes(routes!(audit))
         .routes(routes!(audit_verify))
-        .routes(routes!(create_token))
         .routes(routes!(set_calendar))
 }
 
@@ -81,63 +76,6 @@ async fn audit(
     ))]
 async fn audit_verify(State(s): St, _: Auditor) -> ApiResult<Json<verify::AuditReport>> {
     Ok(Json(verify::verify(s.store()).await?))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewToken {
-    name: String,
-    /// auditor, officer or admin.
-    #[schema(value_type = String)]
-    role: Role,
-}
-
-#[derive(Serialize, ToSchema)]
-struct CreatedToken<'a> {
-    name: &'a str,
-    role: &'a str,
-    /// Shown once; stored only as its SHA-256.
-    token: &'a str,
-}
-
-/// Create an API token
-///
-/// Minimum role: **admin**. The token is shown once in the answer and stored only as its
-/// SHA-256.
-#[utoipa::path(post, path = "/api/tokens", tag = "admin", security(("bearer" = [])),
-    params(Why),
-    request_body = NewToken,
-    responses(
-        (status = 201, description = "Created.", body = CreatedToken),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-        (status = 503, response = Storage),
-    ))]
-async fn create_token(
-    State(s): St,
-    Query(why): Query<Why>,
-    Admin(who): Admin,
-    Body(t): Body<NewToken>,
-) -> ApiResult<Response> {
-    let token = access::create_token(
-        s.store(),
-        &t.name,
-        t.role,
-        &actor(who, why.reason),
-        false,
-        s.runs.now(),
-    )
-    .await?
-    .expect("not a bootstrap token");
-    let shown = CreatedToken {
-        name: &t.name,
-        role: t.role.as_str(),
-        token: token.expose(),
-    };
-    Ok((StatusCode::CREATED, Json(shown)).into_response())
 }
 
 #[derive(Serialize, ToSchema)]

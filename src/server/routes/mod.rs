@@ -3,6 +3,7 @@
 //! sign and keep a checkpoint of what is already there); the others sit behind
 //! `auth::known_caller` and take the role they need as an extractor.
 
+pub(crate) mod accounts;
 pub(crate) mod admin;
 mod libraries;
 mod log;
@@ -28,7 +29,7 @@ use super::auth;
 use super::error::{ApiError, ErrorCode};
 use super::openapi::ApiDoc;
 use crate::service::Actor;
-use crate::service::access::TokenRecord;
+use crate::service::tokens::Caller;
 
 type St = State<Arc<AppState>>;
 
@@ -41,6 +42,7 @@ pub fn routes(state: Arc<AppState>, upload_limit: usize) -> Router<Arc<AppState>
         .merge(plans::routes())
         .merge(runs::routes())
         .merge(admin::routes())
+        .merge(accounts::routes())
         // Routes only: an unknown path stays a 404 for everyone.
         .route_layer(middleware::from_fn_with_state(state, auth::known_caller));
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -69,7 +71,7 @@ struct Why {
     reason: String,
 }
 
-fn actor(who: TokenRecord, reason: String) -> Actor {
+fn actor(who: Caller, reason: String) -> Actor {
     Actor {
         name: who.name,
         reason,

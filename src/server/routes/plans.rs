@@ -1,4 +1,6 @@
-//! Annual plans and their tasks: create, submit, approve, add a task, amend.
+//! Annual plans and their tasks: create, submit, approve, add a task, propose and approve an
+//! amendment. Approvals take the `Approver` extractor; that the approver is not an author
+//! (four eyes) is the service's rule.
 
 use std::sync::Arc;
 
@@ -15,9 +17,9 @@ use utoipa_axum::routes;
 use super::{St, Why, actor};
 use crate::library::plan::{Plan, PlanState};
 use crate::server::AppState;
-use crate::server::auth::Officer;
+use crate::server::auth::{Approver, Officer};
 use crate::server::body::Body;
-use crate::server::error::ApiResult;
+use crate::server::error::{ApiError, ApiResult};
 use crate::server::openapi::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Storage, Unauthorized,
     Unprocessable,
@@ -31,6 +33,7 @@ pub fn routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(approve_plan))
         .routes(routes!(add_task))
         .routes(routes!(amend_plan))
+        .routes(routes!(approve_amendment))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -96,8 +99,9 @@ async fn submit_plan(
 
 /// Approve a submitted plan
 ///
-/// Minimum role: **officer**. submitted → approved: its tasks become public and scheduled.
-/// 422 `invalid` from any other state.
+/// Minimum role: **approver**. submitted → approved: its tasks become public and scheduled.
+/// The approver must not be an author of the plan (who created it, added or replaced a task
+/// or submitted it): 403 `forbidden`. 422 `invalid` from any other state.
 #[utoipa::path(post, path = "/api/plans/{id}/approve", tag = "plans", security(("bearer" = [])),
     params(("id" = String, Path, description = "Plan id."), Why),
     responses(
@@ -113,7 +117,7 @@ async fn approve_plan(
     State(s): St,
     Path(id): Path<String>,
     Query(why): Query<Why>,
-    Officer(who): Officer,
+    Approver(who): Approver,
 ) -> ApiResult<Json<Plan>> {
     let to = PlanState::Approved;
     Ok(Json(
@@ -183,26 +187,28 @@ async fn add_task(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct AmendQuery {
-    /// Who approved the change (required).
-    #[serde(default)]
-    approver: String,
     /// Why; recorded in the amendment and the audit log (required).
     #[serde(default)]
     reason: String,
+    /// No longer taken: an amendment is approved by an approver account (422 if given).
+    #[serde(default)]
+    approver: Option<String>,
 }
 
-/// Amend an approved plan
+/// Propose an amendment to an approved plan
 ///
-/// Minimum role: **officer**. Adds or replaces one task of an approved plan (task TOML body,
-/// as for adding a task), recorded with approver, reason and time. Both query parameters are
-/// required: missing or blank answers 422 `invalid`.
+/// Minimum role: **officer**. Proposes adding or replacing one task of an approved plan
+/// (task TOML body, as for adding a task), with a reason (required). Nothing changes until
+/// another account with the approver role approves it. A task that has a run (other than a
+/// failed one) cannot be redefined: 422 `invalid`. Two proposals at once: one gets the next
+/// number, the other 409 `conflict`.
 #[utoipa::path(post, path = "/api/plans/{id}/amendments", tag = "plans",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Plan id."), AmendQuery),
     request_body(content = String, content_type = "text/toml",
         description = "A task TOML file. The Content-Type header is not checked."),
     responses(
-        (status = 201, description = "The amendment.", body = plans::Amendment),
+        (status = 201, description = "The proposed amendment.", body = plans::Amendment),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -218,14 +224,56 @@ async fn amend_plan(
     Officer(who): Officer,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let a = plans::amend(
+    if q.approver.is_some() {
+        return Err(ServiceError::Invalid(
+            "an amendment takes no approver name: another account with the approver role \
+             approves it (POST /api/plans/{id}/amendments/{number}/approve)"
+                .into(),
+        )
+        .into());
+    }
+    let a = plans::propose(
         s.store(),
         &id,
         task_text(&s, &body)?,
-        &q.approver,
         &actor(who, q.reason),
         s.runs.now(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+/// Approve a proposed amendment
+///
+/// Minimum role: **approver**. Applies the amendment (the task is added or replaced) and
+/// records the caller's account as its approver. 403 `forbidden` for the account that
+/// proposed it; 409 `conflict` if the task changed since; 422 `invalid` if it is approved
+/// already or the task has a run by now.
+#[utoipa::path(post, path = "/api/plans/{id}/amendments/{number}/approve", tag = "plans",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Plan id."),
+        ("number" = u32, Path, description = "Amendment number."), Why),
+    responses(
+        (status = 200, description = "The approved amendment.", body = plans::Amendment),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Storage),
+    ))]
+async fn approve_amendment(
+    State(s): St,
+    Path((id, number)): Path<(String, String)>,
+    Query(why): Query<Why>,
+    Approver(who): Approver,
+) -> ApiResult<Json<plans::Amendment>> {
+    let number: u32 = number
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{number:?} is not an amendment number")))?;
+    let who = actor(who, why.reason);
+    Ok(Json(
+        plans::approve_amendment(s.store(), &id, number, &who, s.runs.now()).await?,
+    ))
 }

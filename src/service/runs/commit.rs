@@ -14,7 +14,7 @@ use super::transition::{Transition, failpoint};
 use crate::core::beacon::Announcement;
 use crate::core::draw::secret_hash;
 use crate::core::secret::Secret;
-use crate::library::plan::{Plan, PlanState, ScheduleError, Task};
+use crate::library::plan::{Plan, PlanState, Schedule, ScheduleError, Task};
 use crate::service::documents::{self, create};
 use crate::service::snapshots::{self, fresh_key};
 use crate::service::tlog;
@@ -53,11 +53,29 @@ impl Runs {
             let exists = documents::get::<Run>(&*self.store, &Self::run_id(&task.id, &fire))
                 .await?
                 .is_some();
-            if !exists && approved.contains(&task.plan_id) {
+            if exists || !approved.contains(&task.plan_id) {
+                continue;
+            }
+            let run_id = Self::run_id(&task.id, &fire);
+            if self.drawn_on_its_date(&task, &run_id).await?.is_none() {
                 due.push((task, fire));
             }
         }
         Ok(due)
+    }
+
+    /// A run of a date task at another fire time than `fire_run` that stands (any but a
+    /// failed one): such a task is drawn once, whatever date its stored definition says now.
+    /// (A run with the id `fire_run` is this fire's own run, which concurrent triggers share.)
+    async fn drawn_on_its_date(&self, task: &Task, fire_run: &str) -> Result<Option<Run>> {
+        if !matches!(task.schedule, Schedule::Date(_)) {
+            return Ok(None);
+        }
+        Ok(self
+            .list(Some(&task.id))
+            .await?
+            .into_iter()
+            .find(|r| r.id != fire_run && r.state != RunState::Failed))
     }
 
     /// Freezes the pool and publishes the commitment for `task_id`'s run at `fire` (default:
@@ -80,6 +98,16 @@ impl Runs {
         let run_id = Self::run_id(&task.id, &fire);
         if let Ok(existing) = self.get(&run_id).await {
             return Ok((existing, false));
+        }
+        // A task drawn once on its date is never drawn again, whatever its date says now
+        // (amendments refuse to redefine it; this holds for one stored before that rule).
+        if let Some(run) = self.drawn_on_its_date(&task, &run_id).await? {
+            return Err(ServiceError::Invalid(format!(
+                "task {} was drawn once already (run {}, {}): no second draw",
+                task.id,
+                run.id,
+                run.state.as_str()
+            )));
         }
         if manual && self.today() > task.window_end {
             return Err(ServiceError::Invalid(format!(

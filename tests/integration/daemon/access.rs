@@ -20,7 +20,9 @@ pub async fn the_public_reaches_no_officer_endpoint(b: &Backend) {
             .replace("{kind}", "objects")
             .replace("{year}", "2027")
             .replace("{code}", "91420700MA4KXXXX1X")
-            .replace("{id}", "x");
+            .replace("{id}", "x")
+            .replace("{name}", "x")
+            .replace("{number}", "1");
         for (method, op) in ops.as_object().unwrap() {
             let method = method.to_uppercase();
             let open = op["security"] == json!([]);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use double_random::service::access::PublicationKey;
+use double_random::service::accounts::{self, Role};
 use double_random::service::clock::{Clock, SystemClock};
 use double_random::service::runs::{DrawSettings, Runs};
 use double_random::service::{Actor, plans};
@@ -68,15 +69,15 @@ pub async fn prepared_on(b: &Backend, objects: u64, date: NaiveDate) -> PathBuf 
         name: "setup".into(),
         reason: String::new(),
     };
-    double_random::cli::office::load_demo(&*s, &lib, date, &who)
+    double_random::cli::demo_office::load_demo(&*s, &lib, date, &who)
         .await
         .unwrap();
     s.close().await;
     lib
 }
 
-/// Adds `task` (a task file) to `plan` as an amendment approved by "director", from a file
-/// named after `name`.
+/// Adds `task` (a task file) to `plan` as an amendment proposed by `who` and approved by the
+/// approver account "director" (made on first use), from a file named after `name`.
 pub async fn amend_with(store: &dyn Store, plan: &str, name: &str, task: String, who: &Actor) {
     let name = format!("{name}.toml");
     let file = plans::TaskText {
@@ -84,7 +85,26 @@ pub async fn amend_with(store: &dyn Store, plan: &str, name: &str, task: String,
         text: &task,
         min_cron_interval: chrono::Duration::hours(1),
     };
-    plans::amend(store, plan, file, "director", who, chrono::Utc::now())
+    let a = plans::propose(store, plan, file, who, chrono::Utc::now())
+        .await
+        .unwrap();
+    let director = Actor {
+        name: "director".into(),
+        reason: "approved".into(),
+    };
+    if accounts::load(store, &director.name).await.is_err() {
+        accounts::create(
+            store,
+            "director",
+            Role::Approver,
+            None,
+            who,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    }
+    plans::approve_amendment(store, plan, a.number, &director, chrono::Utc::now())
         .await
         .unwrap();
 }

@@ -301,8 +301,8 @@ pub struct Tokens {
     pub auditor: String,
 }
 
-/// Two officers (li, wang) and an auditor, made by the admin; a second token of one name is
-/// refused.
+/// An officer (li), an approver (wang, who may also do what officers do) and an auditor, made
+/// by the admin; a second account of one name is refused.
 pub fn tokens(http: &Http, admin: String) -> Tokens {
     let make = |name: &str, role: &str| {
         let body = json!({"name": name, "role": role}).to_string();
@@ -314,11 +314,11 @@ pub fn tokens(http: &Http, admin: String) -> Tokens {
     let twice = json!({"name": "li", "role": "officer"}).to_string();
     let tokens = Tokens {
         li: make("li", "officer"),
-        wang: make("wang", "officer"),
+        wang: make("wang", "approver"),
         auditor: make("audit", "auditor"),
         admin: admin.clone(),
     };
-    http.post(422, "/api/tokens", &admin, Some(twice.as_bytes()));
+    http.post(409, "/api/tokens", &admin, Some(twice.as_bytes()));
     tokens
 }
 

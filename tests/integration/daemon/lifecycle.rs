@@ -93,7 +93,7 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
         );
     let r = http.post(
         422,
-        &format!("/api/plans/{plan_id}/amendments?approver=zhang&reason=x"),
+        &format!("/api/plans/{plan_id}/amendments?reason=x"),
         &t.li,
         Some(broken.as_bytes()),
     );

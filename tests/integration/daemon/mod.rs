@@ -4,8 +4,10 @@
 //! stays `daemon::sqlite::<test>` (`daemon::postgres::<test>`), wherever its body lives.
 
 mod access;
+mod accounts;
 mod drand;
 mod fixture;
+mod four_eyes;
 mod harness;
 mod kill;
 mod lease;
@@ -33,6 +35,14 @@ backend_tests!(
     secrets::a_copy_of_the_database_holds_no_secret,
     lease::a_survivor_finishes_a_draw_whose_instance_died,
     uploads::bad_uploads_are_refused_with_their_place,
+    accounts::a_name_is_one_account_however_many_race,
+    accounts::the_bearer_scheme_is_case_insensitive_and_401_names_it,
+    accounts::tokens_belong_to_accounts_expire_and_are_revoked,
+    accounts::the_cli_on_the_database_is_the_way_back_in,
+    accounts::three_first_starts_at_once_print_one_admin_token,
+    accounts::a_demo_load_cut_short_is_finished_by_the_next_start,
+    four_eyes::a_plan_and_its_amendments_are_approved_by_another_account,
+    four_eyes::a_drawn_task_is_never_drawn_again,
 );
 
 #[cfg(unix)]
