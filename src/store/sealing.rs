@@ -65,30 +65,50 @@ impl SealingKey {
     }
 
     /// Reads the key file, or creates it (mode 0600, 64 hex digits) when it does not exist.
-    /// A key file others can read is refused: it opens every secret of the database.
+    /// A key file others can read is refused: it opens every secret of the database. Several
+    /// processes starting at once agree on one key: each writes its own file and links it into
+    /// place, which only the first link does.
     pub fn load_or_create(path: &Path) -> Result<Self> {
         let shown = path.display();
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                check_private(path, "the sealing key file")?;
-                Self::from_hex(&text)
-                    .map_err(|_| StoreError::Url(format!("{shown}: not 64 hexadecimal digits")))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    private_dir(dir)?;
+        loop {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    check_private(path, "the sealing key file")?;
+                    return Self::from_hex(&text).map_err(|_| {
+                        StoreError::Url(format!("{shown}: not 64 hexadecimal digits"))
+                    });
                 }
-                let mut key = [0u8; 32];
-                getrandom::fill(&mut key)
-                    .map_err(|e| StoreError::Url(format!("no OS randomness: {e}")))?;
-                let mut file = private_file(path)
-                    .map_err(|e| StoreError::Url(format!("cannot create {shown}: {e}")))?;
-                file.write_all(hex::encode(key).as_bytes())
-                    .and_then(|_| file.sync_all())
-                    .map_err(|e| StoreError::Url(format!("cannot write {shown}: {e}")))?;
-                Ok(Self(key))
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if let Some(key) = Self::create(path)? {
+                        return Ok(key);
+                    }
+                }
+                Err(e) => return Err(StoreError::Url(format!("cannot read {shown}: {e}"))),
             }
-            Err(e) => Err(StoreError::Url(format!("cannot read {shown}: {e}"))),
+        }
+    }
+
+    /// A new key in a new file at `path`; `None` when another process made one first.
+    fn create(path: &Path) -> Result<Option<Self>> {
+        let shown = path.display();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            private_dir(dir)?;
+        }
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|e| StoreError::Url(format!("no OS randomness: {e}")))?;
+        let mut own = path.as_os_str().to_owned();
+        own.push(format!(".{}.new", hex::encode(&key[..8])));
+        let own = std::path::PathBuf::from(own);
+        let written = private_file(&own).and_then(|mut file| {
+            file.write_all(hex::encode(key).as_bytes())?;
+            file.sync_all()
+        });
+        let linked = written.and_then(|()| std::fs::hard_link(&own, path));
+        let _ = std::fs::remove_file(&own);
+        match linked {
+            Ok(()) => Ok(Some(Self(key))),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(StoreError::Url(format!("cannot create {shown}: {e}"))),
         }
     }
 
@@ -240,6 +260,21 @@ mod tests {
         );
         let e = SealingKey([2; 32]).reseal(rows).unwrap_err().to_string();
         assert!(e.contains("does not open with this sealing key"), "{e}");
+    }
+
+    #[test]
+    fn instances_starting_at_once_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/db.key");
+        let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| SealingKey::load_or_create(&path).unwrap().0))
+                .collect();
+            starts.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]));
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no partly written file is left behind");
     }
 
     #[test]

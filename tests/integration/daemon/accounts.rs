@@ -230,6 +230,7 @@ fn cli_with(db: &str, args: &[&str], stdin: &str) -> (bool, String) {
         .args(["--db", db, "--actor", "运维"])
         .args(args)
         .env_remove("DOUBLE_RANDOM_CONFIG")
+        .env("DOUBLE_RANDOM_KEY_FILE", crate::backend::key_file(db))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
