@@ -127,8 +127,12 @@ pub async fn load_demo(
         min_cron_interval: crate::config::Draw::default().min_cron_interval(),
     };
     if !at_least(store, &plan, PlanState::Submitted).await? {
-        let added = service::plans::add_task(store, &plan, file, true, who).await;
-        reached(store, &plan, PlanState::Submitted, added.map(drop)).await?;
+        // Two instances adding the same task at once: the loser's conflict is no failure.
+        let added = match service::plans::add_task(store, &plan, file, true, who).await {
+            Err(service::ServiceError::Store(store::StoreError::Conflict(_))) => Ok(()),
+            other => other.map(drop),
+        };
+        reached(store, &plan, PlanState::Submitted, added).await?;
     }
     let task = service::plans::show(store, &plan)
         .await?
