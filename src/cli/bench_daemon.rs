@@ -289,7 +289,6 @@ fn load(seconds: u64, connections: usize, addr: &str, admin: &str) -> Result<()>
         "/api/public/plans".into(),
         format!("/api/public/tasks/{task}"),
         "/api/public/runs".into(),
-        format!("/api/public/runs/{id}/results"),
         format!("/api/public/runs/{id}/check/{code}"),
         format!("/api/public/runs/{id}/log-proof"),
         "/api/public/deadlines".into(),

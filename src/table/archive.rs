@@ -25,6 +25,22 @@ pub fn check_archive(
     let start = source
         .stream_position()
         .map_err(|e| file_error(name, e.to_string()))?;
+    // A zip is read from its end, so anything may come first; the workbook reader first
+    // parses the start as an OLE compound file (to spot a password-protected workbook), and a
+    // crafted one made it panic or allocate gigabytes (afl, xlsx_rows). Every .xlsx starts
+    // with a zip entry.
+    let mut magic = [0u8; 4];
+    let read = source.read(&mut magic).map_err(|e| file_error(name, e.to_string()))?;
+    if read < magic.len() || magic != *b"PK\x03\x04" {
+        return Err(file_error(
+            name,
+            "not an .xlsx workbook: it does not start as a zip archive (an .xls file, or a \
+             password-protected workbook? save it as .xlsx without a password, or as CSV)",
+        ));
+    }
+    source
+        .seek(SeekFrom::Start(start))
+        .map_err(|e| file_error(name, e.to_string()))?;
     let inflated = inflate_all(&mut *source, name, limits)?;
     source
         .seek(SeekFrom::Start(start))
