@@ -17,7 +17,7 @@ use super::encode::{Encoder, Sink};
 
 macro_rules! id_type {
     ($name:ident, $what:literal) => {
-        #[doc = concat!("A validated ", $what, " id: 1 to 128 bytes, no control or bidi characters, no surrounding spaces.")]
+        #[doc = concat!("A validated ", $what, " id: 1 to 128 bytes, no control characters, no surrounding spaces.")]
         /// Stored inline up to 24 bytes (a credit code is 18), so a pass over ids touches no heap.
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(CompactString);
@@ -173,16 +173,7 @@ fn validate_id(s: &str) -> Result<(), &'static str> {
     if s.chars().any(char::is_control) {
         return Err("control character");
     }
-    if s.chars().any(is_bidi_control) {
-        return Err("bidirectional-text control character");
-    }
     Ok(())
-}
-
-/// The characters that reorder how text shows (embeddings, overrides, isolates, marks): an id
-/// or a name holding one could read differently from what it is.
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -9,7 +9,13 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// Longest uploaded file name, in bytes (what file systems allow).
 pub const MAX_FILE_NAME_BYTES: usize = 255;
 
-pub use crate::core::model::is_bidi_control;
+/// The characters that reorder how text shows (embeddings, overrides, isolates, marks): an id
+/// or a name holding one could read differently from what it is. Refused in every imported
+/// cell (`table::limits`) and in plan and task ids and names; the protocol's id rule (draw-spec)
+/// is left as it is.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
 
 /// The first control or bidi character of `s`, described.
 fn hidden(s: &str) -> Option<String> {
