@@ -8,7 +8,7 @@ use crate::core::model::Snapshot;
 use crate::core::policy::Policy;
 use crate::core::pool::CommittedPool;
 use crate::core::secret::{SaltKey, Secret};
-use crate::core::{PROTOCOL, draw};
+use crate::core::{Protocol, draw};
 
 use super::demo;
 
@@ -33,7 +33,8 @@ fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
 pub fn run(objects: u64, inspectors: u64) {
     let date = "2026-12-01".parse().expect("date");
     println!(
-        "{PROTOCOL} bench: {objects} objects, {inspectors} inspectors, {} threads",
+        "{} bench: {objects} objects, {inspectors} inspectors, {} threads",
+        Protocol::CURRENT,
         rayon::current_num_threads()
     );
     let snapshot = step("generate synthetic pool", || {
@@ -162,7 +163,8 @@ pub fn store(
         )?;
     }
     println!(
-        "{PROTOCOL} store bench: {objects} objects, {inspectors} inspectors, {}",
+        "{} store bench: {objects} objects, {inspectors} inspectors, {}",
+        Protocol::CURRENT,
         crate::store::redact_url(db)
     );
     let with_db = |args: &[&str]| -> Vec<String> {

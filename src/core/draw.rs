@@ -25,7 +25,7 @@ pub fn secret_hash(secret: &[u8]) -> Hash {
 /// lp(secret) ‖ u32 n ‖ lp(entropy_1) … lp(entropy_n)).
 pub fn derive_seed(commitment: &Commitment, secret: &[u8], entropy: &[Vec<u8>]) -> Hash {
     let mut e = Encoder::with_domain("double-random/v1 seed");
-    e.str(&commitment.protocol)
+    e.str(commitment.protocol.id())
         .str(&commitment.task_id)
         .bytes(&commitment.encode())
         .bytes(secret)

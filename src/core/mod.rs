@@ -11,6 +11,7 @@ pub mod merkle;
 pub mod model;
 pub mod policy;
 pub mod pool;
+pub mod protocol;
 pub mod ratio;
 pub mod rfc3797;
 pub mod rng;
@@ -19,7 +20,7 @@ pub mod signature;
 pub mod tlog;
 pub mod uscc;
 
-pub const PROTOCOL: &str = "double-random/v1";
+pub use protocol::Protocol;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoreError {

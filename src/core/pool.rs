@@ -11,7 +11,7 @@ use super::encode::{Encoder, Hash, hex32, sha256};
 use super::merkle::{self, Tree};
 use super::model::{Object, ObjectId, ObjectStatus, PublicObject, Snapshot};
 use super::policy::{CooldownAction, Policy};
-use super::{CoreError, PROTOCOL};
+use super::{CoreError, Protocol};
 
 /// Why an object of the snapshot is not in any stratum. Recorded in its (private) leaf, so an
 /// enterprise can be shown why it could not be drawn.
@@ -237,7 +237,7 @@ pub struct StratumHead {
 /// What is published before the randomness exists. Its hash binds the seed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commitment {
-    pub protocol: String,
+    pub protocol: Protocol,
     pub task_id: String,
     #[serde(with = "hex32")]
     pub policy_hash: Hash,
@@ -255,7 +255,7 @@ pub struct Commitment {
 impl Commitment {
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Encoder::with_domain("double-random/v1 commitment");
-        e.str(&self.protocol)
+        e.str(self.protocol.id())
             .str(&self.task_id)
             .hash(&self.policy_hash)
             .count(self.strata.len());
@@ -332,7 +332,7 @@ impl CommittedPool {
         entropy_source: &str,
     ) -> Commitment {
         Commitment {
-            protocol: PROTOCOL.into(),
+            protocol: Protocol::CURRENT,
             task_id: task_id.into(),
             policy_hash: policy.hash(),
             strata: self.heads.clone(),

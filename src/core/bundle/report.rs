@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{HexBytes, Outcome};
-use crate::core::PROTOCOL;
+use crate::core::Protocol;
 use crate::core::beacon::{self, BeaconRecord};
 use crate::core::draw;
 use crate::core::encode::Hash;
@@ -193,8 +193,8 @@ pub(super) fn check_seed(
     c.eq(
         "protocol is double-random/v1",
         "commitment.protocol",
-        PROTOCOL,
-        commitment.protocol.as_str(),
+        Protocol::V1.id(),
+        commitment.protocol.id(),
     );
     c.eq(
         "task id matches the commitment",
