@@ -78,6 +78,10 @@ impl Tree {
         self.levels[0].len()
     }
 
+    pub fn leaves(&self) -> &[Hash] {
+        &self.levels[0]
+    }
+
     pub fn root(&self) -> Hash {
         match self.levels.last() {
             Some(top) if top.len() == 1 => top[0],

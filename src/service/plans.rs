@@ -4,6 +4,8 @@
 //! approver role that did not write it. A task with a run that stands (any but a failed one)
 //! is history: no amendment replaces it, so none can bring about a second draw.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -455,11 +457,32 @@ pub async fn show_public(store: &dyn Store, plan_id: &str) -> Result<PlanView> {
     }
 }
 
+/// The plans this instance has seen approved. Approval is final (no transition leaves
+/// `approved`), so a public task read needs its plan's state only once.
+#[derive(Default)]
+pub struct ApprovedPlans(std::sync::Mutex<BTreeSet<String>>);
+
+impl ApprovedPlans {
+    fn contains(&self, plan_id: &str) -> bool {
+        self.0.lock().expect("approved plans").contains(plan_id)
+    }
+
+    fn insert(&self, plan_id: &str) {
+        self.0.lock().expect("approved plans").insert(plan_id.to_owned());
+    }
+}
+
 /// A task of an approved plan.
-pub async fn public_task(store: &dyn Store, task_id: &str) -> Result<Task> {
+pub async fn public_task(store: &dyn Store, approved: &ApprovedPlans, task_id: &str) -> Result<Task> {
     let task = load_task(store, task_id).await?;
+    if approved.contains(&task.plan_id) {
+        return Ok(task);
+    }
     match load_plan(store, &task.plan_id).await?.value.state {
-        PlanState::Approved => Ok(task),
+        PlanState::Approved => {
+            approved.insert(&task.plan_id);
+            Ok(task)
+        }
         _ => Err(not_approved(&task.plan_id)),
     }
 }

@@ -4,6 +4,9 @@
 //! against their hashes and against the last signed checkpoint, so the daemon never signs a
 //! history that contradicts one it signed.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use super::access::PublicationKey;
 use super::{Result, ServiceError};
 use crate::core::checkpoint::Checkpoint;
@@ -64,32 +67,85 @@ fn hashes(leaves: &[LogLeaf]) -> Vec<Hash> {
     leaves.iter().map(|l| l.leaf_hash).collect()
 }
 
-/// The signed checkpoint of the whole log, signing a new one if the log grew. Refuses, saying
-/// why, when the stored log contradicts the last checkpoint it signed.
-pub async fn checkpoint(
+/// The log as of its latest signed checkpoint, its leaves verified once (when that checkpoint
+/// was signed or first read by this instance), so that proofs need no table scan.
+pub struct Verified {
+    checkpoint: SignedCheckpoint,
+    tree: merkle::Tree,
+    /// Each run's latest entry: (leaf index, entry text).
+    last_by_run: BTreeMap<String, (u64, String)>,
+}
+
+impl Verified {
+    fn new(checkpoint: SignedCheckpoint, leaves: &[LogLeaf]) -> Self {
+        let mut last_by_run = BTreeMap::new();
+        for l in leaves {
+            if let Ok(e) = serde_json::from_str::<LogEntry>(&l.entry) {
+                last_by_run.insert(e.run, (l.index, l.entry.clone()));
+            }
+        }
+        Self {
+            checkpoint,
+            tree: merkle::Tree::new(hashes(leaves)),
+            last_by_run,
+        }
+    }
+
+    /// The leaf hashes of the first `size` leaves, `size` checked against the signed tree.
+    fn prefix(&self, size: u64) -> Result<&[Hash]> {
+        let leaves = self.tree.leaves();
+        if size == 0 || size > leaves.len() as u64 {
+            return Err(ServiceError::Invalid(format!(
+                "tree size {size} is not between 1 and the log's {} leaves",
+                leaves.len()
+            )));
+        }
+        Ok(&leaves[..size as usize])
+    }
+}
+
+/// The verified log of one instance. Requests that find it current share it; the one that
+/// finds the log grown rebuilds it while the others wait for the result.
+#[derive(Default)]
+pub struct LogCache(tokio::sync::Mutex<Option<Arc<Verified>>>);
+
+/// The verified log at its current size, signing a new checkpoint if the log grew. Refuses,
+/// saying why, when the stored log contradicts the last checkpoint signed.
+pub async fn current(
     store: &dyn Store,
     key: &PublicationKey,
     origin: &str,
-) -> Result<SignedCheckpoint> {
-    // Nothing new to sign: the note signed for this size stands (checked when it was signed).
-    if let Some(c) = store.latest_checkpoint().await?
-        && c.size == store.log_size().await?
+    cache: &LogCache,
+) -> Result<Arc<Verified>> {
+    let size = store.log_size().await?;
+    let mut slot = cache.0.lock().await;
+    if let Some(v) = slot.as_ref()
+        && v.checkpoint.size == size
     {
-        return Ok(c);
+        return Ok(v.clone());
     }
-    let leaves = hashes(&verified_leaves(store).await?);
-    let c = Checkpoint {
-        origin: origin.into(),
-        size: leaves.len() as u64,
-        root: merkle::root(&leaves),
+    let leaves = verified_leaves(store).await?;
+    let signed = match store.latest_checkpoint().await? {
+        // Another instance (or an earlier start) signed this size already.
+        Some(c) if c.size == leaves.len() as u64 => c,
+        _ => {
+            let c = Checkpoint {
+                origin: origin.into(),
+                size: leaves.len() as u64,
+                root: merkle::root(&hashes(&leaves)),
+            };
+            let signed = SignedCheckpoint {
+                size: c.size,
+                root: c.root,
+                note: key.sign_checkpoint(&c),
+            };
+            store.add_checkpoint(&signed).await?;
+            signed
+        }
     };
-    let signed = SignedCheckpoint {
-        size: c.size,
-        root: c.root,
-        note: key.sign_checkpoint(&c),
-    };
-    store.add_checkpoint(&signed).await?;
-    Ok(signed)
+    let v = Arc::new(Verified::new(signed, &leaves));
+    *slot = Some(v.clone());
+    Ok(v)
 }
 
 pub async fn entries(store: &dyn Store, start: u64, end: u64) -> Result<Vec<LogLeaf>> {
@@ -100,62 +156,54 @@ fn hexes(v: Vec<Hash>) -> Vec<String> {
     v.into_iter().map(hex::encode).collect()
 }
 
-fn size_check(size: u64, len: usize) -> Result<usize> {
-    if size == 0 || size > len as u64 {
-        return Err(ServiceError::Invalid(format!(
-            "tree size {size} is not between 1 and the log's {len} leaves"
-        )));
+impl Verified {
+    pub fn note(&self) -> &str {
+        &self.checkpoint.note
     }
-    Ok(size as usize)
-}
 
-/// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
-pub async fn inclusion(store: &dyn Store, index: u64, size: u64) -> Result<Vec<String>> {
-    let leaves = hashes(&verified_leaves(store).await?);
-    let n = size_check(size, leaves.len())?;
-    if index >= size {
-        return Err(ServiceError::Invalid(format!(
-            "leaf {index} is not in a tree of {size}"
-        )));
+    /// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
+    pub fn inclusion(&self, index: u64, size: u64) -> Result<Vec<String>> {
+        let leaves = self.prefix(size)?;
+        if index >= size {
+            return Err(ServiceError::Invalid(format!(
+                "leaf {index} is not in a tree of {size}"
+            )));
+        }
+        let path = if size == self.checkpoint.size {
+            self.tree.proof(index as usize)
+        } else {
+            merkle::Tree::new(leaves.to_vec()).proof(index as usize)
+        };
+        Ok(hexes(path))
     }
-    Ok(hexes(
-        merkle::Tree::new(leaves[..n].to_vec()).proof(index as usize),
-    ))
-}
 
-/// The proof that the tree of `first` leaves is a prefix of the tree of `second`.
-pub async fn consistency(store: &dyn Store, first: u64, second: u64) -> Result<ConsistencyProof> {
-    let leaves = hashes(&verified_leaves(store).await?);
-    let n = size_check(second, leaves.len())?;
-    let m = size_check(first, n)?;
-    Ok(ConsistencyProof {
-        first,
-        second,
-        proof: hexes(merkle::consistency_proof(&leaves[..n], m)),
-    })
-}
+    /// The proof that the tree of `first` leaves is a prefix of the tree of `second`.
+    pub fn consistency(&self, first: u64, second: u64) -> Result<ConsistencyProof> {
+        let leaves = self.prefix(second)?;
+        if first == 0 || first > second {
+            return Err(ServiceError::Invalid(format!(
+                "tree size {first} is not between 1 and {second}"
+            )));
+        }
+        Ok(ConsistencyProof {
+            first,
+            second,
+            proof: hexes(merkle::consistency_proof(leaves, first as usize)),
+        })
+    }
 
-/// The latest entry of `run` in the log, with its proof in a freshly signed checkpoint.
-pub async fn run_proof(
-    store: &dyn Store,
-    key: &PublicationKey,
-    origin: &str,
-    run: &str,
-) -> Result<InclusionProof> {
-    let signed = checkpoint(store, key, origin).await?;
-    let size = signed.size;
-    let mut leaves = verified_leaves(store).await?;
-    leaves.truncate(size as usize);
-    let last = leaves
-        .iter()
-        .rev()
-        .find(|l| serde_json::from_str::<LogEntry>(&l.entry).is_ok_and(|e| e.run == run))
-        .ok_or_else(|| ServiceError::NotFound(format!("run {run:?} has no log entry")))?;
-    Ok(InclusionProof {
-        checkpoint: signed.note,
-        index: last.index,
-        size,
-        entry: last.entry.clone(),
-        proof: hexes(merkle::Tree::new(hashes(&leaves)).proof(last.index as usize)),
-    })
+    /// The latest entry of `run`, with its proof in this checkpoint.
+    pub fn run_proof(&self, run: &str) -> Result<InclusionProof> {
+        let (index, entry) = self
+            .last_by_run
+            .get(run)
+            .ok_or_else(|| ServiceError::NotFound(format!("run {run:?} has no log entry")))?;
+        Ok(InclusionProof {
+            checkpoint: self.checkpoint.note.clone(),
+            index: *index,
+            size: self.checkpoint.size,
+            entry: entry.clone(),
+            proof: hexes(self.tree.proof(*index as usize)),
+        })
+    }
 }

@@ -135,7 +135,7 @@ async fn log_inclusion(
     State(s): St,
     Query(q): Query<InclusionQuery>,
 ) -> ApiResult<Json<Inclusion>> {
-    let proof = tlog::inclusion(s.store(), q.index, q.size).await?;
+    let proof = s.runs.log().await?.inclusion(q.index, q.size)?;
     Ok(Json(Inclusion {
         index: q.index,
         proof,
@@ -170,7 +170,7 @@ async fn log_consistency(
     State(s): St,
     Query(q): Query<ConsistencyQuery>,
 ) -> ApiResult<Json<ConsistencyProof>> {
-    Ok(Json(tlog::consistency(s.store(), q.first, q.second).await?))
+    Ok(Json(s.runs.log().await?.consistency(q.first, q.second)?))
 }
 
 /// A run's log entry with its inclusion proof

@@ -106,14 +106,9 @@ struct PublicTask {
         (status = 503, response = Storage),
     ))]
 async fn public_task(State(s): St, Path(id): Path<String>) -> ApiResult<Json<PublicTask>> {
-    let task = plans::public_task(s.store(), &id).await?;
-    let runs = s
-        .runs
-        .list(Some(&id))
-        .await?
-        .iter()
-        .map(RunView::for_public)
-        .collect();
+    // Independent reads, so one request waits for the pool once, not twice.
+    let (task, runs) = tokio::try_join!(plans::public_task(s.store(), &s.runs.approved_plans, &id), s.runs.list(Some(&id)))?;
+    let runs = runs.iter().map(RunView::for_public).collect();
     Ok(Json(PublicTask { runs, task }))
 }
 

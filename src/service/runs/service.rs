@@ -31,6 +31,9 @@ pub struct Runs {
     locks: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub(super) cache: PoolCache,
     pub(super) calendars: Calendars,
+    log: tlog::LogCache,
+    /// For the public task pages.
+    pub approved_plans: crate::service::plans::ApprovedPlans,
 }
 
 impl Runs {
@@ -58,6 +61,8 @@ impl Runs {
             locks: Mutex::default(),
             cache: Default::default(),
             calendars,
+            log: Default::default(),
+            approved_plans: Default::default(),
         })
     }
 
@@ -110,18 +115,19 @@ impl Runs {
         documents::list(&*self.store, task_id).await
     }
 
-    /// The signed checkpoint of the transparency log (a new one if the log grew).
+    /// The transparency log at its latest signed checkpoint (a new one if the log grew).
+    pub async fn log(&self) -> Result<Arc<tlog::Verified>> {
+        tlog::current(&*self.store, &self.key, &self.settings.log_origin, &self.log).await
+    }
+
+    /// The signed checkpoint of the transparency log.
     pub async fn checkpoint(&self) -> Result<String> {
-        Ok(
-            tlog::checkpoint(&*self.store, &self.key, &self.settings.log_origin)
-                .await?
-                .note,
-        )
+        Ok(self.log().await?.note().to_owned())
     }
 
     /// A run's latest log entry with its proof in the current checkpoint.
     pub async fn log_proof(&self, run_id: &str) -> Result<InclusionProof> {
-        tlog::run_proof(&*self.store, &self.key, &self.settings.log_origin, run_id).await
+        self.log().await?.run_proof(run_id)
     }
 
     /// Adds or replaces a year's working-day calendar (TOML as in `config/calendars/`).
