@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::full::FullBundle;
 use super::public::{PublicBundle, object_leaf, verify_public};
 use super::report::{Checker, Report, check_seed};
-use super::{HexBytes, HexHash, Outcome, PROOF_FORMAT, hashes, unhex};
+use super::{Artefact, HexBytes, HexHash, Outcome, hashes, unhex};
 use crate::core::beacon::BeaconRecord;
 use crate::core::draw::{self, ReplacementRequest, StratumResult};
 use crate::core::encode::{Hash, hex_bytes, hex32};
@@ -137,7 +137,7 @@ fn outcome_of_ticket(ticket: &Hash, s: &StratumClaim) -> Outcome {
 pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> EnterpriseProof {
     let snapshot = &full.snapshot;
     let mut proof = EnterpriseProof {
-        format: PROOF_FORMAT.into(),
+        format: Artefact::Proof.format(full.commitment.protocol).into(),
         object_id: id.clone(),
         task_id: full.task_id.clone(),
         outcome: Outcome::NotInPool,
@@ -245,7 +245,12 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
 /// Checks an enterprise proof on its own and, given the public bundle, against it too.
 pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Report {
     let mut c = Checker::new();
-    c.eq("format", "format", PROOF_FORMAT, p.format.as_str());
+    c.eq(
+        "format",
+        "format",
+        Artefact::Proof.format(p.commitment.protocol),
+        p.format.as_str(),
+    );
     let seed = check_seed(
         &mut c,
         &p.task_id,
