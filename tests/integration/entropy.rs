@@ -212,7 +212,6 @@ fn v1_rules_stay_v1_rules() {
 
 #[test]
 fn duplicate_beacon_records_are_refused() {
-    let (mut b, _) = draw(base("dup"));
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/vectors/v2/drand-lottery-witness.json"
@@ -221,7 +220,7 @@ fn duplicate_beacon_records_are_refused() {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let full: FullBundle = serde_json::from_value(v["full_bundle"].clone()).unwrap();
     assert!(verify_full(&full).valid);
-    b = FullBundle {
+    let b = FullBundle {
         beacons: vec![full.beacons[0].clone(), full.beacons[0].clone()],
         ..full
     };
@@ -306,5 +305,42 @@ fn reading_rules_refuse_bom_repeated_keys_lone_surrogates_and_null_beacons() {
                 "{version}: {what} was read by {script}"
             );
         }
+    }
+}
+
+/// A proof's `replaced_reason` is checked against the public bundle (a forged one verified
+/// before), and the proof's optional fields are absent or present, never `null`.
+#[test]
+fn a_forged_replaced_reason_and_null_proof_fields_are_refused() {
+    use double_random::core::bundle::{prove, verify_proof};
+    use double_random::core::draw::ReplacementRequest;
+    let (base_bundle, _) = draw(base("reason"));
+    let first = base_bundle.result.final_assignments[0].object.clone();
+    let (b, pool) = base_bundle
+        .with_replacements(&[ReplacementRequest::Object {
+            object: first.clone(),
+            reason: "已关闭停业".into(),
+        }])
+        .unwrap();
+    let public = PublicBundle::from_full(&b, &pool);
+    let proof = prove(&b, &pool, &first);
+    assert_eq!(proof.replaced_reason.as_deref(), Some("已关闭停业"));
+    let r = verify_proof(&proof, Some(&public));
+    assert!(r.valid, "{:?}", r.mismatch);
+    let mut forged = proof.clone();
+    forged.replaced_reason = Some("迁出".into());
+    let r = verify_proof(&forged, Some(&public));
+    assert_eq!(r.mismatch.map(|m| m.field).as_deref(), Some("replaced_reason"));
+    let mut dropped = proof.clone();
+    dropped.replaced_reason = None;
+    assert!(!verify_proof(&dropped, Some(&public)).valid);
+    let json = serde_json::to_value(&proof).unwrap();
+    for field in ["ticket", "stratum", "membership", "replaced_reason"] {
+        let mut v = json.clone();
+        v[field] = serde_json::Value::Null;
+        assert!(
+            serde_json::from_value::<double_random::core::bundle::EnterpriseProof>(v).is_err(),
+            "{field}: null read as absent"
+        );
     }
 }

@@ -53,6 +53,14 @@ impl Artefact {
     }
 }
 
+/// An optional field that is *omitted when absent*: absent reads as `None`, and `null` is an
+/// error (draw-spec §2, §14), so one absence has one spelling.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// Bytes carried as lowercase hex in JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

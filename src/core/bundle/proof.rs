@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::full::FullBundle;
 use super::public::{PublicBundle, object_leaf, verify_public};
 use super::report::{Checker, Report, check_seed};
-use super::{Artefact, HexBytes, HexHash, Outcome, hashes, unhex};
+use super::{Artefact, HexBytes, HexHash, Outcome, hashes, present, unhex};
 use crate::core::beacon::BeaconRecord;
-use crate::core::draw::{self, ReplacementRequest, StratumResult};
+use crate::core::draw::{self, DrawResult, ReplacementRequest, StratumResult};
 use crate::core::encode::{Hash, hex_bytes, hex32};
 use crate::core::merkle::{self, Tree};
 use crate::core::model::{InspectorId, Object, ObjectId, PublicObject};
@@ -83,15 +83,35 @@ pub struct EnterpriseProof {
     pub task_id: String,
     pub outcome: Outcome,
     pub explanation: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub ticket: Option<HexHash>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub stratum: Option<StratumClaim>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub membership: Option<Membership>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub absence: Option<Absence>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub replaced_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inspectors: Vec<InspectorId>,
@@ -105,6 +125,16 @@ pub struct EnterpriseProof {
     pub beacons: Vec<BeaconRecord>,
     #[serde(with = "hex32")]
     pub result_digest: Hash,
+}
+
+/// What a proof's `replaced_reason` must say for `id`: the reason of the object replacement
+/// that replaced it, as the result records it (draw-spec §14). The one place this is decided,
+/// so a richer reason (a code) is compared whole wherever proofs are checked.
+pub(super) fn replaced_reason(result: &DrawResult, id: &ObjectId) -> Option<String> {
+    result.replacements.iter().find_map(|r| match &r.request {
+        ReplacementRequest::Object { object, reason } if object == id => Some(reason.clone()),
+        _ => None,
+    })
 }
 
 fn membership(
@@ -213,14 +243,7 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
                     let claim = StratumClaim::of(s, &full.result.strata[s]);
                     let ticket = draw::ticket(&full.result.seed, id);
                     proof.outcome = outcome_of_ticket(&ticket, &claim);
-                    proof.replaced_reason = full.result.replacements.iter().find_map(|r| match &r
-                        .request
-                    {
-                        ReplacementRequest::Object { object, reason } if object == id => {
-                            Some(reason.clone())
-                        }
-                        _ => None,
-                    });
+                    proof.replaced_reason = replaced_reason(&full.result, id);
                     proof.inspectors = full
                         .result
                         .final_assignments
@@ -472,6 +495,12 @@ pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Repor
             "inspectors",
             &team,
             &p.inspectors,
+        );
+        c.eq(
+            "replacement reason as published",
+            "replaced_reason",
+            &replaced_reason(&b.result, &p.object_id),
+            &p.replaced_reason,
         );
     }
     let mut report = c.report("enterprise proof", Some(p.result_digest), Some(p.outcome));
