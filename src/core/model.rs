@@ -241,37 +241,9 @@ pub struct Object {
     #[serde(
         default,
         skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "unique_keys"
+        deserialize_with = "super::encode::unique_keys"
     )]
     pub attributes: BTreeMap<String, String>,
-}
-
-/// A JSON object read as a map, refusing a repeated key (draw-spec §16 reading rules): the
-/// fields this spec names are refused when repeated by serde already, and data keys likewise.
-fn unique_keys<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, String>, D::Error> {
-    struct Visitor;
-    impl<'de> serde::de::Visitor<'de> for Visitor {
-        type Value = BTreeMap<String, String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object of strings")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut m: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
-            while let Some((k, v)) = m.next_entry::<String, String>()? {
-                if out.contains_key(&k) {
-                    return Err(serde::de::Error::custom(format!("repeated key {k:?}")));
-                }
-                out.insert(k, v);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_map(Visitor)
 }
 
 /// The part of an object that may be published once it is drawn (draw-spec §3.1).

@@ -562,7 +562,10 @@ fn rfc3797_refuses_fractions_whose_key_is_ambiguous() {
     let fraction = pick("2.5 3\n");
     assert!(!fraction.status.success(), "{}", text(&fraction));
     let e = text(&fraction);
-    assert!(e.contains("line 1") && e.contains("2.5") && e.contains("same"), "{e}");
+    assert!(
+        e.contains("line 1") && e.contains("2.5") && e.contains("same"),
+        "{e}"
+    );
 }
 
 /// A draw whose entropy has under 64 bits of min-entropy (witness values only) is refused
@@ -576,13 +579,19 @@ fn weak_entropy_is_refused_without_the_flag_and_warned_with_it() {
     let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(!o.status.success());
     let e = text(&o);
-    assert!(e.contains("0 bits") && e.contains("--allow-weak-entropy"), "{e}");
+    assert!(
+        e.contains("0 bits") && e.contains("--allow-weak-entropy"),
+        "{e}"
+    );
     assert!(!demo.path("weak.json").exists());
     demo.draw();
     let out = ok(&["verify", p(&demo.path("bundle.json"))]);
     assert!(out.contains("checked as double-random/v2"), "{out}");
     assert!(out.contains("entropy: 0 bits of min-entropy"), "{out}");
-    assert!(out.contains("WARNING: the announced entropy has 0 bits"), "{out}");
+    assert!(
+        out.contains("WARNING: the announced entropy has 0 bits"),
+        "{out}"
+    );
     let (_, json) = demo.verify_json(&demo.path("bundle.json"), &[]);
     assert_eq!(json["protocol"], "double-random/v2");
     assert_eq!(json["entropy_bits"], 0);

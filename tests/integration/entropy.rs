@@ -330,7 +330,10 @@ fn a_forged_replaced_reason_and_null_proof_fields_are_refused() {
     let mut forged = proof.clone();
     forged.replaced_reason = Some("迁出".into());
     let r = verify_proof(&forged, Some(&public));
-    assert_eq!(r.mismatch.map(|m| m.field).as_deref(), Some("replaced_reason"));
+    assert_eq!(
+        r.mismatch.map(|m| m.field).as_deref(),
+        Some("replaced_reason")
+    );
     let mut dropped = proof.clone();
     dropped.replaced_reason = None;
     assert!(!verify_proof(&dropped, Some(&public)).valid);

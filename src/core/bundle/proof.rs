@@ -204,63 +204,61 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
                 objects.len()
             );
         }
-        Some(idx) => {
-            match pool.placements[idx] {
-                Placement::Excluded(e) => {
-                    let (tree, members) =
-                        pool::excluded_tree(snapshot, &pool.placements, &full.salt_key.0);
-                    let leaf = members
-                        .binary_search(&(idx as u32))
-                        .expect("excluded member");
-                    proof.membership = Some(membership(
-                        TreeKind::Excluded,
-                        leaf,
-                        &tree,
-                        &objects[idx],
-                        &full.salt_key.0,
-                        Some(e.code()),
-                    ));
-                    proof.outcome = Outcome::Excluded;
-                    proof.explanation = format!(
-                        "{id} was in the pool but not eligible for this task: {}",
-                        e.code()
-                    );
-                }
-                Placement::Stratum(s) => {
-                    let tree = pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0);
-                    let leaf = pool.strata[s]
-                        .members
-                        .binary_search(&(idx as u32))
-                        .expect("stratum member");
-                    proof.membership = Some(membership(
-                        TreeKind::Stratum,
-                        leaf,
-                        &tree,
-                        &objects[idx],
-                        &full.salt_key.0,
-                        None,
-                    ));
-                    let claim = StratumClaim::of(s, &full.result.strata[s]);
-                    let ticket = draw::ticket(&full.result.seed, id);
-                    proof.outcome = outcome_of_ticket(&ticket, &claim);
-                    proof.replaced_reason = replaced_reason(&full.result, id);
-                    proof.inspectors = full
-                        .result
-                        .final_assignments
-                        .iter()
-                        .find(|a| &a.object == id)
-                        .map(|a| a.inspectors.clone())
-                        .unwrap_or_default();
-                    proof.explanation = match proof.outcome {
+        Some(idx) => match pool.placements[idx] {
+            Placement::Excluded(e) => {
+                let (tree, members) =
+                    pool::excluded_tree(snapshot, &pool.placements, &full.salt_key.0);
+                let leaf = members
+                    .binary_search(&(idx as u32))
+                    .expect("excluded member");
+                proof.membership = Some(membership(
+                    TreeKind::Excluded,
+                    leaf,
+                    &tree,
+                    &objects[idx],
+                    &full.salt_key.0,
+                    Some(e.code()),
+                ));
+                proof.outcome = Outcome::Excluded;
+                proof.explanation = format!(
+                    "{id} was in the pool but not eligible for this task: {}",
+                    e.code()
+                );
+            }
+            Placement::Stratum(s) => {
+                let tree = pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0);
+                let leaf = pool.strata[s]
+                    .members
+                    .binary_search(&(idx as u32))
+                    .expect("stratum member");
+                proof.membership = Some(membership(
+                    TreeKind::Stratum,
+                    leaf,
+                    &tree,
+                    &objects[idx],
+                    &full.salt_key.0,
+                    None,
+                ));
+                let claim = StratumClaim::of(s, &full.result.strata[s]);
+                let ticket = draw::ticket(&full.result.seed, id);
+                proof.outcome = outcome_of_ticket(&ticket, &claim);
+                proof.replaced_reason = replaced_reason(&full.result, id);
+                proof.inspectors = full
+                    .result
+                    .final_assignments
+                    .iter()
+                    .find(|a| &a.object == id)
+                    .map(|a| a.inspectors.clone())
+                    .unwrap_or_default();
+                proof.explanation = match proof.outcome {
                     Outcome::Drawn => format!("drawn: its ticket is at or below the cutoff of its stratum ({} of {} drawn)", claim.sample, claim.population),
                     Outcome::DrawnAsReplacement => "drawn as a replacement: its ticket is the next after the cutoff of its stratum".into(),
                     _ => format!("not drawn: its ticket is above the cutoff of its stratum ({} of {} drawn)", claim.sample, claim.population),
                 };
-                    proof.ticket = Some(HexHash(ticket));
-                    proof.stratum = Some(claim);
-                }
+                proof.ticket = Some(HexHash(ticket));
+                proof.stratum = Some(claim);
             }
-        }
+        },
     }
     proof
 }
