@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use crate::core::bundle::{self, DrawInputs, FullBundle, PublicBundle};
 use crate::core::encode::sha256;
+use crate::core::entropy::{Announced, EntropySource};
 use crate::core::model::Snapshot;
 use crate::core::policy::Policy;
 use crate::core::pool::CommittedPool;
@@ -48,13 +49,23 @@ pub fn run(objects: u64, inspectors: u64) {
     let pool = step("commit (place, leaves, 4 kinds of root)", || {
         CommittedPool::build(&snapshot, &policy, &salt_key.0).expect("pool")
     });
+    let announced = Announced {
+        text: "witness: bench".into(),
+        sources: vec![EntropySource::Witness {
+            event: "bench".into(),
+            witnesses: 1,
+        }],
+        allow_weak: true,
+    };
+    let value = b"1 2 3".to_vec();
     let commitment = pool.commitment(
+        Protocol::CURRENT,
         "bench",
         &policy,
         draw::secret_hash(secret.expose()),
-        "bench",
+        &announced,
     );
-    let seed = draw::derive_seed(&commitment, secret.expose(), &[b"bench".to_vec()]);
+    let seed = draw::derive_seed(&commitment, secret.expose(), std::slice::from_ref(&value));
     let (_, order) = step("  selection (tickets, cutoffs)", || {
         draw::select(&snapshot, &policy, &pool, &seed)
     });
@@ -75,13 +86,14 @@ pub fn run(objects: u64, inspectors: u64) {
     );
     drop((pool, result));
     let inputs = DrawInputs {
+        protocol: Protocol::CURRENT,
         task_id: "bench".into(),
         policy,
         snapshot,
         salt_key,
         secret,
-        entropy_source: "bench".into(),
-        entropy: vec![b"bench".to_vec()],
+        announced,
+        entropy: vec![value],
         beacons: Vec::new(),
         replacements: Vec::new(),
     };

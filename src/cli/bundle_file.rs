@@ -48,11 +48,11 @@ pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str)
 
 pub(super) fn read_full(path: &Path) -> Result<FullBundle> {
     let format = read_format(path)?;
-    if format != bundle::FULL_FORMAT {
+    if !matches!(bundle::Artefact::parse(&format), Some((bundle::Artefact::Full, _))) {
         bail!(
             "{}: expected a full bundle ({}), found {format}",
             path.display(),
-            bundle::FULL_FORMAT
+            bundle::Artefact::Full.format(crate::core::Protocol::CURRENT)
         );
     }
     read_json(path, "full bundle")

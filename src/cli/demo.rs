@@ -428,7 +428,7 @@ pub fn write_library(
         .join("\n");
     let (top, tables) = policy.split_at(policy.find("\n[").unwrap_or(policy.len()));
     let task = format!(
-        "id = \"demo-{year}-01\"\nname = \"{year}年度企业公示信息抽查\"\nitems = [\"SC-001\"]\nlead_department = \"市场监管局\"\nwindow_start = {start}\nwindow_end = {end}\ndate = {date}\n\n[policy]\n{top}\n{tables}\n",
+        "id = \"demo-{year}-01\"\nname = \"{year}年度企业公示信息抽查\"\nitems = [\"SC-001\"]\nlead_department = \"市场监管局\"\nwindow_start = {start}\nwindow_end = {end}\ndate = {date}\n# Offline demo: witness values only (0 bits of min-entropy), published as such.\nallow_weak_entropy = true\n\n[policy]\n{top}\n{tables}\n",
         year = draw_date.format("%Y"),
         start = draw_date.with_day(1).expect("day 1"),
         end = draw_date

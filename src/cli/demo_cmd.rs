@@ -10,7 +10,9 @@ use clap::Args;
 use super::draw::{print_summary, write_bundles};
 use super::verify::verify_file;
 use super::{demo, demo_office, input, output};
+use crate::core::Protocol;
 use crate::core::bundle::{self, DrawInputs, FullBundle};
+use crate::core::entropy::{Announced, EntropySource, LotteryGroup};
 use crate::core::model::Snapshot;
 use crate::core::secret::{SaltKey, Secret};
 
@@ -83,16 +85,45 @@ pub fn demo(a: DemoArgs) -> Result<i32> {
         input::read_inspectors(&dir.join("inspectors.csv"))?,
     )?;
     // Fixed demo values so the demo is reproducible; a real draw takes a fresh secret and public entropy.
+    // A lottery has about 24 bits of min-entropy, under the 64 a draw needs: the demo says so
+    // with allow_weak (and `verify` warns), where a real draw adds a drand round.
+    let lottery = EntropySource::Lottery {
+        name: "双色球".into(),
+        issue: "2026138".into(),
+        draw_date: date,
+        groups: vec![
+            LotteryGroup {
+                count: 6,
+                min: 1,
+                max: 33,
+                ordered: false,
+                distinct: true,
+            },
+            LotteryGroup {
+                count: 1,
+                min: 1,
+                max: 16,
+                ordered: false,
+                distinct: true,
+            },
+        ],
+    };
     let inputs = DrawInputs {
+        protocol: Protocol::CURRENT,
         task_id: "demo-2026-12".into(),
         policy,
         snapshot,
         salt_key: SaltKey(crate::core::encode::sha256(b"demo salt key")),
         secret: Secret::new(crate::core::encode::sha256(b"demo secret").to_vec())
             .map_err(anyhow::Error::msg)?,
-        entropy_source: "demo: fixed entropy (a real draw announces a lottery draw or drand round)"
-            .into(),
-        entropy: vec![b"demo entropy".to_vec()],
+        announced: Announced {
+            text: "demo: fixed numbers standing for 双色球 issue 2026138 (a real draw announces \
+                   a future drawing and a drand round)"
+                .into(),
+            sources: vec![lottery],
+            allow_weak: true,
+        },
+        entropy: vec![b"3 7 12 19 25 31 + 9".to_vec()],
         beacons: Vec::new(),
         replacements: Vec::new(),
     };

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{input, output};
-use crate::core::CoreError;
+use super::{entropy_arg, input, output};
+use crate::core::entropy::{self, Announced, EntropySource};
+use crate::core::{CoreError, Protocol};
 use crate::core::bundle::{DrawInputs, FullBundle, PublicBundle};
 use crate::core::model::Snapshot;
 use crate::core::policy::format_ratio;
@@ -27,12 +28,18 @@ pub struct DrawArgs {
     /// The draw secret (at least 16 bytes, hex); its SHA-256 is committed.
     #[arg(long)]
     secret_hex: String,
-    /// Public entropy value (hex); repeat for several sources, in the announced order.
-    #[arg(long = "entropy-hex", required = true)]
-    entropy_hex: Vec<String>,
-    /// What the entropy is, as announced with the commitment.
-    #[arg(long, default_value = "witness: values entered with --entropy-hex")]
-    entropy_source: String,
+    /// An announced entropy source and its value, in order (repeat for several):
+    /// `witness:<event>=<numbers>`, `lottery:<file.toml>=<numbers>` (groups separated by
+    /// `+`), `drand:<beacon.json>` (a beacon record). See docs/draw-spec.md §7.6.
+    #[arg(long = "entropy", required = true, value_name = "KIND:SPEC")]
+    entropy: Vec<String>,
+    /// Commit although the sources give under 64 bits of min-entropy (published in the
+    /// commitment; `verify` warns).
+    #[arg(long)]
+    allow_weak_entropy: bool,
+    /// The human description of the entropy (default: one line per source).
+    #[arg(long)]
+    entropy_source: Option<String>,
     /// Key of the private leaf salts (32 bytes, hex). Default: fresh from the OS.
     #[arg(long)]
     salt_hex: Option<String>,
@@ -52,7 +59,8 @@ pub fn run(a: DrawArgs) -> Result<i32> {
         policy,
         task_id,
         secret_hex,
-        entropy_hex,
+        entropy,
+        allow_weak_entropy,
         entropy_source,
         salt_hex,
         out,
@@ -60,11 +68,28 @@ pub fn run(a: DrawArgs) -> Result<i32> {
         timings,
     } = a;
     let clock = Phases::new(timings);
-    let entropy = entropy_hex
+    let given = entropy
         .iter()
-        .enumerate()
-        .map(|(i, h)| decode_hex(h).with_context(|| format!("--entropy-hex #{}", i + 1)))
+        .map(|e| entropy_arg::parse(e))
         .collect::<Result<Vec<_>>>()?;
+    let sources: Vec<EntropySource> = given.iter().map(|g| g.source.clone()).collect();
+    let bits = entropy::total_bits(&sources);
+    if bits < entropy::MIN_BITS && !allow_weak_entropy {
+        anyhow::bail!(
+            "the entropy sources give {bits} bits of min-entropy, under the {} a draw needs: \
+             an authority could try secrets until the draw suits it. Add a drand round \
+             (--entropy drand:<beacon.json>), or pass --allow-weak-entropy, which the \
+             commitment publishes",
+            entropy::MIN_BITS
+        );
+    }
+    let announced = Announced {
+        text: entropy_source.unwrap_or_else(|| describe(&sources)),
+        sources,
+        allow_weak: allow_weak_entropy,
+    };
+    let beacons = given.iter().filter_map(|g| g.beacon.clone()).collect();
+    let entropy = given.into_iter().map(|g| g.value).collect();
     let secret = Secret::new(decode_hex(&secret_hex).context("--secret-hex")?)
         .map_err(anyhow::Error::msg)
         .context("--secret-hex")?;
@@ -95,14 +120,15 @@ pub fn run(a: DrawArgs) -> Result<i32> {
     })?;
     clock.lap("canonical snapshot");
     let inputs = DrawInputs {
+        protocol: Protocol::CURRENT,
         task_id,
         policy,
         snapshot,
         salt_key,
         secret,
-        entropy_source,
+        announced,
         entropy,
-        beacons: Vec::new(),
+        beacons,
         replacements: Vec::new(),
     };
     let (full, pool) = FullBundle::create(inputs)?;
@@ -111,6 +137,15 @@ pub fn run(a: DrawArgs) -> Result<i32> {
     clock.lap("write bundles");
     print_summary(&full);
     Ok(0)
+}
+
+/// The default description: one line per source (a drand source as its §20.1 line).
+fn describe(sources: &[EntropySource]) -> String {
+    sources
+        .iter()
+        .map(|s| s.drand_line().unwrap_or_else(|| s.describe()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Phase timings for `--timings` (the clock is an effect, so it lives here, not in the core).

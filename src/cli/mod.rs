@@ -10,6 +10,7 @@ pub mod demo;
 mod demo_cmd;
 pub mod demo_office;
 mod draw;
+mod entropy_arg;
 pub mod input;
 pub mod log;
 pub mod office;

@@ -28,7 +28,7 @@ pub fn run(a: Rfc3797Args) -> Result<i32> {
     let read =
         |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
     let sources =
-        rfc3797::parse_seeds(&read(&seeds)?).with_context(|| seeds.display().to_string())?;
+        rfc3797::parse_whole_seeds(&read(&seeds)?).with_context(|| seeds.display().to_string())?;
     let names_text = read(&names)?;
     let names_text = names_text.strip_prefix('\u{feff}').unwrap_or(&names_text);
     let names: Vec<&str> = names_text

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use super::bundle_file::{read_format, read_json};
-use crate::core::bundle::{self, EnterpriseProof, PublicBundle, Report};
+use crate::core::bundle::{self, Artefact, EnterpriseProof, PublicBundle, Report};
 use crate::core::signature::{Signature, bundle_statement, check_signature};
 
 #[derive(Args)]
@@ -43,17 +43,19 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
 }
 
 pub(super) fn verify_file(path: &Path, public: Option<&Path>) -> Result<Report> {
-    Ok(match read_format(path)?.as_str() {
-        bundle::FULL_FORMAT => bundle::verify_full(&read_json(path, "full bundle")?),
-        bundle::PUBLIC_FORMAT => bundle::verify_public(&read_json(path, "public bundle")?),
-        bundle::PROOF_FORMAT => {
+    let format = read_format(path)?;
+    // The format names the version; each verification then checks it against the commitment's.
+    Ok(match Artefact::parse(&format).map(|(a, _)| a) {
+        Some(Artefact::Full) => bundle::verify_full(&read_json(path, "full bundle")?),
+        Some(Artefact::Public) => bundle::verify_public(&read_json(path, "public bundle")?),
+        Some(Artefact::Proof) => {
             let proof: EnterpriseProof = read_json(path, "enterprise proof")?;
             let public = public
                 .map(|p| read_json::<PublicBundle>(p, "public bundle"))
                 .transpose()?;
             bundle::verify_proof(&proof, public.as_ref())
         }
-        other => bail!("{}: unknown format {other:?}", path.display()),
+        None => bail!("{}: unknown format {format:?}", path.display()),
     })
 }
 
@@ -129,6 +131,15 @@ fn print_report(r: &Report, json: bool) -> Result<()> {
     }
     for l in &r.limits {
         println!("not checked: {l}");
+    }
+    if let Some(bits) = r.entropy_bits {
+        println!("entropy: {bits} bits of min-entropy");
+    }
+    for w in &r.warnings {
+        println!("WARNING: {w}");
+    }
+    if let Some(p) = r.protocol {
+        println!("checked as {p}");
     }
     if let Some(o) = r.outcome {
         println!("outcome: {o:?}");

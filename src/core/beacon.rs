@@ -157,9 +157,16 @@ impl Announcement {
         )
     }
 
-    /// `None` for a line that announces no drand round; an error for a malformed one.
+    /// `None` for a line that announces no drand round; an error for a malformed one, and for
+    /// a line that only looks like one (draw-spec §20.1).
     pub fn parse(line: &str) -> Option<Result<Self, String>> {
-        let rest = line.strip_prefix(PREFIX)?;
+        let Some(rest) = line.strip_prefix(PREFIX) else {
+            return looks_like_drand(line).then(|| {
+                Err(format!(
+                    "{line:?} looks like a drand announcement but is not `{PREFIX}<64 hex> round <n> at <time>`"
+                ))
+            });
+        };
         let bad = || format!("{line:?} is not `{PREFIX}<64 hex> round <n> at <time>`");
         let parse = || -> Result<Self, String> {
             let mut words = rest.split(' ');
@@ -201,6 +208,25 @@ impl Announcement {
     }
 }
 
+/// A line that a reader would take for a drand announcement: after leading white space, the
+/// word `drand` in any case (full-width letters too), then anything but a letter or digit.
+/// Such a line must be exactly an announcement, or it would contribute nothing silently.
+pub fn looks_like_drand(line: &str) -> bool {
+    // Full-width ASCII (U+FF01–U+FF5E) folded to ASCII, so `ｄｒａｎｄ：` is caught too.
+    let folded: String = line
+        .trim_start()
+        .chars()
+        .map(|c| match c {
+            '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
+            c => c,
+        })
+        .take(6)
+        .collect();
+    let mut chars = folded.chars();
+    let word: String = chars.by_ref().take(5).collect();
+    word.eq_ignore_ascii_case("drand") && chars.next().is_none_or(|c| !c.is_alphanumeric())
+}
+
 fn utc(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
@@ -216,6 +242,9 @@ pub fn check(
     beacons: &[BeaconRecord],
 ) -> Result<Vec<String>, String> {
     let lines: Vec<&str> = entropy_source.split('\n').collect();
+    if let Some(k) = (1..beacons.len()).find(|&k| beacons[..k].contains(&beacons[k])) {
+        return Err(format!("beacon record {} repeats an earlier one", k + 1));
+    }
     let mut used = vec![false; beacons.len()];
     let mut checked = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -407,6 +436,20 @@ mod tests {
         );
         assert_eq!(Announcement::parse(&line), Some(Ok(a)));
         assert_eq!(Announcement::parse("witness: lottery"), None);
+        assert_eq!(Announcement::parse("drandom words"), None);
+        // Look-alikes of an announcement are refused, not read as "no drand round".
+        for lookalike in [
+            format!(" {line}"),
+            line.replacen("drand:", "Drand:", 1),
+            line.replacen("drand:", "drand：", 1),
+            line.replacen("drand:", "ｄｒａｎｄ:", 1),
+            line.replacen("drand: ", "drand ", 1),
+        ] {
+            assert!(
+                matches!(Announcement::parse(&lookalike), Some(Err(_))),
+                "{lookalike}"
+            );
+        }
         for bad in [
             line.replace("round 123", "round 0123"),
             line.replace("52db", "52DB"),

@@ -21,10 +21,10 @@ pub fn secret_hash(secret: &[u8]) -> Hash {
     sha256(secret)
 }
 
-/// seed = SHA-256(lp("double-random/v1 seed") ‖ lp(protocol) ‖ lp(task id) ‖ lp(commitment) ‖
+/// seed = SHA-256(lp("double-random/vN seed") ‖ lp(protocol) ‖ lp(task id) ‖ lp(commitment) ‖
 /// lp(secret) ‖ u32 n ‖ lp(entropy_1) … lp(entropy_n)).
 pub fn derive_seed(commitment: &Commitment, secret: &[u8], entropy: &[Vec<u8>]) -> Hash {
-    let mut e = Encoder::with_domain("double-random/v1 seed");
+    let mut e = Encoder::with_domain(&commitment.protocol.label("seed"));
     e.str(commitment.protocol.id())
         .str(&commitment.task_id)
         .bytes(&commitment.encode())

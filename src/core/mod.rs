@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod checkpoint;
 pub mod draw;
 pub mod encode;
+pub mod entropy;
 pub mod matching;
 pub mod merkle;
 pub mod model;

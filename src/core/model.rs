@@ -238,7 +238,11 @@ pub struct Object {
     /// Inspectors of the previous inspection, sorted; they are not sent again.
     #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
     pub last_inspectors: Box<[InspectorId]>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "super::encode::unique_keys"
+    )]
     pub attributes: BTreeMap<String, String>,
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::encode::{Encoder, Hash, hex32, sha256};
+use super::entropy::{Announced, EntropySource};
 use super::merkle::{self, Tree};
 use super::model::{Object, ObjectId, ObjectStatus, PublicObject, Snapshot};
 use super::policy::{CooldownAction, Policy};
@@ -248,13 +249,20 @@ pub struct Commitment {
     pub inspectors: TreeHead,
     #[serde(with = "hex32")]
     pub secret_hash: Hash,
-    /// The public randomness announced in advance (a lottery draw, a drand round, …).
+    /// The public randomness announced in advance, described for people (a lottery draw, a
+    /// drand round, …); in v1 its drand lines are what binds a beacon (draw-spec §20.1).
     pub entropy_source: String,
+    /// v2: the announced sources, one per entropy value, in order (draw-spec §7.6); absent in v1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entropy_sources: Vec<EntropySource>,
+    /// v2: the task accepted less than 64 bits of entropy (published); absent (false) in v1.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_weak_entropy: bool,
 }
 
 impl Commitment {
     pub fn encode(&self) -> Vec<u8> {
-        let mut e = Encoder::with_domain("double-random/v1 commitment");
+        let mut e = Encoder::with_domain(&self.protocol.label("commitment"));
         e.str(self.protocol.id())
             .str(&self.task_id)
             .hash(&self.policy_hash)
@@ -266,11 +274,30 @@ impl Commitment {
             e.u64(t.count).hash(&t.root);
         }
         e.hash(&self.secret_hash).str(&self.entropy_source);
+        match self.protocol {
+            Protocol::V1 => {}
+            Protocol::V2 => {
+                e.count(self.entropy_sources.len());
+                for s in &self.entropy_sources {
+                    s.encode(&mut e);
+                }
+                e.bool(self.allow_weak_entropy);
+            }
+        }
         e.into_bytes()
     }
 
     pub fn hash(&self) -> Hash {
         sha256(&self.encode())
+    }
+
+    /// What this commitment announced about its entropy.
+    pub fn announced(&self) -> Announced {
+        Announced {
+            text: self.entropy_source.clone(),
+            sources: self.entropy_sources.clone(),
+            allow_weak: self.allow_weak_entropy,
+        }
     }
 }
 
@@ -324,15 +351,18 @@ impl CommittedPool {
         })
     }
 
+    /// The commitment under `protocol`; v1 keeps only the announcement's text.
     pub fn commitment(
         &self,
+        protocol: Protocol,
         task_id: &str,
         policy: &Policy,
         secret_hash: Hash,
-        entropy_source: &str,
+        announced: &Announced,
     ) -> Commitment {
+        let v2 = protocol != Protocol::V1;
         Commitment {
-            protocol: Protocol::CURRENT,
+            protocol,
             task_id: task_id.into(),
             policy_hash: policy.hash(),
             strata: self.heads.clone(),
@@ -340,7 +370,13 @@ impl CommittedPool {
             ids: self.ids.clone(),
             inspectors: self.inspectors.clone(),
             secret_hash,
-            entropy_source: entropy_source.into(),
+            entropy_source: announced.text.clone(),
+            entropy_sources: if v2 {
+                announced.sources.clone()
+            } else {
+                Vec::new()
+            },
+            allow_weak_entropy: v2 && announced.allow_weak,
         }
     }
 }

@@ -28,6 +28,12 @@ pub enum Rfc3797Error {
          digits, optionally '.' and more digits; separate values with spaces or \", \")"
     )]
     BadValue { line: usize, value: String },
+    #[error(
+        "seeds line {line}: {value:?} has a fractional part: the RFC 3797 key string writes \
+         2.5 and 3 as \"2.5.3.\", the same as 2 and 53 (\"2.53.\"), so this tool takes whole \
+         numbers only"
+    )]
+    Fraction { line: usize, value: String },
     #[error("no random sources: the key string would be empty")]
     NoSources,
     #[error("cannot select {count} items from a pool of {pool}")]
@@ -85,6 +91,26 @@ pub fn parse_seeds(text: &str) -> Result<Vec<SeedSource>, Rfc3797Error> {
     }
     if sources.is_empty() {
         return Err(Rfc3797Error::NoSources);
+    }
+    Ok(sources)
+}
+
+/// [`parse_seeds`], refusing a value with a fractional part (draw-spec §15): the key string
+/// writes an integer as `2.` and a fraction as `2.5`, so `2.5 3` and `2 53` both give `2.53./`.
+/// With whole numbers only every value ends with its own `.`, and the key is one-to-one.
+pub fn parse_whole_seeds(text: &str) -> Result<Vec<SeedSource>, Rfc3797Error> {
+    let sources = parse_seeds(text)?;
+    for (idx, raw) in text.lines().enumerate() {
+        let trimmed = raw.trim();
+        if trimmed.starts_with('#') {
+            continue;
+        }
+        if let Some(t) = trimmed.split_whitespace().find(|t| t.contains('.')) {
+            return Err(Rfc3797Error::Fraction {
+                line: idx + 1,
+                value: t.trim_end_matches(',').to_owned(),
+            });
+        }
     }
     Ok(sources)
 }
@@ -397,6 +423,23 @@ mod tests {
         let err = parse_seeds("1\n ,\n").unwrap_err();
         assert_eq!(err, Rfc3797Error::EmptySource { line: 2 });
         assert!(err.to_string().contains("line 2"));
+    }
+
+    #[test]
+    fn fractions_are_refused_where_the_key_would_collide() {
+        // The collision itself: RFC 3797 as written cannot tell these apart.
+        assert_eq!(key_of("2.5 3"), key_of("2 53"));
+        assert_eq!(
+            parse_whole_seeds("# a comment. with a dot\n2 53\n").map(|s| key_string(&s)),
+            Ok("2.53./".into())
+        );
+        assert_eq!(
+            parse_whole_seeds("7\n2.5 3\n"),
+            Err(Rfc3797Error::Fraction {
+                line: 2,
+                value: "2.5".into()
+            })
+        );
     }
 
     #[test]

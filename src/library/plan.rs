@@ -79,6 +79,10 @@ pub struct TaskFile {
     pub date: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
+    /// Commit even when the announced entropy has under 64 bits of min-entropy (e.g. witness
+    /// values only): published in the commitment (draw-spec §7.6).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_weak_entropy: bool,
     /// The draw policy (policy.toml's fields); `draw_date` is set by each snapshot.
     pub policy: toml::Table,
 }
@@ -128,6 +132,9 @@ pub struct Task {
     pub window_end: NaiveDate,
     pub schedule: Schedule,
     pub policy_toml: String,
+    /// See [`TaskFile::allow_weak_entropy`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_weak_entropy: bool,
 }
 
 /// A bad task field; `field` is a TOML path like `policy.tiers[1].ratio`.
@@ -256,6 +263,7 @@ impl Task {
             window_end: f.window_end,
             schedule,
             policy_toml,
+            allow_weak_entropy: f.allow_weak_entropy,
         })
     }
 }

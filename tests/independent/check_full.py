@@ -17,7 +17,6 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import verify_public as v  # noqa: E402
 
-FULL_FORMAT = "double-random/full-bundle/v1"
 _PRIVATE_PREFIX = v.sha256(b"double-random/v1 private")
 
 
@@ -85,7 +84,7 @@ def check(b, out):
     objs, inspectors = read_snapshot(v.need(b, "snapshot", ""))
     out["result_digest"] = v.sha256(v.encode_result(result, h["commitment_hash"])).hex()
 
-    c.eq("format", "format", FULL_FORMAT, h["format"])
+    c.eq("format", "format", v.fmt("full-bundle", com["protocol"]), h["format"])
     seed = v.check_seed(c, h["task_id"], com, h["commitment_enc"], h["commitment_hash"], h["secret"], h["entropy"], h["beacons"])
 
     # §7.1 placement (an undefined tier fails the whole draw, for every object)
@@ -115,10 +114,12 @@ def check(b, out):
     ids = [v.leaf_hash(bytes(v.Enc().str(o["id"]).b)) for o in objs]
     ins = [v.leaf_hash(v.encode_inspector(i)) for i in inspectors]
     expected = {
-        "protocol": v.PROTOCOL, "task_id": h["task_id"], "policy_hash": v.sha256(v.encode_policy(pol)),
+        "protocol": com["protocol"], "task_id": h["task_id"], "policy_hash": v.sha256(v.encode_policy(pol)),
         "strata": heads, "excluded": {"count": len(ex), "root": v.mth(ex)},
         "ids": {"count": len(ids), "root": v.mth(ids)}, "inspectors": {"count": len(ins), "root": v.mth(ins)},
         "secret_hash": v.sha256(h["secret"]), "entropy_source": com["entropy_source"],
+        # the announcement is the bundle's own, like entropy_source (§12 step 4)
+        "entropy_sources": com["entropy_sources"], "allow_weak_entropy": com["allow_weak_entropy"],
     }
     c.eq("commitment recomputed from snapshot, policy, salt key and secret", "commitment", expected, com)
     c.eq("seed", "result.seed", seed, result["seed"])
@@ -166,7 +167,7 @@ def main(argv):
     out = {"valid": False, "result_digest": None, "first_mismatch": None}
     try:
         with open(argv[1], "rb") as fh:
-            check(json.loads(fh.read().decode("utf-8")), out)
+            check(v.load_json(fh.read()), out)
         out["valid"] = True
     except v.Mismatch as m:
         out["first_mismatch"] = {"field": m.field, "expected": v.plain(m.expected), "found": v.plain(m.found)}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the independent checkers on every tests/vectors/*.json file.
+"""Runs the independent checkers on every tests/vectors/*.json and tests/vectors/v*/*.json file.
 
 Usage: run_vectors.py [VECTOR_DIR]   (default: tests/vectors next to this folder)
 
@@ -106,8 +106,11 @@ def drand(case):
 def main(argv):
     folder = argv[1] if len(argv) > 1 else os.path.join(here, "..", "vectors")
     passed = failed = 0
-    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
-        name = os.path.basename(path)
+    # Shared files at the top, then each protocol's frozen scenarios (v1/, v2/), each checked
+    # by the rules of its own commitment's protocol.
+    paths = sorted(glob.glob(os.path.join(folder, "*.json"))) + sorted(glob.glob(os.path.join(folder, "v*", "*.json")))
+    for path in paths:
+        name = os.path.relpath(path, folder)
         try:
             with open(path, encoding="utf-8") as fh:
                 case = json.load(fh)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent verifier of double-random/v1 public bundles, written from docs/draw-spec.md only.
+"""Independent verifier of double-random/v1 and /v2 public bundles, written from docs/draw-spec.md
+only (each bundle checked by the rules of its commitment's protocol).
 
 Usage: verify_public.py PUBLIC_BUNDLE.json
 Prints {"valid": bool, "result_digest": hex, "first_mismatch": null | {...}, "checks": [...]}
@@ -19,8 +20,22 @@ import struct
 import sys
 import unicodedata
 
-PROTOCOL = "double-random/v1"
-PUBLIC_FORMAT = "double-random/public-bundle/v1"
+PROTOCOLS = ("double-random/v1", "double-random/v2")
+V1, V2 = PROTOCOLS
+
+
+def fmt(kind: str, protocol: str) -> str:
+    """The format string of an artefact kind (`full-bundle`, `public-bundle`,
+    `enterprise-proof`) under `protocol` (§12-§14)."""
+    return f"double-random/{kind}/{protocol.rsplit('/', 1)[1]}"
+
+
+def label(protocol: str, name: str) -> str:
+    """A domain label of the protocol (§2), e.g. `double-random/v2 seed`."""
+    return f"{protocol} {name}"
+
+
+MIN_BITS, WARN_BITS = 64, 128
 MAX_WEIGHT = 1_000_000
 MAX_TOTAL = 100_000_000
 MIN_SECRET = 16
@@ -699,6 +714,33 @@ def ticket(seed: bytes, oid: str) -> bytes:
 # §7 commitment and seed
 
 
+def parse_source(x, f):
+    """An announced entropy source (§7.6)."""
+    if not isinstance(x, dict):
+        raise Mismatch(f, "an object", repr(x))
+    kind = need(x, "kind", f, str)
+    if kind == "drand":
+        at = need(x, "at", f, str)
+        if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", at):
+            raise Mismatch(f"{f}.at", "YYYY-MM-DDTHH:MM:SSZ", at)
+        return {"kind": kind, "chain": hx32(need(x, "chain", f), f"{f}.chain"),
+                "round": check_int(need(x, "round", f), f"{f}.round", 64), "at": at}
+    if kind == "lottery":
+        groups = []
+        for i, g in enumerate(need(x, "groups", f, list)):
+            gf = f"{f}.groups[{i}]"
+            groups.append({"count": check_int(need(g, "count", gf), f"{gf}.count", 32),
+                           "min": check_int(need(g, "min", gf), f"{gf}.min", 32),
+                           "max": check_int(need(g, "max", gf), f"{gf}.max", 32),
+                           "ordered": need(g, "ordered", gf, bool), "distinct": need(g, "distinct", gf, bool)})
+        return {"kind": kind, "name": need(x, "name", f, str), "issue": need(x, "issue", f, str),
+                "draw_date": parse_date(need(x, "draw_date", f), f"{f}.draw_date"), "groups": groups}
+    if kind == "witness":
+        return {"kind": kind, "event": need(x, "event", f, str),
+                "witnesses": check_int(need(x, "witnesses", f), f"{f}.witnesses", 32)}
+    raise Mismatch(f"{f}.kind", "drand, lottery or witness", kind)
+
+
 def parse_commitment(c):
     f = "commitment"
     if not isinstance(c, dict):
@@ -709,8 +751,11 @@ def parse_commitment(c):
         sf = f"commitment.strata[{i}]"
         strata.append({"tier": need(s, "tier", sf, str), "cooled": need(s, "cooled", sf, bool),
                        "count": check_int(need(s, "count", sf), f"{sf}.count", 64), "root": hx32(need(s, "root", sf), f"{sf}.root")})
+    protocol = need(c, "protocol", f, str)
+    if protocol not in PROTOCOLS:
+        raise Mismatch("commitment.protocol", " or ".join(PROTOCOLS), protocol)
     return {
-        "protocol": need(c, "protocol", f, str),
+        "protocol": protocol,
         "task_id": need(c, "task_id", f, str),
         "policy_hash": hx32(need(c, "policy_hash", f), "commitment.policy_hash"),
         "strata": strata,
@@ -719,22 +764,44 @@ def parse_commitment(c):
         "inspectors": head(need(c, "inspectors", f, dict), "commitment.inspectors"),
         "secret_hash": hx32(need(c, "secret_hash", f), "commitment.secret_hash"),
         "entropy_source": need(c, "entropy_source", f, str),
+        # omitted when empty / false (§7.3)
+        "entropy_sources": [parse_source(x, f"commitment.entropy_sources[{i}]")
+                            for i, x in enumerate(dflt(c, "entropy_sources", f, [], list))],
+        "allow_weak_entropy": dflt(c, "allow_weak_entropy", f, False, bool),
     }
 
 
+def encode_source(e, s):
+    """source_enc (§7.4)."""
+    e.str(s["kind"])
+    if s["kind"] == "drand":
+        e.hash(s["chain"]).u64(s["round"]).str(s["at"])
+    elif s["kind"] == "lottery":
+        e.str(s["name"]).str(s["issue"]).bytes(s["draw_date"].ascii()).u32(len(s["groups"]))
+        for g in s["groups"]:
+            e.u32(g["count"]).u32(g["min"]).u32(g["max"]).bool(g["ordered"]).bool(g["distinct"])
+    else:
+        e.str(s["event"]).u32(s["witnesses"])
+
+
 def encode_commitment(c) -> bytes:
-    e = Enc("double-random/v1 commitment")
+    e = Enc(label(c["protocol"], "commitment"))
     e.str(c["protocol"]).str(c["task_id"]).hash(c["policy_hash"]).u32(len(c["strata"]))
     for s in c["strata"]:
         e.str(s["tier"]).bool(s["cooled"]).u64(s["count"]).hash(s["root"])
     for k in ("excluded", "ids", "inspectors"):
         e.u64(c[k]["count"]).hash(c[k]["root"])
     e.hash(c["secret_hash"]).str(c["entropy_source"])
+    if c["protocol"] == V2:
+        e.u32(len(c["entropy_sources"]))
+        for s in c["entropy_sources"]:
+            encode_source(e, s)
+        e.bool(c["allow_weak_entropy"])
     return bytes(e.b)
 
 
 def derive_seed(c, commitment_enc: bytes, secret: bytes, entropy) -> bytes:
-    e = Enc("double-random/v1 seed")
+    e = Enc(label(c["protocol"], "seed"))
     e.str(c["protocol"]).str(c["task_id"]).bytes(commitment_enc).bytes(secret).u32(len(entropy))
     for v in entropy:
         e.bytes(v)
@@ -763,9 +830,12 @@ def check_beacons(c, source: str, entropy, beacons):
     beacon of the announced chain, produced at the announced time, whose SHA-256(signature) is
     the entropy value on the announcement's line; every beacon is announced."""
     lines = source.split("\n")
+    duplicate_beacons(beacons, "beacons")
     used = [False] * len(beacons)
     for i, line in enumerate(lines):
         if not line.startswith("drand: chain "):
+            if looks_like_drand(line):
+                raise Mismatch("beacons", "a valid drand beacon for every announced round", f"entropy_source line {i + 1} looks like a drand announcement")
             continue
         m = DRAND_LINE.match(line)
         if not m:
@@ -787,20 +857,173 @@ def check_beacons(c, source: str, entropy, beacons):
         raise Mismatch("beacons", "every beacon announced", "a beacon no entropy_source line announces")
 
 
+def looks_like_drand(line: str) -> bool:
+    """§20.1: after leading white space, `drand` in any case (full-width letters folded), then
+    anything but a letter or digit."""
+    t = "".join(chr(ord(ch) - 0xFEE0) if 0xFF01 <= ord(ch) <= 0xFF5E else ch for ch in line.lstrip()[:6])
+    return t[:5].lower() == "drand" and (len(t) == 5 or not t[5].isalnum())
+
+
+def duplicate_beacons(beacons, field):
+    for k in range(1, len(beacons)):
+        if beacons[k] in beacons[:k]:
+            raise Mismatch(field, "a valid drand beacon for every announced round", f"beacon record {k + 1} repeats an earlier one")
+
+
+def drand_line(s) -> str:
+    return f"drand: chain {s['chain'].hex()} round {s['round']} at {s['at']}"
+
+
+def comb(n, k):
+    import math
+    return math.comb(n, k)
+
+
+def min_entropy_bits(s) -> int:
+    """§7.6: drand 256, witness 0, lottery floor(log2(outcomes))."""
+    if s["kind"] == "drand":
+        return 256
+    if s["kind"] == "witness":
+        return 0
+    n = 1
+    for g in s["groups"]:
+        r, k = g["max"] - g["min"] + 1, g["count"]
+        if g["ordered"] and g["distinct"]:
+            o = 1
+            for i in range(k):
+                o *= r - i
+        elif g["ordered"]:
+            o = r ** k
+        elif g["distinct"]:
+            o = comb(r, k)
+        else:
+            o = comb(r + k - 1, k)
+        n *= o
+    return n.bit_length() - 1
+
+
+def text_ok(s: str) -> bool:
+    return 1 <= len(s.encode()) <= 128 and s.strip() == s and not any(unicodedata.category(ch) == "Cc" for ch in s)
+
+
+def validate_source(s) -> str | None:
+    """The announcement's own rules (§7.6); a reason when broken."""
+    if s["kind"] == "drand":
+        return "drand rounds start at 1" if s["round"] == 0 else None
+    if s["kind"] == "witness":
+        if not text_ok(s["event"]):
+            return "bad witness event"
+        return "a witness source has at least one witness" if s["witnesses"] == 0 else None
+    if not text_ok(s["name"]) or not text_ok(s["issue"]):
+        return "bad lottery name or issue"
+    if not 1 <= len(s["groups"]) <= 8:
+        return "a lottery has 1 to 8 groups"
+    for g in s["groups"]:
+        if not 1 <= g["count"] <= 64 or g["min"] > g["max"] or (g["distinct"] and g["count"] > g["max"] - g["min"] + 1):
+            return "bad lottery group"
+    return None
+
+
+NUMBER = re.compile(r"0|[1-9][0-9]*")
+
+
+def check_text_value(s, text: str) -> str | None:
+    """A lottery's or witness's value in its one form (§7.6); a reason when not."""
+    groups = [g.split(" ") for g in text.split(" + ")]
+    if not all(NUMBER.fullmatch(t) for g in groups for t in g):
+        return "not whole numbers in canonical decimal"
+    nums = [[int(t) for t in g] for g in groups]
+    if s["kind"] == "witness":
+        specs = [{"count": len(nums[0]), "min": 0, "max": U32 - 1, "ordered": False, "distinct": False}]
+    else:
+        specs = s["groups"]
+    if len(nums) != len(specs):
+        return "wrong number of groups"
+    for g, sp in zip(nums, specs):
+        if len(g) != sp["count"]:
+            return "wrong count"
+        if s["kind"] == "lottery" and any(not sp["min"] <= n <= sp["max"] for n in g):
+            return "out of range"
+        if sp["distinct"] and len(set(g)) != len(g):
+            return "a number repeats"
+        if not sp["ordered"] and sorted(g) != g:
+            return "not ascending"
+    if any(n >= U64 for g in nums for n in g):
+        return "too large"
+    return None
+
+
+def check_v2_entropy(c, com, entropy, beacons):
+    """§7.6: sources valid, 64 bits unless allow_weak_entropy, description lines, then one value
+    per source in its form (drand without the BLS pairing)."""
+    sources = com["entropy_sources"]
+    fs, exp = "commitment.entropy_sources", "at least one valid source, 64 bits unless allow_weak_entropy"
+    if not sources:
+        raise Mismatch(fs, exp, "no source")
+    for s in sources:
+        why = validate_source(s)
+        if why:
+            raise Mismatch(fs, exp, why)
+    bits = sum(min_entropy_bits(s) for s in sources)
+    if bits < MIN_BITS and not com["allow_weak_entropy"]:
+        raise Mismatch(fs, exp, f"{bits} bits, under the 64 required")
+    lines = {drand_line(s) for s in sources if s["kind"] == "drand"}
+    for i, line in enumerate(com["entropy_source"].split("\n")):
+        if line.startswith("drand: chain ") or looks_like_drand(line):
+            if line not in lines:
+                raise Mismatch(fs, exp, f"entropy_source line {i + 1} is not the line of an announced drand source")
+    fe, exp = "entropy", "exactly one value per announced source, in its declared form"
+    if len(entropy) != len(sources):
+        raise Mismatch(fe, exp, f"{len(sources)} sources, {len(entropy)} values")
+    duplicate_beacons(beacons, fe)
+    used = [False] * len(beacons)
+    for i, (s, val) in enumerate(zip(sources, entropy)):
+        if s["kind"] == "drand":
+            k = next((k for k, b in enumerate(beacons) if b["beacon"]["round"] == s["round"] and drand_chain_hash(b["chain"]) == s["chain"]), None)
+            if k is None:
+                raise Mismatch(fe, exp, f"no beacon for round {s['round']}")
+            used[k] = True
+            chain, beacon = beacons[k]["chain"], beacons[k]["beacon"]
+            if utc(chain["genesis_time"] + (s["round"] - 1) * chain["period"]) != s["at"]:
+                raise Mismatch(fe, exp, f"round {s['round']} is not produced at {s['at']}")
+            if sha256(bytes.fromhex(beacon["signature"])) != val:
+                raise Mismatch(fe, exp, f"entropy value {i + 1} is not SHA-256 of round {s['round']}'s signature")
+            c.checks.append(f"entropy value {i + 1}: drand round {s['round']} (the BLS signature is not checked here)")
+        else:
+            try:
+                why = check_text_value(s, val.decode("utf-8"))
+            except UnicodeDecodeError:
+                why = "not UTF-8"
+            if why:
+                raise Mismatch(fe, exp, f"entropy value {i + 1}: {why}")
+            c.checks.append(f"entropy value {i + 1}: {s['kind']} value in its announced form")
+    if not all(used):
+        raise Mismatch(fe, exp, "a beacon record no drand source announces")
+    c.checks.append(f"entropy: {len(sources)} source(s), {bits} bits of min-entropy")
+    c.entropy_bits = bits
+    if bits < WARN_BITS:
+        c.warnings.append(f"the announced entropy has {bits} bits of min-entropy, under {WARN_BITS} (spec §1)")
+
+
 def check_seed(c, task_id, com, com_enc, commitment_hash, secret, entropy, beacons=()) -> bytes:
-    """§13 step 2 (shared by every artefact): protocol, task id, commitment hash, secret,
-    drand beacons (§20)."""
-    c.eq("protocol", "commitment.protocol", PROTOCOL, com["protocol"])
-    c.eq("task id", "commitment.task_id", task_id, com["task_id"])
+    """§13 step 2 (shared by every artefact): task id, commitment, commitment hash, secret,
+    the entropy against its announcement (v1: drand lines §20.3; v2: §7.6)."""
+    c.checks.append(f"checked as {com['protocol']}")
     if not (1 <= len(task_id.encode()) <= 128) or task_id.strip() != task_id or any(
         unicodedata.category(ch) == "Cc" for ch in task_id
     ):
         raise Mismatch("task_id", "1 to 128 bytes without control characters or surrounding spaces", repr(task_id))
+    c.eq("task id", "commitment.task_id", task_id, com["task_id"])
     c.eq("commitment hash", "commitment_hash", sha256(com_enc), commitment_hash)
     c.eq("secret hash", "secret", com["secret_hash"], sha256(secret))
     if len(secret) < MIN_SECRET:
         raise Mismatch("secret", f"at least {MIN_SECRET} bytes", f"{len(secret)} bytes")
-    check_beacons(c, com["entropy_source"], entropy, list(beacons))
+    if com["protocol"] == V1:
+        if com["entropy_sources"] or com["allow_weak_entropy"]:
+            raise Mismatch("commitment.entropy_sources", "absent in a double-random/v1 commitment", "present")
+        check_beacons(c, com["entropy_source"], entropy, list(beacons))
+    else:
+        check_v2_entropy(c, com, entropy, list(beacons))
     return derive_seed(com, com_enc, secret, entropy)
 
 
@@ -1060,6 +1283,8 @@ def published_replacements(result):
 class Checker:
     def __init__(self):
         self.checks = []
+        self.warnings = []
+        self.entropy_bits = None
 
     def eq(self, what, field, expected, found):
         if expected != found:
@@ -1111,7 +1336,7 @@ def read_bundle_head(b):
         "commitment_hash": hx32(need(b, "commitment_hash", ""), "commitment_hash"),
         "secret": hxbytes(need(b, "secret", ""), "secret"),
         "entropy": [hxbytes(v, f"entropy[{i}]") for i, v in enumerate(need(b, "entropy", "", list))],
-        "beacons": b.get("beacons", []),
+        "beacons": dflt(b, "beacons", "", [], list),
         "result": parse_result(need(b, "result", "")),
         "result_digest": hx32(need(b, "result_digest", ""), "result_digest"),
     }
@@ -1120,6 +1345,7 @@ def read_bundle_head(b):
 def verify(b, out):
     c = Checker()
     out["checks"] = c.checks
+    out["warnings"] = c.warnings
     # Reading the bundle (the reference rejects an unreadable bundle before any check).
     h = read_bundle_head(b)
     pol, com, result = h["policy"], h["commitment"], h["result"]
@@ -1138,7 +1364,7 @@ def verify(b, out):
     out["result_digest"] = digest.hex()
 
     # 1-2
-    c.eq("format", "format", PUBLIC_FORMAT, h["format"])
+    c.eq("format", "format", fmt("public-bundle", com["protocol"]), h["format"])
     seed = check_seed(c, h["task_id"], com, h["commitment_enc"], h["commitment_hash"], h["secret"], h["entropy"], h["beacons"])
     # 3-5
     c.eq("policy hash", "commitment.policy_hash", sha256(encode_policy(pol)), com["policy_hash"])
@@ -1243,6 +1469,36 @@ def verify(b, out):
     c.eq("final teams", "result.final_assignments", f, result["final_assignments"])
 
 
+def _unique(pairs):
+    d = {}
+    for k, val in pairs:
+        if k in d:
+            raise ValueError(f"repeated key {k!r}")
+        d[k] = val
+    return d
+
+
+def _no_lone_surrogate(x):
+    if isinstance(x, str):
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in x):
+            raise ValueError("a string holds a lone surrogate")
+    elif isinstance(x, dict):
+        for k, val in x.items():
+            _no_lone_surrogate(k)
+            _no_lone_surrogate(val)
+    elif isinstance(x, list):
+        for val in x:
+            _no_lone_surrogate(val)
+
+
+def load_json(data: bytes):
+    """The reading rules of §16: UTF-8 without a byte-order mark, no repeated key, no lone
+    surrogate (json.loads itself refuses the BOM)."""
+    doc = json.loads(data.decode("utf-8"), object_pairs_hook=_unique)
+    _no_lone_surrogate(doc)
+    return doc
+
+
 def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -1250,7 +1506,7 @@ def main(argv):
     out = {"valid": False, "result_digest": None, "first_mismatch": None}
     try:
         with open(argv[1], "rb") as fh:
-            bundle = json.loads(fh.read().decode("utf-8"))
+            bundle = load_json(fh.read())
         verify(bundle, out)
         out["valid"] = True
     except Mismatch as m:

@@ -72,8 +72,9 @@ impl Demo {
             "T-2026-001",
             "--secret-hex",
             SECRET,
-            "--entropy-hex",
-            "0a0b0c",
+            "--entropy",
+            "witness:test=10 11 12",
+            "--allow-weak-entropy",
             "--salt-hex",
             SALT,
             "--out",
@@ -535,6 +536,65 @@ fn rfc3797_reproduces_the_rfc_example() {
         ]
     );
     assert!(out.starts_with("1\t17\tname17\n"), "{out}");
+}
+
+/// `2.5 3` and `2 53` give the same RFC 3797 key string (`2.53./`): a seeds file with a
+/// fraction is refused, saying why, instead of drawing from an ambiguous key.
+#[test]
+fn rfc3797_refuses_fractions_whose_key_is_ambiguous() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: String = (1..=25).map(|i| format!("name{i}\n")).collect();
+    let names = write(dir.path(), "names.txt", &names);
+    let pick = |seeds: &str| {
+        let seeds = write(dir.path(), "seeds.txt", seeds);
+        run(&[
+            "rfc3797",
+            "--seeds",
+            p(&seeds),
+            "--names",
+            p(&names),
+            "--count",
+            "3",
+        ])
+    };
+    let whole = pick("2 53\n");
+    assert!(whole.status.success(), "{}", text(&whole));
+    let fraction = pick("2.5 3\n");
+    assert!(!fraction.status.success(), "{}", text(&fraction));
+    let e = text(&fraction);
+    assert!(
+        e.contains("line 1") && e.contains("2.5") && e.contains("same"),
+        "{e}"
+    );
+}
+
+/// A draw whose entropy has under 64 bits of min-entropy (witness values only) is refused
+/// unless `--allow-weak-entropy`, which the commitment then publishes; `verify` prints the
+/// bits, the warning and the protocol it checked.
+#[test]
+fn weak_entropy_is_refused_without_the_flag_and_warned_with_it() {
+    let demo = Demo::new(40, 10);
+    let mut args = demo.draw_args(&demo.path("objects.csv"), "weak.json");
+    args.retain(|a| a != "--allow-weak-entropy");
+    let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!o.status.success());
+    let e = text(&o);
+    assert!(
+        e.contains("0 bits") && e.contains("--allow-weak-entropy"),
+        "{e}"
+    );
+    assert!(!demo.path("weak.json").exists());
+    demo.draw();
+    let out = ok(&["verify", p(&demo.path("bundle.json"))]);
+    assert!(out.contains("checked as double-random/v2"), "{out}");
+    assert!(out.contains("entropy: 0 bits of min-entropy"), "{out}");
+    assert!(
+        out.contains("WARNING: the announced entropy has 0 bits"),
+        "{out}"
+    );
+    let (_, json) = demo.verify_json(&demo.path("bundle.json"), &[]);
+    assert_eq!(json["protocol"], "double-random/v2");
+    assert_eq!(json["entropy_bits"], 0);
 }
 
 /// The probe: `double-random … | head` panicked with a backtrace when `head` had gone. Now

@@ -8,6 +8,7 @@ mod architecture;
 mod backend;
 mod cli;
 mod daemon;
+mod entropy;
 mod fuzz_corpus;
 mod independent;
 mod inputs;

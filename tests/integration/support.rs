@@ -2,9 +2,11 @@
 
 use chrono::NaiveDate;
 use double_random::cli::demo;
+use double_random::core::Protocol;
 use double_random::core::bundle::{DrawInputs, FullBundle};
 use double_random::core::draw::ReplacementRequest;
 use double_random::core::encode::sha256;
+use double_random::core::entropy::{Announced, EntropySource};
 use double_random::core::model::{Inspector, Object, Snapshot};
 use double_random::core::policy::Policy;
 use double_random::core::pool::CommittedPool;
@@ -35,16 +37,44 @@ pub fn inputs(
     label: &str,
 ) -> DrawInputs {
     DrawInputs {
+        protocol: Protocol::CURRENT,
         task_id: format!("task-{label}"),
         policy,
         snapshot: Snapshot::new(objects, inspectors).unwrap(),
         salt_key: SaltKey(sha256(format!("salt {label}").as_bytes())),
         secret: Secret::new(sha256(format!("secret {label}").as_bytes()).to_vec()).unwrap(),
-        entropy_source: "test: fixed entropy".into(),
-        entropy: vec![format!("entropy {label}").into_bytes()],
+        announced: witness_only(),
+        entropy: vec![witness_value(label)],
         beacons: Vec::new(),
         replacements: Vec::<ReplacementRequest>::new(),
     }
+}
+
+/// Witness values only: 0 bits of min-entropy, so the commitment says `allow_weak_entropy`.
+pub fn witness_only() -> Announced {
+    Announced {
+        text: "witness: test (fixed numbers)".into(),
+        sources: vec![EntropySource::Witness {
+            event: "test".into(),
+            witnesses: 1,
+        }],
+        allow_weak: true,
+    }
+}
+
+/// Fixed witness numbers per label, in their canonical form.
+pub fn witness_value(label: &str) -> Vec<u8> {
+    let h = sha256(format!("entropy {label}").as_bytes());
+    let mut n: Vec<u64> = h
+        .chunks(8)
+        .map(|c| u64::from(c[0]) * 256 + u64::from(c[1]))
+        .collect();
+    n.sort_unstable();
+    n.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into_bytes()
 }
 
 pub fn draw(inputs: DrawInputs) -> (FullBundle, CommittedPool) {

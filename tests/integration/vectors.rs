@@ -1,12 +1,15 @@
-//! Frozen test vectors (tests/vectors/*.json): inputs, and the full and public bundles they
-//! must produce byte for byte. Regenerate only with a protocol version change:
-//! `DOUBLE_RANDOM_WRITE_VECTORS=1 cargo test --test integration vectors`.
+//! Frozen test vectors: tests/vectors/v2/*.json are this protocol's cases (inputs, and the
+//! full and public bundles they must produce byte for byte); tests/vectors/v1/*.json are the
+//! frozen v1 bundles, which must keep verifying as v1. Regenerate v2 only with a protocol
+//! change: `DOUBLE_RANDOM_WRITE_VECTORS=1 cargo test --test integration vectors`.
 
 use std::path::PathBuf;
 
+use double_random::core::Protocol;
 use double_random::core::beacon::{Announcement, Beacon, BeaconRecord, Chain};
 use double_random::core::bundle::{FullBundle, HexBytes, PublicBundle, verify_full, verify_public};
 use double_random::core::draw::ReplacementRequest;
+use double_random::core::entropy::{Announced, EntropySource, LotteryGroup, UtcSecond};
 use double_random::core::model::{InspectorId, ObjectId};
 use serde_json::{Value, json};
 
@@ -148,18 +151,84 @@ max_load = 3
         draw(inputs(p, jobjects, jinspectors, "joint")),
     );
 
-    // Witness values and quicknet's round 123 combined (draw-spec §20).
+    // A lottery, witness values and quicknet's round 123 (draw-spec §7.6, §20): 280 bits.
     let (chain, beacon) = quicknet_round_123();
     let mut d = inputs(demo_policy(), objects.clone(), inspectors.clone(), "drand");
-    d.entropy_source = format!(
-        "witness: 福彩3D 2026333 (values entered by 2 officer(s), RFC 3797 canonical form)\n{}",
-        Announcement::for_round(&chain, 123).line()
-    );
-    d.entropy = vec![b"3.7.9./".to_vec(), chain.verify(&beacon).unwrap().to_vec()];
+    let drand = EntropySource::Drand {
+        chain: chain.hash(),
+        round: 123,
+        at: UtcSecond(chain.round_time(123)),
+    };
+    d.announced = Announced {
+        text: format!(
+            "双色球 issue 2026138 of 2026-12-01\nwitness: 公开摇号 (whole numbers entered by 2 officer(s))\n{}",
+            Announcement::for_round(&chain, 123).line()
+        ),
+        sources: vec![
+            EntropySource::Lottery {
+                name: "双色球".into(),
+                issue: "2026138".into(),
+                draw_date: draw_date(),
+                groups: vec![
+                    LotteryGroup {
+                        count: 6,
+                        min: 1,
+                        max: 33,
+                        ordered: false,
+                        distinct: true,
+                    },
+                    LotteryGroup {
+                        count: 1,
+                        min: 1,
+                        max: 16,
+                        ordered: false,
+                        distinct: true,
+                    },
+                ],
+            },
+            EntropySource::Witness {
+                event: "公开摇号".into(),
+                witnesses: 2,
+            },
+            drand,
+        ],
+        allow_weak: false,
+    };
+    d.entropy = vec![
+        b"3 7 12 19 25 31 + 9".to_vec(),
+        b"3 7 9".to_vec(),
+        chain.verify(&beacon).unwrap().to_vec(),
+    ];
     d.beacons = vec![BeaconRecord { chain, beacon }];
     add(
-        "drand-witness",
-        "the demo policy drawn with witness values and drand quicknet round 123, in that order",
+        "drand-lottery-witness",
+        "the demo policy drawn with a lottery (24 bits), witness values (0) and drand quicknet \
+         round 123 (256), in that order",
+        draw(d),
+    );
+
+    // A 福彩3D draw alone: 9 bits, committed only because the task allowed weak entropy.
+    let mut d = inputs(demo_policy(), objects.clone(), inspectors.clone(), "weak");
+    d.announced = Announced {
+        text: "福彩3D issue 2026333 of 2026-12-01".into(),
+        sources: vec![EntropySource::Lottery {
+            name: "福彩3D".into(),
+            issue: "2026333".into(),
+            draw_date: draw_date(),
+            groups: vec![LotteryGroup {
+                count: 3,
+                min: 0,
+                max: 9,
+                ordered: true,
+                distinct: false,
+            }],
+        }],
+        allow_weak: true,
+    };
+    d.entropy = vec![b"7 0 7".to_vec()];
+    add(
+        "weak-lottery",
+        "a 福彩3D draw alone (9 bits of min-entropy), allowed weak by the task",
         draw(d),
     );
 
@@ -222,11 +291,30 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
+/// The frozen vectors of one protocol version.
+fn version_dir(p: Protocol) -> PathBuf {
+    dir().join(match p {
+        Protocol::V1 => "v1",
+        Protocol::V2 => "v2",
+    })
+}
+
+/// Every scenario file of `p`'s folder, sorted by name.
+fn scenario_files(p: Protocol) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(version_dir(p))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
 fn vector_json(c: &Case) -> Value {
     json!({
         "name": c.name,
         "description": c.description,
-        "protocol": "double-random/v1",
+        "protocol": Protocol::CURRENT.id(),
         "commitment_hash": hex::encode(c.bundle.commitment_hash),
         "seed": hex::encode(c.bundle.result.seed),
         "result_digest": hex::encode(c.bundle.result_digest),
@@ -239,7 +327,7 @@ fn vector_json(c: &Case) -> Value {
 fn frozen_vectors_reproduce_exactly() {
     let write = std::env::var_os("DOUBLE_RANDOM_WRITE_VECTORS").is_some();
     for c in cases() {
-        let path = dir().join(format!("{}.json", c.name));
+        let path = version_dir(Protocol::CURRENT).join(format!("{}.json", c.name));
         let now = vector_json(&c);
         if write {
             std::fs::write(&path, serde_json::to_string_pretty(&now).unwrap() + "\n").unwrap();
@@ -264,20 +352,50 @@ fn frozen_vectors_reproduce_exactly() {
     }
 }
 
+/// Every frozen bundle of every version verifies, as its own version: v1 files are never
+/// regenerated, and must stay valid v1 whatever v2 changed.
 #[test]
-fn frozen_bundles_verify() {
-    for c in cases() {
-        let text = std::fs::read_to_string(dir().join(format!("{}.json", c.name))).unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
-        let full: FullBundle = serde_json::from_value(v["full_bundle"].clone()).unwrap();
-        let public: PublicBundle = serde_json::from_value(v["public_bundle"].clone()).unwrap();
-        let r = verify_full(&full);
-        assert!(r.valid, "{}: {:?}", c.name, r.mismatch);
-        assert_eq!(r.result_digest.as_deref(), v["result_digest"].as_str());
-        let r = verify_public(&public);
-        assert!(r.valid, "{}: {:?}", c.name, r.mismatch);
-        assert_eq!(r.result_digest.as_deref(), v["result_digest"].as_str());
+fn frozen_bundles_verify_as_their_version() {
+    let mut seen = 0;
+    for p in Protocol::ALL {
+        for path in scenario_files(p) {
+            let name = path.display();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["protocol"], p.id(), "{name}");
+            let full: FullBundle = serde_json::from_value(v["full_bundle"].clone()).unwrap();
+            let public: PublicBundle = serde_json::from_value(v["public_bundle"].clone()).unwrap();
+            for r in [verify_full(&full), verify_public(&public)] {
+                assert!(r.valid, "{name}: {:?}", r.mismatch);
+                assert_eq!(r.protocol, Some(p), "{name}");
+                assert!(
+                    r.checks.contains(&format!("checked as {}", p.id())),
+                    "{name}"
+                );
+                assert_eq!(r.result_digest.as_deref(), v["result_digest"].as_str());
+                assert_eq!(r.entropy_bits.is_some(), p == Protocol::V2, "{name}");
+            }
+            seen += 1;
+        }
     }
+    assert!(seen >= 12, "{seen} vector files");
+}
+
+/// The v2 vectors cover structured entropy: strong (no warning) and weak (allowed, warned).
+#[test]
+fn v2_vectors_report_their_entropy() {
+    let read = |name: &str| -> FullBundle {
+        let text = std::fs::read_to_string(version_dir(Protocol::V2).join(name)).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        serde_json::from_value(v["full_bundle"].clone()).unwrap()
+    };
+    let strong = verify_full(&read("drand-lottery-witness.json"));
+    assert_eq!(strong.entropy_bits, Some(280));
+    assert!(strong.warnings.is_empty(), "{:?}", strong.warnings);
+    let weak = verify_full(&read("weak-lottery.json"));
+    assert!(weak.valid);
+    assert_eq!(weak.entropy_bits, Some(9));
+    assert!(weak.warnings[0].contains("9 bits"), "{:?}", weak.warnings);
 }
 
 /// The public bundle names no object that was not drawn and carries no private field.

@@ -3,27 +3,31 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::report::{Checker, Report, check_seed};
-use super::{FULL_FORMAT, HexBytes};
-use crate::core::CoreError;
+use super::report::{Checker, Report, check_seed, check_task_id};
+use super::{Artefact, HexBytes};
 use crate::core::beacon::{self, BeaconRecord};
 use crate::core::draw::{self, DrawResult, ReplacementRequest};
 use crate::core::encode::{Hash, hex_bytes, hex32};
+use crate::core::entropy::{self, Announced};
 use crate::core::model::Snapshot;
 use crate::core::policy::Policy;
 use crate::core::pool::{Commitment, CommittedPool};
 use crate::core::secret::{SaltKey, Secret};
+use crate::core::{CoreError, Protocol};
 
 /// Everything a draw takes.
 pub struct DrawInputs {
+    /// `Protocol::CURRENT` for a new draw; a replay keeps its bundle's.
+    pub protocol: Protocol,
     pub task_id: String,
     pub policy: Policy,
     pub snapshot: Snapshot,
     pub salt_key: SaltKey,
     pub secret: Secret,
-    pub entropy_source: String,
+    /// The entropy sources announced with the commitment (text; v2: structured too).
+    pub announced: Announced,
     pub entropy: Vec<Vec<u8>>,
-    /// The drand beacons `entropy_source` announces (draw-spec §20).
+    /// The drand beacons announced (draw-spec §20).
     pub beacons: Vec<BeaconRecord>,
     pub replacements: Vec<ReplacementRequest>,
 }
@@ -51,31 +55,23 @@ pub struct FullBundle {
     pub snapshot: Snapshot,
 }
 
-fn check_task_id(task_id: &str) -> Result<(), CoreError> {
-    if task_id.is_empty()
-        || task_id.len() > 128
-        || task_id.trim() != task_id
-        || task_id.chars().any(char::is_control)
-    {
-        return Err(CoreError::Input(format!(
-            "task id {task_id:?} must be 1 to 128 bytes without control characters or surrounding spaces"
-        )));
-    }
-    Ok(())
-}
-
 impl FullBundle {
     /// Commits, derives the seed, draws. Returns the pool too, for public bundles and proofs.
     pub fn create(inputs: DrawInputs) -> Result<(Self, CommittedPool), CoreError> {
         check_task_id(&inputs.task_id)?;
-        beacon::check(&inputs.entropy_source, &inputs.entropy, &inputs.beacons)
-            .map_err(|e| CoreError::Input(format!("drand beacon: {e}")))?;
+        check_entropy(
+            inputs.protocol,
+            &inputs.announced,
+            &inputs.entropy,
+            &inputs.beacons,
+        )?;
         let pool = CommittedPool::build(&inputs.snapshot, &inputs.policy, &inputs.salt_key.0)?;
         let commitment = pool.commitment(
+            inputs.protocol,
             &inputs.task_id,
             &inputs.policy,
             draw::secret_hash(inputs.secret.expose()),
-            &inputs.entropy_source,
+            &inputs.announced,
         );
         let commitment_hash = commitment.hash();
         let seed = draw::derive_seed(&commitment, inputs.secret.expose(), &inputs.entropy);
@@ -88,7 +84,7 @@ impl FullBundle {
         )?;
         let result_digest = result.digest(&commitment_hash);
         let bundle = FullBundle {
-            format: FULL_FORMAT.into(),
+            format: Artefact::Full.format(inputs.protocol).into(),
             task_id: inputs.task_id,
             policy: inputs.policy,
             commitment,
@@ -124,12 +120,13 @@ impl FullBundle {
         let mut requests = self.replacement_requests();
         requests.extend_from_slice(more);
         FullBundle::create(DrawInputs {
+            protocol: self.commitment.protocol,
             task_id: self.task_id.clone(),
             policy: self.policy.clone(),
             snapshot: self.snapshot.clone(),
             salt_key: self.salt_key.clone(),
             secret: Secret::new(self.secret.clone()).map_err(CoreError::Input)?,
-            entropy_source: self.commitment.entropy_source.clone(),
+            announced: self.commitment.announced(),
             entropy: self.entropy(),
             beacons: self.beacons.clone(),
             replacements: requests,
@@ -137,9 +134,31 @@ impl FullBundle {
     }
 }
 
+/// The entropy of a new draw (or a replay) as its protocol requires: v1 binds the drand lines
+/// of the text (§20.3); v2 every announced source, and 64 bits unless allowed weak (§7.6).
+fn check_entropy(
+    protocol: Protocol,
+    announced: &Announced,
+    values: &[Vec<u8>],
+    beacons: &[BeaconRecord],
+) -> Result<(), CoreError> {
+    let checked = match protocol {
+        Protocol::V1 => beacon::check(&announced.text, values, beacons).map(drop),
+        Protocol::V2 => entropy::check_announcement(&announced.sources, announced.allow_weak)
+            .and_then(|_| entropy::check_description(&announced.text, &announced.sources))
+            .and_then(|()| entropy::check(&announced.sources, values, beacons).map(drop)),
+    };
+    checked.map_err(|e| CoreError::Input(format!("entropy: {e}")))
+}
+
 pub fn verify_full(b: &FullBundle) -> Report {
     let mut c = Checker::new();
-    c.eq("format", "format", FULL_FORMAT, b.format.as_str());
+    c.eq(
+        "format",
+        "format",
+        Artefact::Full.format(b.commitment.protocol),
+        b.format.as_str(),
+    );
     let seed = check_seed(
         &mut c,
         &b.task_id,
@@ -157,10 +176,11 @@ pub fn verify_full(b: &FullBundle) -> Report {
         }
     };
     let expected = pool.commitment(
+        b.commitment.protocol,
         &b.task_id,
         &b.policy,
         draw::secret_hash(&b.secret),
-        &b.commitment.entropy_source,
+        &b.commitment.announced(),
     );
     c.eq(
         "commitment recomputed from snapshot, policy and secret (roots, counts, policy hash)",

@@ -11,6 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::Protocol;
 use super::encode::{Hash, hex_bytes, hex32};
 
 pub use full::{DrawInputs, FullBundle, verify_full};
@@ -20,9 +21,45 @@ pub use proof::{
 pub use public::{DrawnObject, PublicBundle, verify_public};
 pub use report::{Mismatch, Report};
 
-pub const FULL_FORMAT: &str = "double-random/full-bundle/v1";
-pub const PUBLIC_FORMAT: &str = "double-random/public-bundle/v1";
-pub const PROOF_FORMAT: &str = "double-random/enterprise-proof/v1";
+/// The three kinds of artefact, each with a format string per protocol (draw-spec §12–§14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Artefact {
+    Full,
+    Public,
+    Proof,
+}
+
+impl Artefact {
+    const ALL: [Artefact; 3] = [Artefact::Full, Artefact::Public, Artefact::Proof];
+
+    /// `double-random/full-bundle/v2` etc.
+    pub fn format(self, protocol: Protocol) -> &'static str {
+        match (self, protocol) {
+            (Self::Full, Protocol::V1) => "double-random/full-bundle/v1",
+            (Self::Public, Protocol::V1) => "double-random/public-bundle/v1",
+            (Self::Proof, Protocol::V1) => "double-random/enterprise-proof/v1",
+            (Self::Full, Protocol::V2) => "double-random/full-bundle/v2",
+            (Self::Public, Protocol::V2) => "double-random/public-bundle/v2",
+            (Self::Proof, Protocol::V2) => "double-random/enterprise-proof/v2",
+        }
+    }
+
+    /// The artefact and protocol a format string names.
+    pub fn parse(format: &str) -> Option<(Self, Protocol)> {
+        Self::ALL
+            .into_iter()
+            .flat_map(|a| Protocol::ALL.map(|p| (a, p)))
+            .find(|(a, p)| a.format(*p) == format)
+    }
+}
+
+/// An optional field that is *omitted when absent*: absent reads as `None`, and `null` is an
+/// error (draw-spec §2, §14), so one absence has one spelling.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
 
 /// Bytes carried as lowercase hex in JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

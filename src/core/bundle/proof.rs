@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::full::FullBundle;
 use super::public::{PublicBundle, object_leaf, verify_public};
 use super::report::{Checker, Report, check_seed};
-use super::{HexBytes, HexHash, Outcome, PROOF_FORMAT, hashes, unhex};
+use super::{Artefact, HexBytes, HexHash, Outcome, hashes, present, unhex};
 use crate::core::beacon::BeaconRecord;
-use crate::core::draw::{self, ReplacementRequest, StratumResult};
+use crate::core::draw::{self, DrawResult, ReplacementRequest, StratumResult};
 use crate::core::encode::{Hash, hex_bytes, hex32};
 use crate::core::merkle::{self, Tree};
 use crate::core::model::{InspectorId, Object, ObjectId, PublicObject};
@@ -83,15 +83,35 @@ pub struct EnterpriseProof {
     pub task_id: String,
     pub outcome: Outcome,
     pub explanation: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub ticket: Option<HexHash>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub stratum: Option<StratumClaim>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub membership: Option<Membership>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub absence: Option<Absence>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub replaced_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inspectors: Vec<InspectorId>,
@@ -105,6 +125,16 @@ pub struct EnterpriseProof {
     pub beacons: Vec<BeaconRecord>,
     #[serde(with = "hex32")]
     pub result_digest: Hash,
+}
+
+/// What a proof's `replaced_reason` must say for `id`: the reason of the object replacement
+/// that replaced it, as the result records it (draw-spec §14). The one place this is decided,
+/// so a richer reason (a code) is compared whole wherever proofs are checked.
+pub(super) fn replaced_reason(result: &DrawResult, id: &ObjectId) -> Option<String> {
+    result.replacements.iter().find_map(|r| match &r.request {
+        ReplacementRequest::Object { object, reason } if object == id => Some(reason.clone()),
+        _ => None,
+    })
 }
 
 fn membership(
@@ -137,7 +167,7 @@ fn outcome_of_ticket(ticket: &Hash, s: &StratumClaim) -> Outcome {
 pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> EnterpriseProof {
     let snapshot = &full.snapshot;
     let mut proof = EnterpriseProof {
-        format: PROOF_FORMAT.into(),
+        format: Artefact::Proof.format(full.commitment.protocol).into(),
         object_id: id.clone(),
         task_id: full.task_id.clone(),
         outcome: Outcome::NotInPool,
@@ -174,70 +204,61 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
                 objects.len()
             );
         }
-        Some(idx) => {
-            match pool.placements[idx] {
-                Placement::Excluded(e) => {
-                    let (tree, members) =
-                        pool::excluded_tree(snapshot, &pool.placements, &full.salt_key.0);
-                    let leaf = members
-                        .binary_search(&(idx as u32))
-                        .expect("excluded member");
-                    proof.membership = Some(membership(
-                        TreeKind::Excluded,
-                        leaf,
-                        &tree,
-                        &objects[idx],
-                        &full.salt_key.0,
-                        Some(e.code()),
-                    ));
-                    proof.outcome = Outcome::Excluded;
-                    proof.explanation = format!(
-                        "{id} was in the pool but not eligible for this task: {}",
-                        e.code()
-                    );
-                }
-                Placement::Stratum(s) => {
-                    let tree = pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0);
-                    let leaf = pool.strata[s]
-                        .members
-                        .binary_search(&(idx as u32))
-                        .expect("stratum member");
-                    proof.membership = Some(membership(
-                        TreeKind::Stratum,
-                        leaf,
-                        &tree,
-                        &objects[idx],
-                        &full.salt_key.0,
-                        None,
-                    ));
-                    let claim = StratumClaim::of(s, &full.result.strata[s]);
-                    let ticket = draw::ticket(&full.result.seed, id);
-                    proof.outcome = outcome_of_ticket(&ticket, &claim);
-                    proof.replaced_reason = full.result.replacements.iter().find_map(|r| match &r
-                        .request
-                    {
-                        ReplacementRequest::Object { object, reason } if object == id => {
-                            Some(reason.clone())
-                        }
-                        _ => None,
-                    });
-                    proof.inspectors = full
-                        .result
-                        .final_assignments
-                        .iter()
-                        .find(|a| &a.object == id)
-                        .map(|a| a.inspectors.clone())
-                        .unwrap_or_default();
-                    proof.explanation = match proof.outcome {
+        Some(idx) => match pool.placements[idx] {
+            Placement::Excluded(e) => {
+                let (tree, members) =
+                    pool::excluded_tree(snapshot, &pool.placements, &full.salt_key.0);
+                let leaf = members
+                    .binary_search(&(idx as u32))
+                    .expect("excluded member");
+                proof.membership = Some(membership(
+                    TreeKind::Excluded,
+                    leaf,
+                    &tree,
+                    &objects[idx],
+                    &full.salt_key.0,
+                    Some(e.code()),
+                ));
+                proof.outcome = Outcome::Excluded;
+                proof.explanation = format!(
+                    "{id} was in the pool but not eligible for this task: {}",
+                    e.code()
+                );
+            }
+            Placement::Stratum(s) => {
+                let tree = pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0);
+                let leaf = pool.strata[s]
+                    .members
+                    .binary_search(&(idx as u32))
+                    .expect("stratum member");
+                proof.membership = Some(membership(
+                    TreeKind::Stratum,
+                    leaf,
+                    &tree,
+                    &objects[idx],
+                    &full.salt_key.0,
+                    None,
+                ));
+                let claim = StratumClaim::of(s, &full.result.strata[s]);
+                let ticket = draw::ticket(&full.result.seed, id);
+                proof.outcome = outcome_of_ticket(&ticket, &claim);
+                proof.replaced_reason = replaced_reason(&full.result, id);
+                proof.inspectors = full
+                    .result
+                    .final_assignments
+                    .iter()
+                    .find(|a| &a.object == id)
+                    .map(|a| a.inspectors.clone())
+                    .unwrap_or_default();
+                proof.explanation = match proof.outcome {
                     Outcome::Drawn => format!("drawn: its ticket is at or below the cutoff of its stratum ({} of {} drawn)", claim.sample, claim.population),
                     Outcome::DrawnAsReplacement => "drawn as a replacement: its ticket is the next after the cutoff of its stratum".into(),
                     _ => format!("not drawn: its ticket is above the cutoff of its stratum ({} of {} drawn)", claim.sample, claim.population),
                 };
-                    proof.ticket = Some(HexHash(ticket));
-                    proof.stratum = Some(claim);
-                }
+                proof.ticket = Some(HexHash(ticket));
+                proof.stratum = Some(claim);
             }
-        }
+        },
     }
     proof
 }
@@ -245,7 +266,12 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
 /// Checks an enterprise proof on its own and, given the public bundle, against it too.
 pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Report {
     let mut c = Checker::new();
-    c.eq("format", "format", PROOF_FORMAT, p.format.as_str());
+    c.eq(
+        "format",
+        "format",
+        Artefact::Proof.format(p.commitment.protocol),
+        p.format.as_str(),
+    );
     let seed = check_seed(
         &mut c,
         &p.task_id,
@@ -467,6 +493,12 @@ pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Repor
             "inspectors",
             &team,
             &p.inspectors,
+        );
+        c.eq(
+            "replacement reason as published",
+            "replaced_reason",
+            &replaced_reason(&b.result, &p.object_id),
+            &p.replaced_reason,
         );
     }
     let mut report = c.report("enterprise proof", Some(p.result_digest), Some(p.outcome));

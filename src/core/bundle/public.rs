@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::full::FullBundle;
 use super::report::{Checker, Mismatch, Report, check_seed};
-use super::{HexBytes, HexHash, PUBLIC_FORMAT, hashes, unhex};
+use super::{Artefact, HexBytes, HexHash, hashes, unhex};
 use crate::core::CoreError;
 use crate::core::beacon::BeaconRecord;
 use crate::core::draw::{self, DrawResult, ReplacementRequest};
@@ -105,7 +105,7 @@ impl PublicBundle {
             })
             .collect();
         PublicBundle {
-            format: PUBLIC_FORMAT.into(),
+            format: Artefact::Public.format(full.commitment.protocol).into(),
             task_id: full.task_id.clone(),
             policy: full.policy.clone(),
             commitment: full.commitment.clone(),
@@ -191,7 +191,12 @@ fn check_drawn(b: &PublicBundle, seed: &Hash, i: usize, d: &DrawnObject) -> Opti
 
 pub fn verify_public(b: &PublicBundle) -> Report {
     let mut c = Checker::new();
-    c.eq("format", "format", PUBLIC_FORMAT, b.format.as_str());
+    c.eq(
+        "format",
+        "format",
+        Artefact::Public.format(b.commitment.protocol),
+        b.format.as_str(),
+    );
     let seed = check_seed(
         &mut c,
         &b.task_id,

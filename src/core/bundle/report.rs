@@ -5,12 +5,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{HexBytes, Outcome};
-use crate::core::Protocol;
 use crate::core::beacon::{self, BeaconRecord};
 use crate::core::draw;
 use crate::core::encode::Hash;
+use crate::core::entropy::{self, WARN_BITS};
 use crate::core::pool::Commitment;
 use crate::core::secret::Secret;
+use crate::core::{CoreError, Protocol};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Mismatch {
@@ -35,12 +36,24 @@ pub struct Report {
     /// What this verification could not establish from the file it was given.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<String>,
+    /// The rules the artefact was checked by (its commitment's protocol).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Protocol>,
+    /// v2: the announced sources' total min-entropy (draw-spec §7.6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entropy_bits: Option<u32>,
+    /// What holds but weakens the guarantee (e.g. little entropy: draw-spec §1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 pub(super) struct Checker {
     pub(super) checks: Vec<String>,
     pub(super) mismatch: Option<Mismatch>,
     pub(super) limits: Vec<String>,
+    protocol: Option<Protocol>,
+    entropy_bits: Option<u32>,
+    warnings: Vec<String>,
 }
 
 fn short(v: &Value) -> String {
@@ -110,6 +123,9 @@ impl Checker {
             checks: Vec::new(),
             mismatch: None,
             limits: Vec::new(),
+            protocol: None,
+            entropy_bits: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -176,11 +192,49 @@ impl Checker {
             result_digest: result_digest.map(hex::encode),
             outcome,
             limits: self.limits,
+            protocol: self.protocol,
+            entropy_bits: self.entropy_bits,
+            warnings: self.warnings,
         }
     }
 }
 
-/// Checks protocol, commitment hash, secret and seed: what every artefact carries.
+/// A task id as draw-spec §3.5 allows it: 1 to 128 bytes, no control character, no white
+/// space around it. Every verifier checks it (§13 step 2).
+pub(crate) fn check_task_id(task_id: &str) -> Result<(), CoreError> {
+    if task_id.is_empty()
+        || task_id.len() > 128
+        || task_id.trim() != task_id
+        || task_id.chars().any(char::is_control)
+    {
+        return Err(CoreError::Input(format!(
+            "task id {task_id:?} must be 1 to 128 bytes without control characters or surrounding spaces"
+        )));
+    }
+    Ok(())
+}
+
+/// What the grinding bound means for `bits` of min-entropy (draw-spec §1).
+pub fn weak_entropy_warning(bits: u32) -> String {
+    let what = match bits {
+        0 => "the authority could have chosen the draw outright among every secret it tried".into(),
+        b if b < 64 => format!(
+            "an authority that tried many secrets or salt keys before committing could have \
+             steered the draw (about 2^-{} per 2^g tries, times sqrt(g): draw-spec §1 has the table)",
+            b / 2
+        ),
+        b => format!(
+            "an authority that tried 2^g secrets could shift an outcome's chance by about \
+             sqrt(g)·2^-{}: negligible for any feasible g, but under the {WARN_BITS} bits this \
+             protocol asks for (draw-spec §1)",
+            b / 2
+        ),
+    };
+    format!("the announced entropy has {bits} bits of min-entropy, under {WARN_BITS}: {what}")
+}
+
+/// Checks protocol, task id, commitment hash, secret, the entropy against its announcement,
+/// and returns the seed: what every artefact carries (draw-spec §13 step 2).
 pub(super) fn check_seed(
     c: &mut Checker,
     task_id: &str,
@@ -190,12 +244,16 @@ pub(super) fn check_seed(
     entropy: &[HexBytes],
     beacons: &[BeaconRecord],
 ) -> Hash {
-    c.eq(
-        "protocol is double-random/v1",
-        "commitment.protocol",
-        Protocol::V1.id(),
-        commitment.protocol.id(),
-    );
+    let protocol = commitment.protocol;
+    c.protocol = Some(protocol);
+    c.checks.push(format!("checked as {protocol}"));
+    if let Err(e) = check_task_id(task_id) {
+        c.fail(
+            "task_id",
+            "a task id as draw-spec §3.5 allows",
+            e.to_string(),
+        );
+    }
     c.eq(
         "task id matches the commitment",
         "commitment.task_id",
@@ -222,14 +280,35 @@ pub(super) fn check_seed(
         );
     }
     let entropy: Vec<Vec<u8>> = entropy.iter().map(|e| e.0.clone()).collect();
-    match beacon::check(&commitment.entropy_source, &entropy, beacons) {
+    match protocol {
+        Protocol::V1 => check_v1_entropy(c, commitment, &entropy, beacons),
+        Protocol::V2 => check_v2_entropy(c, commitment, &entropy, beacons),
+    }
+    draw::derive_seed(commitment, secret, &entropy)
+}
+
+const FUTURE_LIMIT: &str = "that the drand round lay in the future when the commitment was \
+     published: compare its time with the commitment's entry in the transparency log";
+
+/// v1: the text's drand lines bind their values (§20.3); other values are unconstrained.
+fn check_v1_entropy(
+    c: &mut Checker,
+    commitment: &Commitment,
+    entropy: &[Vec<u8>],
+    beacons: &[BeaconRecord],
+) {
+    if !commitment.entropy_sources.is_empty() || commitment.allow_weak_entropy {
+        c.fail(
+            "commitment.entropy_sources",
+            "absent in a double-random/v1 commitment",
+            "present",
+        );
+        return;
+    }
+    match beacon::check(&commitment.entropy_source, entropy, beacons) {
         Ok(checked) => {
             if !checked.is_empty() {
-                c.limits.push(
-                    "that the drand round lay in the future when the commitment was published: \
-                     compare its time with the commitment's entry in the transparency log"
-                        .into(),
-                );
+                c.limits.push(FUTURE_LIMIT.into());
             }
             c.checks.extend(checked)
         }
@@ -241,5 +320,59 @@ pub(super) fn check_seed(
             );
         }
     }
-    draw::derive_seed(commitment, secret, &entropy)
+}
+
+/// v2: one value per announced source, in its form; 64 bits unless allowed weak (§7.6).
+fn check_v2_entropy(
+    c: &mut Checker,
+    commitment: &Commitment,
+    entropy: &[Vec<u8>],
+    beacons: &[BeaconRecord],
+) {
+    let sources = &commitment.entropy_sources;
+    let bits =
+        match entropy::check_announcement(sources, commitment.allow_weak_entropy).and_then(|bits| {
+            entropy::check_description(&commitment.entropy_source, sources).map(|()| bits)
+        }) {
+            Ok(bits) => bits,
+            Err(e) => {
+                c.fail(
+                    "commitment.entropy_sources",
+                    "at least one valid source, 64 bits unless allow_weak_entropy",
+                    e,
+                );
+                return;
+            }
+        };
+    c.entropy_bits = Some(bits);
+    match entropy::check(sources, entropy, beacons) {
+        Ok(checked) => {
+            c.checks.extend(checked);
+            c.checks.push(format!(
+                "entropy: {} source(s), {bits} bits of min-entropy{}",
+                sources.len(),
+                if commitment.allow_weak_entropy {
+                    " (the task allowed weak entropy)"
+                } else {
+                    ""
+                }
+            ));
+            if sources
+                .iter()
+                .any(|s| matches!(s, entropy::EntropySource::Drand { .. }))
+            {
+                c.limits.push(FUTURE_LIMIT.into());
+            }
+            if bits < WARN_BITS {
+                c.warnings.push(weak_entropy_warning(bits));
+            }
+        }
+        Err(e) => {
+            c.fail(
+                "entropy",
+                "exactly one value per announced source, in its declared form",
+                e,
+            );
+        }
+    }
 }

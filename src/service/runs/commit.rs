@@ -11,7 +11,9 @@ use super::model::{DrandRound, Run, RunState, WitnessSource};
 use super::service::Runs;
 use super::settings::WitnessRequest;
 use super::transition::{Transition, failpoint};
+use crate::core::Protocol;
 use crate::core::beacon::Announcement;
+use crate::core::entropy::{self, Announced};
 use crate::core::draw::secret_hash;
 use crate::core::secret::Secret;
 use crate::library::plan::{Plan, PlanState, Schedule, ScheduleError, Task};
@@ -120,20 +122,9 @@ impl Runs {
             return Ok((existing, false));
         }
         let witness = self.settings.witness(witness)?;
-        let salt = fresh_key()?;
-        let secret = Secret::new(fresh_key()?.to_vec()).expect("32 bytes");
-        let frozen = snapshots::freeze_task(
-            &*self.store,
-            &task.id,
-            None,
-            fire.date_naive(),
-            self.settings.tier_source,
-            &salt,
-            self.now(),
-        )
-        .await?;
-        // Chosen after the freeze, which can take seconds, so the margin holds from publication.
-        let drand = self.settings.drand.as_ref().map(|d| {
+        let protocol = Protocol::CURRENT;
+        let announce_drand = || {
+            self.settings.drand.as_ref().map(|d| {
             let round = d
                 .chain
                 .first_round_from(d.now().timestamp() + d.margin_secs);
@@ -150,17 +141,51 @@ impl Runs {
                     stalled: None,
                 },
             )
-        });
-        let lines: Vec<String> = witness
-            .iter()
-            .map(WitnessSource::announcement)
-            .chain(drand.iter().map(|(line, _)| line.clone()))
-            .collect();
+            })
+        };
+        let announce = |drand: &Option<(String, DrandRound)>| {
+            let lines: Vec<String> = witness
+                .iter()
+                .map(|w| w.announcement(protocol))
+                .chain(drand.iter().map(|(line, _)| line.clone()))
+                .collect();
+            Announced {
+                text: lines.join("\n"),
+                sources: witness
+                    .iter()
+                    .map(WitnessSource::source)
+                    .chain(drand.iter().map(|(_, d)| d.source()))
+                    .collect(),
+                allow_weak: task.allow_weak_entropy,
+            }
+        };
+        // Refused before anything is frozen: the bits do not depend on the round.
+        if protocol == Protocol::V2 {
+            let a = announce(&announce_drand());
+            entropy::check_announcement(&a.sources, a.allow_weak)
+                .map_err(|e| ServiceError::Invalid(format!("task {}: {e}", task.id)))?;
+        }
+        let salt = fresh_key()?;
+        let secret = Secret::new(fresh_key()?.to_vec()).expect("32 bytes");
+        let frozen = snapshots::freeze_task(
+            &*self.store,
+            &task.id,
+            None,
+            fire.date_naive(),
+            self.settings.tier_source,
+            &salt,
+            self.now(),
+        )
+        .await?;
+        // Chosen after the freeze, which can take seconds, so the margin holds from publication.
+        let drand = announce_drand();
+        let announced = announce(&drand);
         let commitment = frozen.pool.commitment(
+            protocol,
             &run_id,
             &frozen.policy,
             secret_hash(secret.expose()),
-            &lines.join("\n"),
+            &announced,
         );
         let run = Run {
             id: run_id.clone(),

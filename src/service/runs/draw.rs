@@ -265,12 +265,13 @@ impl Runs {
                 };
                 let (entropy, beacons) = run.entropy_values()?;
                 let inputs = DrawInputs {
+                    protocol: run.commitment.protocol,
                     task_id: run.id.clone(),
                     policy: frozen.policy,
                     snapshot: frozen.snapshot,
                     salt_key: SaltKey(salt),
                     secret: Secret::new(secret.to_vec()).map_err(ServiceError::Invalid)?,
-                    entropy_source: run.commitment.entropy_source.clone(),
+                    announced: run.commitment.announced(),
                     entropy,
                     beacons,
                     replacements: run

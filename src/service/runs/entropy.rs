@@ -4,9 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::model::{Fetched, Run, RunState, Stall, WitnessEntry};
+use super::model::{Fetched, Run, RunState, Stall, WitnessEntry, WitnessSource};
 use super::service::Runs;
 use super::transition::{Transition, check_state, conflict};
+use crate::core::Protocol;
 use crate::core::beacon::BeaconRecord;
 use crate::core::rfc3797;
 use crate::service::{Actor, Result, ServiceError};
@@ -19,14 +20,26 @@ fn watcher(reason: String) -> Actor {
     }
 }
 
+/// The one spelling of what an officer typed, under the run's protocol: v1 the RFC 3797 key
+/// string (where `2.5 3` and `2 53` coincide), v2 whole numbers only (draw-spec §7.6).
+fn canonical_values(
+    protocol: Protocol,
+    witness: &WitnessSource,
+    values: &str,
+) -> std::result::Result<String, String> {
+    match protocol {
+        Protocol::V1 => rfc3797::parse_seeds(values)
+            .map(|s| rfc3797::key_string(&s))
+            .map_err(|e| e.to_string()),
+        Protocol::V2 => witness.source().canonical_text(values),
+    }
+}
+
 impl Runs {
     /// An officer enters the witnessed values. When the required number of distinct officers
     /// agree, the entropy is fixed and, if every source has delivered, the draw follows.
     #[tracing::instrument(name = "enter_entropy", skip_all, fields(run = run_id))]
     pub async fn enter_entropy(&self, run_id: &str, values: &str, actor: &Actor) -> Result<Run> {
-        let sources = rfc3797::parse_seeds(values)
-            .map_err(|e| ServiceError::Invalid(format!("witness values: {e}")))?;
-        let canonical = rfc3797::key_string(&sources);
         let (held, stored) = self.locked(run_id).await?;
         let mut run = stored.value.clone();
         check_state(&run, &[RunState::Committed], "its entropy is already fixed")?;
@@ -35,6 +48,8 @@ impl Runs {
                 "run {run_id} takes no witness values: its entropy is a drand beacon"
             )));
         };
+        let canonical = canonical_values(run.commitment.protocol, witness, values)
+            .map_err(|e| ServiceError::Invalid(format!("witness values: {e}")))?;
         let needed = usize::from(witness.witnesses);
         if run.entropy.is_some() {
             return Err(conflict(format!(

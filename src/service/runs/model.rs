@@ -8,7 +8,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::results::ResultEntry;
+use crate::core::Protocol;
 use crate::core::beacon::BeaconRecord;
+use crate::core::encode::hex32;
+use crate::core::entropy::{EntropySource, UtcSecond};
 use crate::core::draw::ReplacementRecord;
 use crate::core::pool::Commitment;
 use crate::core::signature::Signature;
@@ -63,12 +66,27 @@ pub struct WitnessSource {
 }
 
 impl WitnessSource {
-    /// The text committed to: what the randomness will be and how it is entered.
-    pub fn announcement(&self) -> String {
-        format!(
-            "witness: {} (values entered by {} officer(s), RFC 3797 canonical form)",
-            self.event, self.witnesses
-        )
+    /// The text committed to: what the randomness will be and how it is entered (v1: as an
+    /// RFC 3797 key string; v2: as whole numbers, draw-spec §7.6).
+    pub fn announcement(&self, protocol: Protocol) -> String {
+        match protocol {
+            Protocol::V1 => format!(
+                "witness: {} (values entered by {} officer(s), RFC 3797 canonical form)",
+                self.event, self.witnesses
+            ),
+            Protocol::V2 => format!(
+                "witness: {} (whole numbers entered by {} officer(s))",
+                self.event, self.witnesses
+            ),
+        }
+    }
+
+    /// The structured source a v2 commitment announces.
+    pub fn source(&self) -> EntropySource {
+        EntropySource::Witness {
+            event: self.event.clone(),
+            witnesses: u32::from(self.witnesses),
+        }
     }
 }
 
@@ -91,6 +109,17 @@ pub struct DrandRound {
     pub stalled: Option<Stall>,
 }
 
+impl DrandRound {
+    /// The structured source a v2 commitment announces.
+    pub fn source(&self) -> EntropySource {
+        EntropySource::Drand {
+            chain: hex32::parse(&self.chain_hash).unwrap_or_default(),
+            round: self.round,
+            at: UtcSecond(self.at.timestamp()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Fetched {
     #[serde(with = "stamped")]
@@ -105,7 +134,8 @@ pub struct Stall {
     pub reason: String,
 }
 
-/// One officer's entry of the witnessed values (canonical RFC 3797 key string).
+/// One officer's entry of the witnessed values (canonical: v1 an RFC 3797 key string, v2 the
+/// numbers as draw-spec §7.6 writes them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WitnessEntry {
     pub officer: String,
@@ -142,7 +172,7 @@ pub struct Run {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness: Option<WitnessSource>,
     pub witness_entries: Vec<WitnessEntry>,
-    /// The witnessed values once the officers agree (canonical RFC 3797 key string).
+    /// The witnessed values once the officers agree (in their canonical form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entropy: Option<String>,
     /// The announced drand round, if the draw takes one.

@@ -293,7 +293,8 @@ async fn a_drand_round_is_fetched_verified_and_replayable(b: &Backend) {
         std::fs::write(&f, tampered.to_string()).unwrap();
         let (ok, out) = verify(&f);
         assert!(!ok, "{name} bundle verified:\n{out}");
-        assert!(out.contains("beacons"), "{name}: {out}");
+        // v2: a drand source's value and beacon are checked on `entropy` (draw-spec §7.7).
+        assert!(out.contains("first mismatch at entropy"), "{name}: {out}");
     }
     let (status, _) = d.terminate();
     assert!(status.success());

@@ -137,7 +137,7 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
     let public = http.expect(200, "GET", &format!("/api/public/runs/{id}"), None, None);
     assert_eq!(public["state"], "committed");
     assert!(
-        !public.to_string().contains("12.19."),
+        !public.to_string().contains("12 19 23"),
         "the first witness's values are shown: {public}"
     );
     http.expect(
@@ -436,5 +436,46 @@ pub async fn an_impossible_draw_fails_in_public(b: &Backend) {
         .unwrap();
     assert!(!created);
     assert_eq!(same.state.as_str(), "failed");
+    store.close().await;
+}
+
+/// A task whose runs announce only witness values (0 bits of min-entropy) is refused at
+/// commit unless it says `allow_weak_entropy`; with it, the commitment publishes the flag and
+/// the structured sources, and a fractional witness value is refused (draw-spec §7.6).
+pub async fn weak_entropy_needs_the_task_flag(b: &Backend) {
+    let lib = prepared(b, 200).await;
+    let (plan_id, _, _) = ids();
+    let store: Arc<dyn Store> = Arc::from(store::open(&b.url, b.key()).await.unwrap());
+    let who = Actor {
+        name: "zhang".into(),
+        reason: "a task without the flag".into(),
+    };
+    let demo = std::fs::read_to_string(lib.join("task.toml")).unwrap();
+    assert!(demo.contains("allow_weak_entropy = true"));
+    let task = demo
+        .replace(&format!("id = \"{}\"", ids().1), "id = \"strict\"")
+        .replace("allow_weak_entropy = true", "");
+    amend_with(&*store, &plan_id, "strict", task, &who).await;
+    let runs = service_runs(store.clone()).await;
+    let e = runs
+        .trigger("strict", None, WitnessRequest::default(), &who)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("0 bits of min-entropy"), "{e}");
+    assert!(runs.list(Some("strict")).await.unwrap().is_empty());
+    let (run, created) = runs
+        .trigger(&ids().1, None, WitnessRequest::default(), &who)
+        .await
+        .unwrap();
+    assert!(created);
+    assert!(run.commitment.allow_weak_entropy);
+    assert_eq!(run.commitment.entropy_sources.len(), 1);
+    let e = runs
+        .enter_entropy(&run.id, "2.5 3", &who)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("whole number"), "{e}");
     store.close().await;
 }

@@ -29,6 +29,7 @@ backend_tests!(
     scheduler::cron_fires_run_once_and_missed_fires_collapse,
     scheduler::serve_demo_commits_the_due_run_once,
     lifecycle::an_impossible_draw_fails_in_public,
+    lifecycle::weak_entropy_needs_the_task_flag,
     log::the_log_records_each_event_and_a_watcher_verifies_it,
     log::a_tampered_log_is_never_signed,
     load::many_keep_alive_clients_on_the_public_routes_all_get_answers,
