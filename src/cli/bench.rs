@@ -46,7 +46,7 @@ pub fn run(objects: u64, inspectors: u64) {
     let salt_key = SaltKey(sha256(b"bench salt"));
     let secret = Secret::new(sha256(b"bench secret").to_vec()).expect("32 bytes");
     let pool = step("commit (place, leaves, 4 kinds of root)", || {
-        CommittedPool::build(&snapshot, &policy, &salt_key.0).expect("pool")
+        CommittedPool::build(&snapshot, &policy, &salt_key.0, Protocol::CURRENT).expect("pool")
     });
     let commitment = pool.commitment(
         "bench",
@@ -60,7 +60,7 @@ pub fn run(objects: u64, inspectors: u64) {
     });
     let order: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
     step("  matching", || {
-        draw::assign_teams(&snapshot, &policy, &seed, &order, &[], &mut |_, _| {
+        draw::assign_teams(pool.protocol, &snapshot, &policy, &seed, &order, &[], &mut |_, _| {
             unreachable!("no replacements")
         })
         .expect("matching")

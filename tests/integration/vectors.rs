@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use double_random::core::beacon::{Announcement, Beacon, BeaconRecord, Chain};
 use double_random::core::bundle::{FullBundle, HexBytes, PublicBundle, verify_full, verify_public};
 use double_random::core::draw::ReplacementRequest;
+use double_random::core::inspector_leaf::PublishedInspectors;
 use double_random::core::model::{InspectorId, ObjectId};
+use double_random::core::replacement::{ObjectReason, RecusalReason};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -174,11 +176,13 @@ max_load = 3
     let requests = vec![
         ReplacementRequest::Object {
             object: first.object.clone(),
+            reason_code: Some(ObjectReason::ClosedOrLiquidating),
             reason: "已关闭停业".into(),
         },
         ReplacementRequest::Inspector {
             object: second.object.clone(),
             inspector: second.inspectors[0].clone(),
+            reason_code: Some(RecusalReason::Kinship),
             reason: "回避: 亲属关系".into(),
         },
     ];
@@ -226,7 +230,7 @@ fn vector_json(c: &Case) -> Value {
     json!({
         "name": c.name,
         "description": c.description,
-        "protocol": "double-random/v1",
+        "protocol": c.bundle.commitment.protocol.id(),
         "commitment_hash": hex::encode(c.bundle.commitment_hash),
         "seed": hex::encode(c.bundle.result.seed),
         "result_digest": hex::encode(c.bundle.result_digest),
@@ -239,7 +243,7 @@ fn vector_json(c: &Case) -> Value {
 fn frozen_vectors_reproduce_exactly() {
     let write = std::env::var_os("DOUBLE_RANDOM_WRITE_VECTORS").is_some();
     for c in cases() {
-        let path = dir().join(format!("{}.json", c.name));
+        let path = dir().join("v2").join(format!("{}.json", c.name));
         let now = vector_json(&c);
         if write {
             std::fs::write(&path, serde_json::to_string_pretty(&now).unwrap() + "\n").unwrap();
@@ -267,7 +271,8 @@ fn frozen_vectors_reproduce_exactly() {
 #[test]
 fn frozen_bundles_verify() {
     for c in cases() {
-        let text = std::fs::read_to_string(dir().join(format!("{}.json", c.name))).unwrap();
+        let text =
+            std::fs::read_to_string(dir().join("v2").join(format!("{}.json", c.name))).unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
         let full: FullBundle = serde_json::from_value(v["full_bundle"].clone()).unwrap();
         let public: PublicBundle = serde_json::from_value(v["public_bundle"].clone()).unwrap();
@@ -298,12 +303,10 @@ fn public_bundles_keep_non_drawn_objects_private() {
             );
         }
         let drawn: Vec<&ObjectId> = c.public.drawn.iter().map(|d| &d.object.id).collect();
-        let conflicts: Vec<&ObjectId> = c
-            .public
-            .inspectors
-            .iter()
-            .flat_map(|i| &i.conflicts)
-            .collect();
+        let conflicts: Vec<&ObjectId> = match &c.public.inspectors {
+            PublishedInspectors::V1(l) => l.iter().flat_map(|i| &i.conflicts).collect(),
+            PublishedInspectors::V2(l) => l.iter().flat_map(|i| &i.conflicts).collect(),
+        };
         for o in c.bundle.snapshot.objects() {
             if drawn.contains(&&o.id) || conflicts.contains(&&o.id) {
                 continue;

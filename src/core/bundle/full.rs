@@ -3,9 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::report::{Checker, Report, check_seed};
+use super::report::{Checker, Report, check_caps_field, check_seed};
 use super::{FULL_FORMAT, HexBytes};
-use crate::core::CoreError;
 use crate::core::beacon::{self, BeaconRecord};
 use crate::core::draw::{self, DrawResult, ReplacementRequest};
 use crate::core::encode::{Hash, hex_bytes, hex32};
@@ -13,6 +12,7 @@ use crate::core::model::Snapshot;
 use crate::core::policy::Policy;
 use crate::core::pool::{Commitment, CommittedPool};
 use crate::core::secret::{SaltKey, Secret};
+use crate::core::{CoreError, Protocol};
 
 /// Everything a draw takes.
 pub struct DrawInputs {
@@ -65,12 +65,26 @@ fn check_task_id(task_id: &str) -> Result<(), CoreError> {
 }
 
 impl FullBundle {
-    /// Commits, derives the seed, draws. Returns the pool too, for public bundles and proofs.
+    /// Commits, derives the seed, draws under the current protocol. Returns the pool too, for
+    /// public bundles and proofs.
     pub fn create(inputs: DrawInputs) -> Result<(Self, CommittedPool), CoreError> {
+        Self::create_as(inputs, Protocol::CURRENT)
+    }
+
+    /// [`FullBundle::create`] under a given protocol: a replay keeps its bundle's.
+    pub fn create_as(
+        inputs: DrawInputs,
+        protocol: Protocol,
+    ) -> Result<(Self, CommittedPool), CoreError> {
         check_task_id(&inputs.task_id)?;
         beacon::check(&inputs.entropy_source, &inputs.entropy, &inputs.beacons)
             .map_err(|e| CoreError::Input(format!("drand beacon: {e}")))?;
-        let pool = CommittedPool::build(&inputs.snapshot, &inputs.policy, &inputs.salt_key.0)?;
+        let pool = CommittedPool::build(
+            &inputs.snapshot,
+            &inputs.policy,
+            &inputs.salt_key.0,
+            protocol,
+        )?;
         let commitment = pool.commitment(
             &inputs.task_id,
             &inputs.policy,
@@ -86,7 +100,7 @@ impl FullBundle {
             &seed,
             &inputs.replacements,
         )?;
-        let result_digest = result.digest(&commitment_hash);
+        let result_digest = result.digest(pool.protocol, &commitment_hash);
         let bundle = FullBundle {
             format: FULL_FORMAT.into(),
             task_id: inputs.task_id,
@@ -123,17 +137,20 @@ impl FullBundle {
     ) -> Result<(Self, CommittedPool), CoreError> {
         let mut requests = self.replacement_requests();
         requests.extend_from_slice(more);
-        FullBundle::create(DrawInputs {
-            task_id: self.task_id.clone(),
-            policy: self.policy.clone(),
-            snapshot: self.snapshot.clone(),
-            salt_key: self.salt_key.clone(),
-            secret: Secret::new(self.secret.clone()).map_err(CoreError::Input)?,
-            entropy_source: self.commitment.entropy_source.clone(),
-            entropy: self.entropy(),
-            beacons: self.beacons.clone(),
-            replacements: requests,
-        })
+        FullBundle::create_as(
+            DrawInputs {
+                task_id: self.task_id.clone(),
+                policy: self.policy.clone(),
+                snapshot: self.snapshot.clone(),
+                salt_key: self.salt_key.clone(),
+                secret: Secret::new(self.secret.clone()).map_err(CoreError::Input)?,
+                entropy_source: self.commitment.entropy_source.clone(),
+                entropy: self.entropy(),
+                beacons: self.beacons.clone(),
+                replacements: requests,
+            },
+            self.commitment.protocol,
+        )
     }
 }
 
@@ -149,13 +166,15 @@ pub fn verify_full(b: &FullBundle) -> Report {
         &b.entropy,
         &b.beacons,
     );
-    let pool = match CommittedPool::build(&b.snapshot, &b.policy, &b.salt_key.0) {
-        Ok(p) => p,
-        Err(e) => {
-            c.fail("snapshot", "a snapshot the policy accepts", e.to_string());
-            return c.report("full bundle", None, None);
-        }
-    };
+    check_caps_field(&mut c, b.commitment.protocol, &b.policy);
+    let pool =
+        match CommittedPool::build(&b.snapshot, &b.policy, &b.salt_key.0, b.commitment.protocol) {
+            Ok(p) => p,
+            Err(e) => {
+                c.fail("snapshot", "a snapshot the policy accepts", e.to_string());
+                return c.report("full bundle", None, None);
+            }
+        };
     let expected = pool.commitment(
         &b.task_id,
         &b.policy,
@@ -170,14 +189,15 @@ pub fn verify_full(b: &FullBundle) -> Report {
     );
     c.hash("seed", "result.seed", &seed, &b.result.seed);
     if c.ok() {
-        match draw::run(
+        match draw::run_counted(
             &b.snapshot,
             &b.policy,
             &pool,
             &seed,
             &b.replacement_requests(),
         ) {
-            Ok(result) => {
+            Ok((result, counts)) => {
+                c.checks.push(format!("replacements: {counts}"));
                 c.eq(
                     "draw recomputed: sample sizes, selection, cutoffs",
                     "result.strata",
@@ -208,7 +228,7 @@ pub fn verify_full(b: &FullBundle) -> Report {
             }
         }
     }
-    let digest = b.result.digest(&b.commitment_hash);
+    let digest = b.result.digest(b.commitment.protocol, &b.commitment_hash);
     c.hash("result digest", "result_digest", &digest, &b.result_digest);
     c.report("full bundle", Some(digest), None)
 }
