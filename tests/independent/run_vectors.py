@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the independent checkers on every tests/vectors/*.json file.
+"""Runs the independent checkers on every tests/vectors/**/*.json file (v1/ and v2/ included).
 
 Usage: run_vectors.py [VECTOR_DIR]   (default: tests/vectors next to this folder)
 
@@ -44,6 +44,16 @@ def scenario(case):
     pub = run(v.verify, case["public_bundle"])
     full = run(check_full.check, case["full_bundle"])
     problems = []
+    bad = case.get("expect_invalid")
+    if bad is not None:
+        # A forged bundle: both checkers must reject it, on the fields the reference names.
+        for who, out in (("public", pub), ("full", full)):
+            m = out["first_mismatch"]
+            if out["valid"] or m["field"] != bad[who]:
+                problems.append(f"{who} checker: expected a rejection on {bad[who]}, got {json.dumps(m, ensure_ascii=False)}")
+        if problems:
+            return False, "; ".join(problems)
+        return True, f"rejected as the reference does ({bad['public']}, {bad['full']})"
     if not pub["valid"]:
         problems.append(f"public bundle rejected: {json.dumps(pub['first_mismatch'], ensure_ascii=False)}")
     if not full["valid"]:
@@ -106,8 +116,8 @@ def drand(case):
 def main(argv):
     folder = argv[1] if len(argv) > 1 else os.path.join(here, "..", "vectors")
     passed = failed = 0
-    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
-        name = os.path.basename(path)
+    for path in sorted(glob.glob(os.path.join(folder, "**", "*.json"), recursive=True)):
+        name = os.path.relpath(path, folder)
         try:
             with open(path, encoding="utf-8") as fh:
                 case = json.load(fh)
