@@ -144,7 +144,9 @@ pub fn policy_toml(data: &[u8]) {
             let back = Policy::from_toml(&written)
                 .unwrap_or_else(|e| panic!("written policy does not read back: {e}\n{written}"));
             assert_eq!(back, p, "policy round trip\n{written}");
-            assert_eq!(back.hash(), p.hash());
+            for protocol in crate::core::Protocol::ALL {
+                assert_eq!(back.hash(protocol), p.hash(protocol));
+            }
         }
         Err(crate::core::CoreError::BadPolicy { field, .. }) => {
             let _ = crate::library::fields::toml_field_line(text, &field);

@@ -47,7 +47,7 @@ pub fn run(objects: u64, inspectors: u64) {
     let salt_key = SaltKey(sha256(b"bench salt"));
     let secret = Secret::new(sha256(b"bench secret").to_vec()).expect("32 bytes");
     let pool = step("commit (place, leaves, 4 kinds of root)", || {
-        CommittedPool::build(&snapshot, &policy, &salt_key.0).expect("pool")
+        CommittedPool::build(&snapshot, &policy, &salt_key.0, Protocol::CURRENT).expect("pool")
     });
     let announced = Announced {
         text: "witness: bench".into(),
@@ -59,7 +59,6 @@ pub fn run(objects: u64, inspectors: u64) {
     };
     let value = b"1 2 3".to_vec();
     let commitment = pool.commitment(
-        Protocol::CURRENT,
         "bench",
         &policy,
         draw::secret_hash(secret.expose()),
@@ -71,7 +70,7 @@ pub fn run(objects: u64, inspectors: u64) {
     });
     let order: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
     step("  matching", || {
-        draw::assign_teams(&snapshot, &policy, &seed, &order, &[], &mut |_, _| {
+        draw::assign_teams(pool.protocol, &snapshot, &policy, &seed, &order, &[], &mut |_, _| {
             unreachable!("no replacements")
         })
         .expect("matching")

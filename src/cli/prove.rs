@@ -25,7 +25,12 @@ pub fn run(a: ProveArgs) -> Result<i32> {
     let ProveArgs { bundle, id, out } = a;
     let full = read_full(&bundle)?;
     let id = ObjectId::parse(&id).context("--id")?;
-    let pool = CommittedPool::build(&full.snapshot, &full.policy, &full.salt_key.0)?;
+    let pool = CommittedPool::build(
+        &full.snapshot,
+        &full.policy,
+        &full.salt_key.0,
+        full.commitment.protocol,
+    )?;
     let proof = bundle::prove(&full, &pool, &id);
     output::write_json(&out, &proof)?;
     println!("{id}: {:?} — {}", proof.outcome, proof.explanation);

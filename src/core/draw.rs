@@ -8,13 +8,15 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::CoreError;
 use super::encode::{Encoder, Hash, hex32, sha256};
 use super::matching::Matcher;
 use super::model::{InspectorId, ObjectId, Snapshot};
 use super::policy::{CooldownAction, Mode, Policy, Rounding};
 use super::pool::{Commitment, CommittedPool, Placement, Stratum};
+use super::replacement::Tally;
+pub use super::replacement::{ReplacementRecord, ReplacementRequest};
 use super::rng::Stream;
+use super::{CoreError, Protocol};
 
 /// The commitment carries SHA-256(secret); the secret itself is revealed with the result.
 pub fn secret_hash(secret: &[u8]) -> Hash {
@@ -36,27 +38,45 @@ pub fn derive_seed(commitment: &Commitment, secret: &[u8], entropy: &[Vec<u8>]) 
     e.sha256()
 }
 
-/// An object's ticket: SHA-256(SHA-256("double-random/v1 ticket") ‖ seed ‖ lp(id)). The first
-/// 64 bytes fill one SHA-256 block, so each ticket costs a single block after the shared prefix.
-pub fn ticket(seed: &Hash, id: &ObjectId) -> Hash {
-    ticket_hasher(seed)
-        .chain_update((id.as_str().len() as u32).to_be_bytes())
-        .chain_update(id.as_str())
-        .finalize()
-        .into()
+/// An object's ticket (draw-spec §6.4). v1: SHA-256(SHA-256("double-random/v1 ticket") ‖ seed ‖
+/// lp(id)), which anyone can compute for any id. v2: SHA-256(SHA-256("double-random/v2 ticket")
+/// ‖ seed ‖ leaf), keyed by the object's stratum leaf: only a drawn object's leaf is published,
+/// so no other object's ticket (nor, with the cutoffs, its stratum) can be computed.
+/// The first 64 bytes fill one SHA-256 block, so each ticket costs a single block after the
+/// shared prefix.
+pub fn ticket(protocol: Protocol, seed: &Hash, id: &ObjectId, leaf: &Hash) -> Hash {
+    ticket_from(&ticket_hasher(protocol, seed), protocol, id.as_str(), leaf)
 }
 
-fn ticket_hasher(seed: &Hash) -> Sha256 {
-    static LABEL: LazyLock<Hash> = LazyLock::new(|| sha256(b"double-random/v1 ticket"));
+fn ticket_from(prefix: &Sha256, protocol: Protocol, id: &str, leaf: &Hash) -> Hash {
+    let h = prefix.clone();
+    match protocol {
+        Protocol::V1 => h
+            .chain_update((id.len() as u32).to_be_bytes())
+            .chain_update(id),
+        Protocol::V2 => h.chain_update(leaf),
+    }
+    .finalize()
+    .into()
+}
+
+fn ticket_hasher(protocol: Protocol, seed: &Hash) -> Sha256 {
+    static LABELS: LazyLock<[Hash; 2]> =
+        LazyLock::new(|| Protocol::ALL.map(|p| sha256(p.label("ticket").as_bytes())));
     let mut h = Sha256::new();
-    h.update(*LABEL);
+    h.update(LABELS[protocol as usize]);
     h.update(seed);
     h
 }
 
 /// Sample size of each stratum (draw-spec §8).
 /// `strata` holds (tier index, cooled, population) per stratum.
-pub fn sample_sizes(policy: &Policy, strata: &[(usize, bool, u64)], seed: &Hash) -> Vec<u64> {
+pub fn sample_sizes(
+    protocol: Protocol,
+    policy: &Policy,
+    strata: &[(usize, bool, u64)],
+    seed: &Hash,
+) -> Vec<u64> {
     let percent = match &policy.cooldown {
         Some(c) if c.action == CooldownAction::Downweight => c.percent.unwrap_or(100) as u128,
         _ => 100,
@@ -93,7 +113,7 @@ pub fn sample_sizes(policy: &Policy, strata: &[(usize, bool, u64)], seed: &Hash)
             let mut remaining: Vec<u64> = strata.iter().map(|s| s.2).collect();
             let mut sizes = vec![0u64; strata.len()];
             let total = policy.total.min(remaining.iter().sum());
-            let mut stream = Stream::new(seed, "strata", 0);
+            let mut stream = Stream::new(protocol, seed, "strata", 0);
             for _ in 0..total {
                 let mass: u128 = weights
                     .iter()
@@ -143,29 +163,6 @@ pub struct Assignment {
     pub inspectors: Vec<InspectorId>,
 }
 
-/// A replacement asked for after the draw. The replacement itself is never chosen by hand.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ReplacementRequest {
-    /// A drawn object proved ineligible (closed, moved out, …).
-    Object { object: ObjectId, reason: String },
-    /// An inspector must recuse from one object.
-    Inspector {
-        object: ObjectId,
-        inspector: InspectorId,
-        reason: String,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplacementRecord {
-    pub request: ReplacementRequest,
-    /// The object (object replacement) or inspector (recusal) that came in.
-    pub replacement: String,
-    /// The full team of the affected object afterwards.
-    pub inspectors: Vec<InspectorId>,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrawResult {
     #[serde(with = "hex32")]
@@ -179,9 +176,10 @@ pub struct DrawResult {
 }
 
 impl DrawResult {
-    /// Canonical encoding (draw-spec §11); its SHA-256 is the `result_digest`.
-    pub fn encode(&self, commitment_hash: &Hash) -> Vec<u8> {
-        let mut e = Encoder::with_domain("double-random/v1 result");
+    /// Canonical encoding (draw-spec §11) under the commitment's protocol; its SHA-256 is the
+    /// `result_digest`.
+    pub fn encode(&self, protocol: Protocol, commitment_hash: &Hash) -> Vec<u8> {
+        let mut e = Encoder::with_domain(&protocol.label("result"));
         e.hash(commitment_hash)
             .hash(&self.seed)
             .count(self.strata.len());
@@ -212,20 +210,7 @@ impl DrawResult {
         teams(&mut e, &self.assignments);
         e.count(self.replacements.len());
         for r in &self.replacements {
-            match &r.request {
-                ReplacementRequest::Object { object, reason } => {
-                    e.u8(0).str(object.as_str()).str("").str(reason)
-                }
-                ReplacementRequest::Inspector {
-                    object,
-                    inspector,
-                    reason,
-                } => e
-                    .u8(1)
-                    .str(object.as_str())
-                    .str(inspector.as_str())
-                    .str(reason),
-            };
+            r.request.encode_to(protocol, &mut e);
             e.str(&r.replacement).strs(
                 &r.inspectors
                     .iter()
@@ -237,26 +222,30 @@ impl DrawResult {
         e.into_bytes()
     }
 
-    pub fn digest(&self, commitment_hash: &Hash) -> Hash {
-        sha256(&self.encode(commitment_hash))
+    pub fn digest(&self, protocol: Protocol, commitment_hash: &Hash) -> Hash {
+        sha256(&self.encode(protocol, commitment_hash))
     }
 }
 
 /// Tickets of a stratum's members, sorted by (ticket, object index).
-fn sorted_tickets(snapshot: &Snapshot, s: &Stratum, seed: &Hash, take: usize) -> Vec<(Hash, u32)> {
+fn sorted_tickets(
+    protocol: Protocol,
+    snapshot: &Snapshot,
+    s: &Stratum,
+    seed: &Hash,
+    take: usize,
+) -> Vec<(Hash, u32)> {
     let n = s.members.len();
     if take == 0 {
         return Vec::new();
     }
     let objects = snapshot.objects();
-    let prefix = ticket_hasher(seed);
-    let ticket = |i: u32| -> (Hash, u32) {
+    let prefix = ticket_hasher(protocol, seed);
+    // Members and leaves are in the same (tree) order.
+    let ticket = |pos: usize| -> (Hash, u32) {
+        let i = s.members[pos];
         let id = objects[i as usize].id.as_str();
-        let h = prefix
-            .clone()
-            .chain_update((id.len() as u32).to_be_bytes())
-            .chain_update(id);
-        (h.finalize().into(), i)
+        (ticket_from(&prefix, protocol, id, &s.leaves[pos]), i)
     };
     // Tickets are uniform, so the `take` smallest almost surely start below a bound set for about
     // twice as many. Keeping only those avoids holding every ticket; when too few pass, the
@@ -264,16 +253,16 @@ fn sorted_tickets(snapshot: &Snapshot, s: &Stratum, seed: &Hash, take: usize) ->
     let keep_below = ((2 * take as u128 + 64) << 64) / n as u128;
     let mut t: Vec<(Hash, u32)> = if keep_below < 1 << 64 {
         let bound = keep_below as u64;
-        s.members
-            .par_iter()
-            .map(|&i| ticket(i))
+        (0..n)
+            .into_par_iter()
+            .map(ticket)
             .filter(|(h, _)| u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) < bound)
             .collect()
     } else {
         Vec::new()
     };
     if t.len() < take {
-        t = s.members.par_iter().map(|&i| ticket(i)).collect();
+        t = (0..n).into_par_iter().map(ticket).collect();
     }
     if take < t.len() {
         t.select_nth_unstable(take - 1);
@@ -297,11 +286,11 @@ pub fn select(
         .iter()
         .map(|s| (s.tier, s.cooled, s.members.len() as u64))
         .collect();
-    let sizes = sample_sizes(policy, &populations, seed);
+    let sizes = sample_sizes(pool.protocol, policy, &populations, seed);
     let mut strata = Vec::with_capacity(pool.strata.len());
     let mut order: Vec<(Hash, u32)> = Vec::new();
     for (s, &n) in pool.strata.iter().zip(&sizes) {
-        let picked = sorted_tickets(snapshot, s, seed, n as usize);
+        let picked = sorted_tickets(pool.protocol, snapshot, s, seed, n as usize);
         strata.push(StratumResult {
             tier: policy.tiers[s.tier].name.clone(),
             cooled: s.cooled,
@@ -326,11 +315,16 @@ pub struct Teams {
     pub assignments: Vec<Assignment>,
     pub replacements: Vec<ReplacementRecord>,
     pub final_assignments: Vec<Assignment>,
+    /// The replacements counted against the policy's caps, for the verifier's report.
+    pub counts: String,
 }
 
 /// Matches inspectors to `order` (object indices of `snapshot`, in ticket order), then replays
 /// `requests`. `next_object(k, replaced)` yields the object that replaces `replaced` in request `k`.
+/// In v2 the requests are held to the policy's caps and each draws from a stream fixed by what
+/// it replaces, not by its position in the list (draw-spec §10).
 pub fn assign_teams(
+    protocol: Protocol,
     snapshot: &Snapshot,
     policy: &Policy,
     seed: &Hash,
@@ -341,7 +335,7 @@ pub fn assign_teams(
     let objects = snapshot.objects();
     let inspectors = snapshot.inspectors();
     let mut matcher = Matcher::new(snapshot, policy);
-    let mut stream = Stream::new(seed, "match", 0);
+    let mut stream = Stream::new(protocol, seed, "match", 0);
     // Teams in matching order; `sequence[i]` is the object of `teams[i]` (None once replaced).
     let mut sequence: Vec<u32> = order.to_vec();
     let mut teams: Vec<Option<Vec<u32>>> = Vec::with_capacity(order.len());
@@ -360,11 +354,13 @@ pub fn assign_teams(
         .zip(&teams)
         .map(|(o, t)| to_assignment(*o, t.as_deref().expect("just matched")))
         .collect();
+    let mut tally = Tally::new(protocol, policy, order.len() as u64);
     if requests.is_empty() {
         return Ok(Teams {
             final_assignments: assignments.clone(),
             assignments,
             replacements: Vec::new(),
+            counts: tally.summary(),
         });
     }
 
@@ -380,19 +376,24 @@ pub fn assign_teams(
                 .filter(|&pos| teams[pos].is_some())
                 .ok_or_else(|| fail(format!("object {id} is not among the drawn objects")))
         };
-        let mut stream = Stream::new(seed, "replacement", k as u32);
-        let (object, reason) = match req {
-            ReplacementRequest::Object { object, reason }
-            | ReplacementRequest::Inspector { object, reason, .. } => (object, reason),
-        };
-        if reason.trim().is_empty() {
-            return Err(fail("a replacement needs a recorded reason".into()));
-        }
+        req.check(protocol).map_err(fail)?;
+        let object = req.object();
         let pos = find(object)?;
         let obj = sequence[pos];
         let record = match req {
             ReplacementRequest::Object { .. } => {
+                tally.object().map_err(fail)?;
                 let new = next_object(k, obj)?;
+                let mut stream = match protocol {
+                    Protocol::V1 => Stream::new(protocol, seed, "replacement", k as u32),
+                    Protocol::V2 => Stream::for_object(
+                        seed,
+                        "replacement",
+                        objects[new as usize].id.as_str(),
+                        0,
+                        0,
+                    ),
+                };
                 for i in teams[pos].take().expect("drawn") {
                     matcher.release(i);
                 }
@@ -419,6 +420,13 @@ pub fn assign_teams(
                             "inspector {inspector} is not on the team of {object}"
                         ))
                     })?;
+                let number = tally.recusal(object, obj, slot as u32).map_err(fail)?;
+                let mut stream = match protocol {
+                    Protocol::V1 => Stream::new(protocol, seed, "replacement", k as u32),
+                    Protocol::V2 => {
+                        Stream::for_object(seed, "recusal", object.as_str(), slot as u32, number)
+                    }
+                };
                 matcher.recuse(obj, team[slot]);
                 let others: Vec<u32> = team
                     .iter()
@@ -448,6 +456,7 @@ pub fn assign_teams(
         assignments,
         replacements,
         final_assignments,
+        counts: tally.summary(),
     })
 }
 
@@ -459,6 +468,17 @@ pub fn run(
     seed: &Hash,
     requests: &[ReplacementRequest],
 ) -> Result<DrawResult, CoreError> {
+    run_counted(snapshot, policy, pool, seed, requests).map(|(r, _)| r)
+}
+
+/// [`run`], with the replacements counted against the policy's caps (for a verifier's report).
+pub fn run_counted(
+    snapshot: &Snapshot,
+    policy: &Policy,
+    pool: &CommittedPool,
+    seed: &Hash,
+    requests: &[ReplacementRequest],
+) -> Result<(DrawResult, String), CoreError> {
     let (mut strata, order) = select(snapshot, policy, pool, seed);
     let order: Vec<u32> = order.into_iter().map(|(_, o)| o).collect();
     let mut taken: Vec<u64> = strata.iter().map(|s| s.sample).collect();
@@ -478,21 +498,32 @@ pub fn run(
                 ),
             });
         }
-        let (t, new) = *sorted_tickets(snapshot, &pool.strata[s], seed, next + 1)
+        let (t, new) = *sorted_tickets(pool.protocol, snapshot, &pool.strata[s], seed, next + 1)
             .last()
             .expect("next < population");
         taken[s] += 1;
         strata[s].extended_cutoff = Some(t);
         Ok(new)
     };
-    let teams = assign_teams(snapshot, policy, seed, &order, requests, &mut next_object)?;
-    Ok(DrawResult {
-        seed: *seed,
-        strata,
-        assignments: teams.assignments,
-        replacements: teams.replacements,
-        final_assignments: teams.final_assignments,
-    })
+    let teams = assign_teams(
+        pool.protocol,
+        snapshot,
+        policy,
+        seed,
+        &order,
+        requests,
+        &mut next_object,
+    )?;
+    Ok((
+        DrawResult {
+            seed: *seed,
+            strata,
+            assignments: teams.assignments,
+            replacements: teams.replacements,
+            final_assignments: teams.final_assignments,
+        },
+        teams.counts,
+    ))
 }
 
 mod opt_hex32 {

@@ -5,9 +5,9 @@ pub use super::ratio::{format_ratio, parse_ratio};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::CoreError;
 use super::encode::{Encoder, Hash};
 use super::model::date_bytes;
+use super::{CoreError, Protocol};
 
 pub const MAX_WEIGHT: u64 = 1_000_000;
 /// Largest weighted-mode sample: bounds the work any bundle can ask of a verifier.
@@ -152,6 +152,44 @@ pub struct InspectorRules {
     pub exclude_previous: bool,
 }
 
+/// Caps on replacements (draw-spec §5, §10), so a run of replacements cannot become a veto
+/// over who is inspected, or walk a team slot until a preferred inspector comes up. v2 only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplacementCaps {
+    /// Object replacements per run, in basis points of the total sample (at least 1 allowed).
+    #[serde(default = "default_object_cap_bp")]
+    pub object_cap_bp: u32,
+    /// Recusals per team slot of one object.
+    #[serde(default = "default_recusals_per_slot")]
+    pub recusals_per_slot: u32,
+}
+
+impl Default for ReplacementCaps {
+    fn default() -> Self {
+        Self {
+            object_cap_bp: default_object_cap_bp(),
+            recusals_per_slot: default_recusals_per_slot(),
+        }
+    }
+}
+
+impl ReplacementCaps {
+    /// Most object replacements in a run whose samples add up to `total_sample`:
+    /// max(1, floor(total_sample · bp / 10000)).
+    pub fn object_cap(&self, total_sample: u64) -> u64 {
+        (u128::from(total_sample) * u128::from(self.object_cap_bp) / 10_000).max(1) as u64
+    }
+}
+
+fn default_object_cap_bp() -> u32 {
+    500
+}
+
+fn default_recusals_per_slot() -> u32 {
+    2
+}
+
 fn default_per_object() -> u32 {
     2
 }
@@ -181,6 +219,9 @@ pub struct PolicyFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<Cooldown>,
     pub inspectors: InspectorRules,
+    /// v2: caps on replacements; absent means the defaults. A v1 policy has no such table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacements: Option<ReplacementCaps>,
 }
 
 /// A validated tier rule. `ratio_bp` is in basis points (1/10000).
@@ -207,6 +248,8 @@ pub struct Policy {
     pub scope: Scope,
     pub cooldown: Option<Cooldown>,
     pub inspectors: InspectorRules,
+    /// As written: `None` when the policy has no `[replacements]` table (v2 then uses the defaults).
+    pub replacements: Option<ReplacementCaps>,
 }
 
 fn bad(field: impl Into<String>, reason: impl Into<String>) -> CoreError {
@@ -383,6 +426,12 @@ impl TryFrom<PolicyFile> for Policy {
         if ins.max_load == Some(0) {
             return Err(bad("inspectors.max_load", "must be at least 1"));
         }
+        if f.replacements.is_some_and(|r| r.object_cap_bp > 10_000) {
+            return Err(bad(
+                "replacements.object_cap_bp",
+                "at most 10000 (100% of the sample)",
+            ));
+        }
         Ok(Policy {
             draw_date: f.draw_date,
             mode: f.mode,
@@ -393,6 +442,7 @@ impl TryFrom<PolicyFile> for Policy {
             scope: f.scope,
             cooldown: f.cooldown,
             inspectors: f.inspectors,
+            replacements: f.replacements,
         })
     }
 }
@@ -421,6 +471,7 @@ impl From<Policy> for PolicyFile {
             scope: p.scope,
             cooldown: p.cooldown,
             inspectors: p.inspectors,
+            replacements: p.replacements,
         }
     }
 }
@@ -437,9 +488,15 @@ impl Policy {
         self.tiers.iter().position(|t| t.name == name)
     }
 
-    /// Canonical encoding (draw-spec §5); its SHA-256 is the policy hash in the commitment.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut e = Encoder::with_domain("double-random/v1 policy");
+    /// The replacement caps in force (the defaults when the policy has no `[replacements]`).
+    pub fn caps(&self) -> ReplacementCaps {
+        self.replacements.unwrap_or_default()
+    }
+
+    /// Canonical encoding (draw-spec §5.4) under `protocol`; its SHA-256 is the policy hash in
+    /// the commitment. v2 appends the replacement caps.
+    pub fn encode(&self, protocol: Protocol) -> Vec<u8> {
+        let mut e = Encoder::with_domain(&protocol.label("policy"));
         e.bytes(&date_bytes(self.draw_date))
             .u8(match self.mode {
                 Mode::Ratio => 0,
@@ -499,11 +556,18 @@ impl Policy {
             .opt_str(ins.specialty.as_deref())
             .u32(ins.max_load.unwrap_or(0))
             .bool(ins.exclude_previous);
+        match protocol {
+            Protocol::V1 => {}
+            Protocol::V2 => {
+                let caps = self.caps();
+                e.u32(caps.object_cap_bp).u32(caps.recusals_per_slot);
+            }
+        }
         e.into_bytes()
     }
 
-    pub fn hash(&self) -> Hash {
-        super::encode::sha256(&self.encode())
+    pub fn hash(&self, protocol: Protocol) -> Hash {
+        super::encode::sha256(&self.encode(protocol))
     }
 }
 
@@ -557,7 +621,9 @@ departments = ["市场监管局"]
         let json = serde_json::to_string(&p).unwrap();
         let back: Policy = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
-        assert_eq!(back.hash(), p.hash());
+        for protocol in Protocol::ALL {
+            assert_eq!(back.hash(protocol), p.hash(protocol));
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::encode::{Encoder, Hash, hex32, sha256};
 use super::entropy::{Announced, EntropySource};
+use super::inspector_leaf::inspector_leaf;
 use super::merkle::{self, Tree};
 use super::model::{Object, ObjectId, ObjectStatus, PublicObject, Snapshot};
 use super::policy::{CooldownAction, Policy};
@@ -54,8 +55,11 @@ pub enum Placement {
 pub struct Stratum {
     pub tier: usize,
     pub cooled: bool,
-    /// Indices into the snapshot's objects, ascending (so in id order).
+    /// Indices into the snapshot's objects, in tree order: v1 ascending (id order), v2 by leaf
+    /// hash, so that a leaf's position says nothing of the object's rank by id (draw-spec §4.2).
     pub members: Vec<u32>,
+    /// The members' leaves, in the same order (empty until the pool is built).
+    pub leaves: Vec<Hash>,
 }
 
 pub fn stratum_label(tier: &str, cooled: bool) -> String {
@@ -148,6 +152,7 @@ pub fn strata(policy: &Policy, placements: &[Placement]) -> Vec<Stratum> {
             tier: i / 2,
             cooled: i % 2 == 1,
             members: Vec::new(),
+            leaves: Vec::new(),
         })
         .collect();
     for (i, p) in placements.iter().enumerate() {
@@ -159,15 +164,16 @@ pub fn strata(policy: &Policy, placements: &[Placement]) -> Vec<Stratum> {
 }
 
 /// The hasher state after the first block (label hash ‖ salt key), shared by every object.
-pub fn private_prefix(salt_key: &Hash) -> Sha256 {
-    static LABEL: LazyLock<Hash> = LazyLock::new(|| sha256(b"double-random/v1 private"));
+pub fn private_prefix(protocol: Protocol, salt_key: &Hash) -> Sha256 {
+    static LABELS: LazyLock<[Hash; 2]> =
+        LazyLock::new(|| Protocol::ALL.map(|p| sha256(p.label("private").as_bytes())));
     let mut h = Sha256::new();
-    h.update(*LABEL);
+    h.update(LABELS[protocol as usize]);
     h.update(salt_key);
     h
 }
 
-/// SHA-256(SHA-256("double-random/v1 private") ‖ salt key ‖ lp(id) ‖ private encoding). The salt
+/// SHA-256(SHA-256("double-random/vN private") ‖ salt key ‖ lp(id) ‖ private encoding). The salt
 /// key is never published, so the digest of a drawn object's tier, dates and attributes cannot be
 /// reversed by guessing, and a neighbour's leaf in a proof tells nothing.
 pub fn private_digest(prefix: &Sha256, o: &Object) -> Hash {
@@ -208,7 +214,7 @@ fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
     })
 }
 
-fn leaf_of(prefix: &Sha256, o: &Object, reason: Option<&str>) -> Hash {
+pub fn leaf_of(prefix: &Sha256, o: &Object, reason: Option<&str>) -> Hash {
     let private = private_digest(prefix, o);
     object_leaf(&private, |e| o.encode_public_to(e), reason)
 }
@@ -304,35 +310,58 @@ impl Commitment {
 /// The pool after placement, with everything the commitment needs.
 #[derive(Debug)]
 pub struct CommittedPool {
+    /// The rules the pool was built under (leaf labels and order, tickets, …).
+    pub protocol: Protocol,
     pub placements: Vec<Placement>,
     pub strata: Vec<Stratum>,
     pub heads: Vec<StratumHead>,
     pub excluded: TreeHead,
     pub ids: TreeHead,
     pub inspectors: TreeHead,
+    /// Excluded objects (snapshot indices) and their leaves, in tree order.
+    pub excluded_members: Vec<u32>,
+    pub excluded_leaves: Vec<Hash>,
 }
 
 impl CommittedPool {
-    pub fn build(snapshot: &Snapshot, policy: &Policy, salt_key: &Hash) -> Result<Self, CoreError> {
+    pub fn build(
+        snapshot: &Snapshot,
+        policy: &Policy,
+        salt_key: &Hash,
+        protocol: Protocol,
+    ) -> Result<Self, CoreError> {
         let placements = place(snapshot, policy)?;
-        let strata = strata(policy, &placements);
+        let mut strata = strata(policy, &placements);
+        let prefix = private_prefix(protocol, salt_key);
+        for s in &mut strata {
+            let (members, leaves) = tree_order(
+                protocol,
+                s.members
+                    .par_iter()
+                    .map(|&i| (i, leaf_of(&prefix, &snapshot.objects()[i as usize], None)))
+                    .collect(),
+            );
+            (s.members, s.leaves) = (members, leaves);
+        }
         let heads = strata
             .iter()
             .map(|s| StratumHead {
                 tier: policy.tiers[s.tier].name.clone(),
                 cooled: s.cooled,
                 count: s.members.len() as u64,
-                root: merkle::root(&stratum_leaves(snapshot, s, salt_key)),
+                root: merkle::root(&s.leaves),
             })
             .collect();
-        let (_, excluded_leaves) = excluded_leaves(snapshot, &placements, salt_key);
+        let (excluded_members, excluded_leaves) =
+            excluded_leaves(protocol, snapshot, &placements, salt_key);
         let id_leaves = id_leaves(snapshot);
         let inspector_leaves: Vec<Hash> = snapshot
             .inspectors()
             .par_iter()
-            .map(|i| merkle::leaf_hash(&i.encode()))
+            .map(|i| inspector_leaf(protocol, salt_key, policy.draw_date, i))
             .collect();
         Ok(Self {
+            protocol,
             heads,
             excluded: TreeHead {
                 count: excluded_leaves.len() as u64,
@@ -348,23 +377,33 @@ impl CommittedPool {
             },
             placements,
             strata,
+            excluded_members,
+            excluded_leaves,
         })
     }
 
-    /// The commitment under `protocol`; v1 keeps only the announcement's text.
+    /// Position of object `idx` (whose leaf is `leaf`) among `members` in tree order.
+    pub fn leaf_index(&self, members: &[u32], leaves: &[Hash], idx: u32, leaf: &Hash) -> usize {
+        match self.protocol {
+            Protocol::V1 => members.binary_search(&idx),
+            Protocol::V2 => leaves.binary_search(leaf),
+        }
+        .expect("a member of this tree")
+    }
+
+    /// The commitment under the pool's protocol; v1 keeps only the announcement's text.
     pub fn commitment(
         &self,
-        protocol: Protocol,
         task_id: &str,
         policy: &Policy,
         secret_hash: Hash,
         announced: &Announced,
     ) -> Commitment {
-        let v2 = protocol != Protocol::V1;
+        let v2 = self.protocol != Protocol::V1;
         Commitment {
-            protocol,
+            protocol: self.protocol,
             task_id: task_id.into(),
-            policy_hash: policy.hash(),
+            policy_hash: policy.hash(self.protocol),
             strata: self.heads.clone(),
             excluded: self.excluded.clone(),
             ids: self.ids.clone(),
@@ -381,46 +420,40 @@ impl CommittedPool {
     }
 }
 
-pub fn stratum_leaves(snapshot: &Snapshot, s: &Stratum, salt_key: &Hash) -> Vec<Hash> {
-    let objects = snapshot.objects();
-    let prefix = private_prefix(salt_key);
-    s.members
-        .par_iter()
-        .map(|&i| leaf_of(&prefix, &objects[i as usize], None))
-        .collect()
+/// Leaves in tree order (draw-spec §4.2): v1 as given (id order), v2 by leaf hash ascending.
+fn tree_order(protocol: Protocol, mut pairs: Vec<(u32, Hash)>) -> (Vec<u32>, Vec<Hash>) {
+    if protocol == Protocol::V2 {
+        pairs.par_sort_unstable_by(|a, b| a.1.cmp(&b.1));
+    }
+    pairs.into_iter().unzip()
 }
 
-pub fn stratum_tree(snapshot: &Snapshot, s: &Stratum, salt_key: &Hash) -> Tree {
-    Tree::new(stratum_leaves(snapshot, s, salt_key))
+pub fn stratum_tree(s: &Stratum) -> Tree {
+    Tree::new(s.leaves.clone())
 }
 
-/// The excluded objects (snapshot indices, ascending) and their leaves, which carry the reason.
+/// The excluded objects (snapshot indices) and their leaves, which carry the reason, in tree order.
 fn excluded_leaves(
+    protocol: Protocol,
     snapshot: &Snapshot,
     placements: &[Placement],
     salt_key: &Hash,
 ) -> (Vec<u32>, Vec<Hash>) {
     let objects = snapshot.objects();
-    let prefix = private_prefix(salt_key);
-    placements
-        .par_iter()
-        .enumerate()
-        .filter_map(|(i, p)| match p {
-            Placement::Excluded(e) => {
-                Some((i as u32, leaf_of(&prefix, &objects[i], Some(e.code()))))
-            }
-            Placement::Stratum(_) => None,
-        })
-        .unzip()
-}
-
-pub fn excluded_tree(
-    snapshot: &Snapshot,
-    placements: &[Placement],
-    salt_key: &Hash,
-) -> (Tree, Vec<u32>) {
-    let (idx, leaves) = excluded_leaves(snapshot, placements, salt_key);
-    (Tree::new(leaves), idx)
+    let prefix = private_prefix(protocol, salt_key);
+    tree_order(
+        protocol,
+        placements
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, p)| match p {
+                Placement::Excluded(e) => {
+                    Some((i as u32, leaf_of(&prefix, &objects[i], Some(e.code()))))
+                }
+                Placement::Stratum(_) => None,
+            })
+            .collect(),
+    )
 }
 
 fn id_leaves(snapshot: &Snapshot) -> Vec<Hash> {

@@ -5,6 +5,7 @@
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use super::Protocol;
 use super::encode::{Encoder, Hash};
 
 /// A ChaCha20 keystream (256-bit key, zero nonce, block counter from 0) read 8 bytes at a time.
@@ -14,9 +15,17 @@ pub struct Stream {
 
 impl Stream {
     /// Stream for one purpose of one draw: key = SHA-256(lp(protocol label) ‖ lp(purpose) ‖ seed ‖ u32 index).
-    pub fn new(seed: &Hash, purpose: &str, index: u32) -> Self {
-        let mut e = Encoder::with_domain("double-random/v1 stream");
+    pub fn new(protocol: Protocol, seed: &Hash, purpose: &str, index: u32) -> Self {
+        let mut e = Encoder::with_domain(&protocol.label("stream"));
         e.str(purpose).hash(seed).u32(index);
+        Self::from_key(e.sha256())
+    }
+
+    /// v2 stream fixed by what it is for rather than by when it was asked for (draw-spec §6.3):
+    /// key = SHA-256(lp(label) ‖ lp(purpose) ‖ seed ‖ lp(object id) ‖ u32 slot ‖ u32 number).
+    pub fn for_object(seed: &Hash, purpose: &str, object: &str, slot: u32, number: u32) -> Self {
+        let mut e = Encoder::with_domain(&Protocol::V2.label("stream"));
+        e.str(purpose).hash(seed).str(object).u32(slot).u32(number);
         Self::from_key(e.sha256())
     }
 

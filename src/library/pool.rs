@@ -246,7 +246,7 @@ pub struct PoolRoots {
 impl PoolRoots {
     pub fn of(pool: &CommittedPool, policy: &Policy) -> Self {
         Self {
-            policy_hash: policy.hash(),
+            policy_hash: policy.hash(pool.protocol),
             strata: pool.heads.clone(),
             excluded: pool.excluded.clone(),
             ids: pool.ids.clone(),

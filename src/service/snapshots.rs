@@ -15,6 +15,7 @@ use super::{Actor, Result, ServiceError};
 use crate::core::encode::Hash;
 use crate::core::model::{Object, Snapshot};
 use crate::core::policy::Policy;
+use crate::core::Protocol;
 use crate::core::pool::CommittedPool;
 use crate::library::Kind;
 use crate::library::plan::{PlanState, china_time};
@@ -278,7 +279,7 @@ async fn freeze(
     let snapshot = build_pool(read, at, draw_date, source).await?;
     let pool = tokio::task::block_in_place(|| {
         let _span = tracing::info_span!("commit").entered();
-        CommittedPool::build(&snapshot, &policy, salt)
+        CommittedPool::build(&snapshot, &policy, salt, Protocol::CURRENT)
     })?;
     let roots = PoolRoots::of(&pool, &policy);
     let info = SnapshotInfo {

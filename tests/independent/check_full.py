@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent check of a double-random/v1 FULL (auditor) bundle, from docs/draw-spec.md only.
+"""Independent check of a double-random/v1 or v2 FULL (auditor) bundle, from docs/draw-spec.md only.
 
 Usage: check_full.py FULL_BUNDLE.json
 Recomputes placement (§7.1), private digests and every tree (§3.2, §4) and the commitment
@@ -17,7 +17,6 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import verify_public as v  # noqa: E402
 
-_PRIVATE_PREFIX = v.sha256(b"double-random/v1 private")
 
 
 def encode_private(o) -> bytes:
@@ -35,9 +34,23 @@ def encode_private(o) -> bytes:
     return bytes(e.b)
 
 
-def private_digest(salt_key: bytes, o) -> bytes:
-    """§3.2: SHA-256(SHA-256("double-random/v1 private") ‖ salt_key ‖ lp(id) ‖ private(o))."""
-    return v.sha256(_PRIVATE_PREFIX + salt_key + bytes(v.Enc().str(o["id"]).b) + encode_private(o))
+def private_digest(salt_key: bytes, o, proto) -> bytes:
+    """§3.2: SHA-256(SHA-256("double-random/vN private") ‖ salt_key ‖ lp(id) ‖ private(o))."""
+    prefix = v.sha256(f"{proto} private".encode())
+    return v.sha256(prefix + salt_key + bytes(v.Enc().str(o["id"]).b) + encode_private(o))
+
+
+def inspector_leaf(salt_key: bytes, pol, i, proto) -> bytes:
+    """§3.3: v1 the whole record; v2 the public part ‖ the keyed private digest."""
+    if proto == v.V2:
+        valid = not i["certificate_expiry"] < pol["draw_date"]
+        return v.leaf_hash(v.encode_inspector_public(i, valid) + v.inspector_private_digest(salt_key, i))
+    return v.leaf_hash(v.encode_inspector(i))
+
+
+def tree_order(proto, pairs):
+    """§4.2: (leaf, item) pairs in id order; v2 sorts them by leaf hash."""
+    return sorted(pairs, key=lambda p: p[0]) if proto == v.V2 else pairs
 
 
 def read_snapshot(s):
@@ -82,10 +95,12 @@ def check(b, out):
     pol, com, result = h["policy"], h["commitment"], h["result"]
     salt_key = v.hx32(v.need(b, "salt_key", ""), "salt_key")
     objs, inspectors = read_snapshot(v.need(b, "snapshot", ""))
-    out["result_digest"] = v.sha256(v.encode_result(result, h["commitment_hash"])).hex()
+    proto = com["protocol"]
+    out["result_digest"] = v.sha256(v.encode_result(result, h["commitment_hash"], proto)).hex()
 
     c.eq("format", "format", v.fmt("full-bundle", com["protocol"]), h["format"])
     seed = v.check_seed(c, h["task_id"], com, h["commitment_enc"], h["commitment_hash"], h["secret"], h["entropy"], h["beacons"])
+    v.check_caps_field(pol, proto)
 
     # §7.1 placement (an undefined tier fails the whole draw, for every object)
     tiers = {t["name"]: k for k, t in enumerate(pol["tiers"])}
@@ -100,21 +115,25 @@ def check(b, out):
         cool = cooled(pol, o)
         if reason is None and cool and not downweight:
             reason = "cooldown"
-        o["digest"] = private_digest(salt_key, o)
+        o["digest"] = private_digest(salt_key, o, proto)
         o["pub"] = v.encode_public(o, "last_inspectors")
         if reason is None:
             strata[2 * tiers[o["tier"]] + (1 if cool else 0)].append(o)
         else:
             excluded.append((o, reason))
 
-    # §4.2 trees, §7.3 commitment, compared whole
+    # §4.2 trees (v2: stratum and excluded leaves by leaf hash), §7.3 commitment, compared whole
+    for m in strata:
+        for o in m:
+            o["leaf"] = v.object_leaf(o["digest"], o["pub"])
+        m[:] = [o for _, o in tree_order(proto, [(o["leaf"], o) for o in m])]
     heads = [{"tier": pol["tiers"][k // 2]["name"], "cooled": k % 2 == 1, "count": len(m),
-              "root": v.mth([v.object_leaf(o["digest"], o["pub"]) for o in m])} for k, m in enumerate(strata)]
-    ex = [v.object_leaf(o["digest"], o["pub"], r) for o, r in excluded]
+              "root": v.mth([o["leaf"] for o in m])} for k, m in enumerate(strata)]
+    ex = [leaf for leaf, _ in tree_order(proto, [(v.object_leaf(o["digest"], o["pub"], r), o) for o, r in excluded])]
     ids = [v.leaf_hash(bytes(v.Enc().str(o["id"]).b)) for o in objs]
-    ins = [v.leaf_hash(v.encode_inspector(i)) for i in inspectors]
+    ins = [inspector_leaf(salt_key, pol, i, proto) for i in inspectors]
     expected = {
-        "protocol": com["protocol"], "task_id": h["task_id"], "policy_hash": v.sha256(v.encode_policy(pol)),
+        "protocol": proto, "task_id": h["task_id"], "policy_hash": v.sha256(v.encode_policy(pol, proto)),
         "strata": heads, "excluded": {"count": len(ex), "root": v.mth(ex)},
         "ids": {"count": len(ids), "root": v.mth(ids)}, "inspectors": {"count": len(ins), "root": v.mth(ins)},
         "secret_hash": v.sha256(h["secret"]), "entropy_source": com["entropy_source"],
@@ -125,8 +144,8 @@ def check(b, out):
     c.eq("seed", "result.seed", seed, result["seed"])
 
     # §8 sizes and selection
-    sizes = v.sample_sizes(pol, [(k // 2, k % 2 == 1, len(m)) for k, m in enumerate(strata)], seed)
-    ranked = [sorted((v.ticket(seed, o["id"]), v.u8key(o["id"]), o["id"]) for o in m) for m in strata]
+    sizes = v.sample_sizes(pol, [(k // 2, k % 2 == 1, len(m)) for k, m in enumerate(strata)], seed, proto)
+    ranked = [sorted((v.ticket(seed, o["id"], proto, o["leaf"]), v.u8key(o["id"]), o["id"]) for o in m) for m in strata]
     got = []
     for k, m in enumerate(strata):
         sel = ranked[k][:sizes[k]]
@@ -150,7 +169,7 @@ def check(b, out):
     by_id = {o["id"]: o for o in objs}
     try:
         a, r, f = v.replay_teams(pol, inspectors, by_id, seed, [x[2] for x in order],
-                                 [x["request"] for x in result["replacements"]], next_object)
+                                 [x["request"] for x in result["replacements"]], next_object, proto)
     except v.MatchFailure as e:
         raise v.Mismatch("result", "a draw", str(e))
     c.eq("selection, cutoffs, extended cutoffs", "result.strata", got, result["strata"])

@@ -44,6 +44,16 @@ def scenario(case):
     pub = run(v.verify, case["public_bundle"])
     full = run(check_full.check, case["full_bundle"])
     problems = []
+    bad = case.get("expect_invalid")
+    if bad is not None:
+        # A forged bundle: both checkers must reject it, on the fields the reference names.
+        for who, out in (("public", pub), ("full", full)):
+            m = out["first_mismatch"]
+            if out["valid"] or m["field"] != bad[who]:
+                problems.append(f"{who} checker: expected a rejection on {bad[who]}, got {json.dumps(m, ensure_ascii=False)}")
+        if problems:
+            return False, "; ".join(problems)
+        return True, f"rejected as the reference does ({bad['public']}, {bad['full']})"
     if not pub["valid"]:
         problems.append(f"public bundle rejected: {json.dumps(pub['first_mismatch'], ensure_ascii=False)}")
     if not full["valid"]:

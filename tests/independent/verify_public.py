@@ -22,6 +22,7 @@ import unicodedata
 
 PROTOCOLS = ("double-random/v1", "double-random/v2")
 V1, V2 = PROTOCOLS
+PROTOCOL = V1  # the default of helpers that take a protocol
 
 
 def fmt(kind: str, protocol: str) -> str:
@@ -409,6 +410,43 @@ def encode_inspector(i) -> bytes:
     return bytes(e.b)
 
 
+def norm_public_inspector(i, field):
+    """§3.3 (v2) a public inspector as a public bundle lists it."""
+    if not isinstance(i, dict):
+        raise Mismatch(field, "an object", repr(i))
+    r = {
+        "id": check_id(need(i, "id", field, str), f"{field}.id"),
+        "name": need(i, "name", field, str),
+        "departments": sorted_unique(str_list(need(i, "departments", field), f"{field}.departments")),
+        "region": need(i, "region", field, str),
+        "specialties": sorted_unique(str_list(dflt(i, "specialties", field, []), f"{field}.specialties")),
+        "certificate_valid": need(i, "certificate_valid", field, bool),
+        "max_load": opt(i, "max_load", field),
+        "private_digest": hx32(need(i, "private_digest", field), f"{field}.private_digest"),
+        "conflicts": sorted_unique(id_list(dflt(i, "conflicts", field, []), f"{field}.conflicts")),
+    }
+    if r["max_load"] is not None:
+        check_int(r["max_load"], f"{field}.max_load", 32)
+    return r
+
+
+def encode_inspector_public(i, valid: bool) -> bytes:
+    """§3.3 (v2) inspector_public(i)."""
+    e = Enc()
+    e.str(i["id"]).str(i["name"]).strs(i["departments"]).str(i["region"]).strs(i["specialties"]).bool(valid)
+    if i["max_load"] is None:
+        e.u8(0)
+    else:
+        e.u8(1).u32(i["max_load"])
+    return bytes(e.b)
+
+
+def inspector_private_digest(salt_key: bytes, i) -> bytes:
+    """§3.3 (v2) the inspector's digest keyed by the salt key."""
+    e = Enc().str(i["id"]).str(i["certificate_no"]).date(i["certificate_expiry"]).strs(i["conflicts"])
+    return sha256(sha256(f"{V2} inspector private".encode()) + salt_key + bytes(e.b))
+
+
 def object_leaf(private_digest: bytes, public: bytes, reason: str | None = None) -> bytes:
     """§4.2: leaf_hash(private_digest ‖ public(o) [‖ lp(reason)])."""
     d = private_digest + public
@@ -502,7 +540,8 @@ def parse_ratio(s, field) -> int:
 def parse_policy(p):
     """§5.1–§5.3: read (types, defaults, unknown fields) then validate, in the reference's order."""
     f = "policy"
-    no_unknown(p, {"draw_date", "mode", "rounding", "total", "tier_scheme", "tiers", "scope", "cooldown", "inspectors"}, f)
+    no_unknown(p, {"draw_date", "mode", "rounding", "total", "tier_scheme", "tiers", "scope", "cooldown", "inspectors",
+                   "replacements"}, f)
     # Reading (what a JSON reader of the policy enforces).
     draw_date = parse_date(need(p, "draw_date", f), "policy.draw_date")
     mode = one_of(need(p, "mode", f), ("ratio", "count", "weighted"), "policy.mode")
@@ -613,19 +652,46 @@ def parse_policy(p):
         raise Mismatch("policy.inspectors.per_object", f">= {len(deps)} departments", str(per_object))
     if max_load == 0:
         raise Mismatch("policy.inspectors.max_load", ">= 1", "0")
-    return {"draw_date": draw_date, "mode": mode, "rounding": rounding, "total": total or 0, "tier_scheme": scheme,
+    caps = read_caps(opt(p, "replacements", f))
+    return {"replacements": caps,"draw_date": draw_date, "mode": mode, "rounding": rounding, "total": total or 0, "tier_scheme": scheme,
             "tiers": tiers, "scope": scope, "cooldown": cd,
             "inspectors": {"per_object": per_object, "departments": deps, "region_rule": region_rule,
                            "specialty": specialty, "max_load": max_load, "exclude_previous": exclude_previous}}
+
+
+DEFAULT_CAPS = {"object_cap_bp": 500, "recusals_per_slot": 2}
+
+
+def read_caps(r):
+    """§5.1 `replacements` (v2): None when absent (the defaults apply)."""
+    if r is None:
+        return None
+    f = "policy.replacements"
+    if not isinstance(r, dict):
+        raise Mismatch(f, "a table", repr(r))
+    no_unknown(r, set(DEFAULT_CAPS), f)
+    caps = {k: check_int(dflt(r, k, f, d), f"{f}.{k}", 32) for k, d in DEFAULT_CAPS.items()}
+    if caps["object_cap_bp"] > 10000:
+        raise Mismatch(f"{f}.object_cap_bp", "at most 10000 (100% of the sample)", str(caps["object_cap_bp"]))
+    return caps
+
+
+def caps_of(pol):
+    return pol["replacements"] or DEFAULT_CAPS
+
+
+def object_cap(pol, total_sample: int) -> int:
+    """§10: max(1, floor(S · object_cap_bp / 10000))."""
+    return max(1, total_sample * caps_of(pol)["object_cap_bp"] // 10000)
 
 
 def fmt_ratio(bp: int) -> str:
     return f"{bp // 100}%" if bp % 100 == 0 else f"{bp // 100}.{bp % 100:02d}".rstrip("0") + "%"
 
 
-def encode_policy(pol) -> bytes:
-    """§5.4 policy_enc."""
-    e = Enc("double-random/v1 policy")
+def encode_policy(pol, proto=PROTOCOL) -> bytes:
+    """§5.4 policy_enc under the commitment's protocol (v2 appends the replacement caps)."""
+    e = Enc(f"{proto} policy")
     e.date(pol["draw_date"])
     e.u8({"ratio": 0, "count": 1, "weighted": 2}[pol["mode"]])
     e.u8({"up": 0, "down": 1, "nearest": 2}[pol["rounding"]])
@@ -648,6 +714,9 @@ def encode_policy(pol) -> bytes:
     ins = pol["inspectors"]
     e.u32(ins["per_object"]).strs(ins["departments"]).u8({"any": 0, "same": 1, "cross": 2}[ins["region_rule"]])
     e.opt_str(ins["specialty"]).u32(ins["max_load"] or 0).bool(ins["exclude_previous"])
+    if proto == V2:
+        caps = caps_of(pol)
+        e.u32(caps["object_cap_bp"]).u32(caps["recusals_per_slot"])
     return bytes(e.b)
 
 
@@ -698,16 +767,21 @@ class Stream:
                 return x % n
 
 
-def stream(seed: bytes, purpose: str, index: int) -> Stream:
-    return Stream(Enc("double-random/v1 stream").str(purpose).hash(seed).u32(index).digest())
+def stream(seed: bytes, purpose: str, index: int, proto=PROTOCOL) -> Stream:
+    return Stream(Enc(f"{proto} stream").str(purpose).hash(seed).u32(index).digest())
 
 
-_TICKET_PREFIX = sha256(b"double-random/v1 ticket")
+def object_stream(seed: bytes, purpose: str, oid: str, slot: int, number: int) -> Stream:
+    """§6.3 (v2): a stream fixed by the object, slot and recusal number it is for."""
+    return Stream(Enc(f"{V2} stream").str(purpose).hash(seed).str(oid).u32(slot).u32(number).digest())
 
 
-def ticket(seed: bytes, oid: str) -> bytes:
+def ticket(seed: bytes, oid: str, proto=PROTOCOL, leaf: bytes | None = None) -> bytes:
+    """§6.4: v1 from the id; v2 from the object's stratum leaf hash."""
+    if proto == V2:
+        return sha256(sha256(f"{V2} ticket".encode()) + seed + leaf)
     b = oid.encode("utf-8")
-    return sha256(_TICKET_PREFIX + seed + struct.pack(">I", len(b)) + b)
+    return sha256(sha256(f"{PROTOCOL} ticket".encode()) + seed + struct.pack(">I", len(b)) + b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1006,14 +1080,16 @@ def check_v2_entropy(c, com, entropy, beacons):
 
 
 def check_seed(c, task_id, com, com_enc, commitment_hash, secret, entropy, beacons=()) -> bytes:
-    """§13 step 2 (shared by every artefact): task id, commitment, commitment hash, secret,
-    the entropy against its announcement (v1: drand lines §20.3; v2: §7.6)."""
+    """§13 step 2 (shared by every artefact): protocol, task id, commitment hash, secret,
+    drand beacons (§20)."""
+    if com["protocol"] not in PROTOCOLS:
+        raise Mismatch("commitment.protocol", " or ".join(PROTOCOLS), com["protocol"])
     c.checks.append(f"checked as {com['protocol']}")
+    c.eq("task id", "commitment.task_id", task_id, com["task_id"])
     if not (1 <= len(task_id.encode()) <= 128) or task_id.strip() != task_id or any(
         unicodedata.category(ch) == "Cc" for ch in task_id
     ):
         raise Mismatch("task_id", "1 to 128 bytes without control characters or surrounding spaces", repr(task_id))
-    c.eq("task id", "commitment.task_id", task_id, com["task_id"])
     c.eq("commitment hash", "commitment_hash", sha256(com_enc), commitment_hash)
     c.eq("secret hash", "secret", com["secret_hash"], sha256(secret))
     if len(secret) < MIN_SECRET:
@@ -1031,7 +1107,7 @@ def check_seed(c, task_id, com, com_enc, commitment_hash, secret, entropy, beaco
 # §8 sample sizes
 
 
-def sample_sizes(pol, strata, seed):
+def sample_sizes(pol, strata, seed, proto=PROTOCOL):
     """strata: list of (tier index, cooled, population)."""
     cd = pol["cooldown"]
     percent = cd["percent"] if cd and cd["action"] == "downweight" else 100
@@ -1055,7 +1131,7 @@ def sample_sizes(pol, strata, seed):
     remaining = [s[2] for s in strata]
     sizes = [0] * len(strata)
     total = min(pol["total"], sum(remaining))
-    st = stream(seed, "strata", 0)
+    st = stream(seed, "strata", 0, proto)
     for _ in range(total):
         mass = sum(w * r for w, r in zip(weights, remaining))
         # Unreachable after the §13 bounds (≤ 2^32−1 eligible objects, weight·percent ≤ 10^8).
@@ -1077,6 +1153,13 @@ def sample_sizes(pol, strata, seed):
 
 class MatchFailure(Exception):
     pass
+
+
+def valid_on_draw_date(i, pol) -> bool:
+    """§9: expiry ≥ draw date; a v2 public inspector publishes the answer (§13 step 14)."""
+    if "certificate_valid" in i:
+        return i["certificate_valid"]
+    return not i["certificate_expiry"] < pol["draw_date"]
 
 
 class Matcher:
@@ -1119,7 +1202,7 @@ class Matcher:
                 continue
             if spec is not None and spec not in i["specialties"]:
                 continue
-            if i["certificate_expiry"] < self.pol["draw_date"]:
+            if not valid_on_draw_date(i, self.pol):
                 continue
             out.append(k)
         self.class_cache[key] = out
@@ -1154,28 +1237,47 @@ class Matcher:
         self.load[i] = max(self.load[i] - 1, 0)
 
 
-def replay_teams(pol, inspectors, objects_by_id, seed, order, requests, next_object):
+OBJECT_CODES = ("deregistered", "revoked", "cancelled", "moved_out", "unreachable", "closed_or_liquidating",
+                "inspected_in_joint_task", "other")
+RECUSAL_CODES = ("declared_conflict", "kinship", "prior_involvement", "other")
+
+
+def replay_teams(pol, inspectors, objects_by_id, seed, order, requests, next_object, proto=PROTOCOL):
     """§9 then §10. order: object ids in matching order. next_object(k, x): the id of the object
     that object request k brings in for x (the full checker ranks the stratum; the public
     verifier takes the published one). Raises MatchFailure as the reference fails the draw."""
     m = Matcher(pol, inspectors)
     ids = lambda team: [inspectors[i]["id"] for i in team]
-    M = stream(seed, "match", 0)
+    M = stream(seed, "match", 0, proto)
     teams, sequence = {}, []
     for oid in order:
         teams[oid] = m.assign(objects_by_id[oid], M)
         sequence.append(oid)
     assignments = [{"object": o, "inspectors": ids(teams[o])} for o in sequence]
     records = []
+    cap = object_cap(pol, len(order))
+    per_slot = caps_of(pol)["recusals_per_slot"]
+    replaced, recusals = 0, {}
     for k, req in enumerate(requests):
-        R = stream(seed, "replacement", k)
+        R = stream(seed, "replacement", k, proto)
         x = req["object"]
         if trim(req["reason"]) == "":
             raise MatchFailure(f"replacement {k}: a replacement needs a recorded reason")
+        code = req.get("reason_code")
+        if proto == V2 and code is None:
+            raise MatchFailure(f"replacement {k}: a reason code is required")
+        if proto == PROTOCOL and code is not None:
+            raise MatchFailure(f"replacement {k}: reason code {code!r} is not part of {PROTOCOL}")
         if x not in teams:
             raise MatchFailure(f"replacement {k}: object {x} is not among the drawn objects")
         if req["kind"] == "object":
+            if proto == V2 and replaced >= cap:
+                raise MatchFailure(f"replacement {k}: over the cap on object replacements: {replaced} already made, "
+                                   f"the policy allows {cap}")
+            replaced += 1
             y = next_object(k, x)
+            if proto == V2:
+                R = object_stream(seed, "replacement", y, 0, 0)
             for i in teams.pop(x):
                 m.release(i)
             teams[y] = m.assign(objects_by_id[y], R)
@@ -1187,6 +1289,13 @@ def replay_teams(pol, inspectors, objects_by_id, seed, order, requests, next_obj
             if ii is None or ii not in team:
                 raise MatchFailure(f"replacement {k}: inspector {req['inspector']} is not on the team of {x}")
             j = team.index(ii)
+            if proto == V2:
+                n = recusals.get((x, j), 0)
+                if n >= per_slot:
+                    raise MatchFailure(f"replacement {k}: over the cap on recusals: slot {j} of {x} already had {n}, "
+                                       f"the policy allows {per_slot}")
+                recusals[(x, j)] = n + 1
+                R = object_stream(seed, "recusal", x, j, n)
             m.recused.setdefault(x, []).append(ii)
             m.release(ii)
             others = team[:j] + team[j + 1:]
@@ -1234,6 +1343,9 @@ def parse_result(r):
         req = {"kind": kind, "object": check_id(need(q, "object", qf, str), f"{qf}.object")}
         if kind == "inspector":
             req["inspector"] = check_id(need(q, "inspector", qf, str), f"{qf}.inspector")
+        code = q.get("reason_code")
+        if code is not None:
+            req["reason_code"] = one_of(code, OBJECT_CODES if kind == "object" else RECUSAL_CODES, f"{qf}.reason_code")
         req["reason"] = need(q, "reason", qf, str)
         reps.append({"request": req, "replacement": need(x, "replacement", xf, str),
                      "inspectors": id_list(need(x, "inspectors", xf), f"{xf}.inspectors")})
@@ -1241,8 +1353,8 @@ def parse_result(r):
             "replacements": reps, "final_assignments": teams("final_assignments")}
 
 
-def encode_result(r, commitment_hash: bytes) -> bytes:
-    e = Enc("double-random/v1 result")
+def encode_result(r, commitment_hash: bytes, proto=PROTOCOL) -> bytes:
+    e = Enc(f"{proto} result")
     e.hash(commitment_hash).hash(r["seed"]).u32(len(r["strata"]))
     for s in r["strata"]:
         e.str(s["tier"]).bool(s["cooled"]).u64(s["population"]).u64(s["sample"])
@@ -1263,9 +1375,12 @@ def encode_result(r, commitment_hash: bytes) -> bytes:
     for x in r["replacements"]:
         q = x["request"]
         if q["kind"] == "object":
-            e.u8(0).str(q["object"]).str("").str(q["reason"])
+            e.u8(0).str(q["object"]).str("")
         else:
-            e.u8(1).str(q["object"]).str(q["inspector"]).str(q["reason"])
+            e.u8(1).str(q["object"]).str(q["inspector"])
+        if proto == V2:
+            e.str(q.get("reason_code", ""))
+        e.str(q["reason"])
         e.str(x["replacement"]).strs(x["inspectors"])
     teams(r["final_assignments"])
     return bytes(e.b)
@@ -1322,6 +1437,12 @@ def first_difference(path, expected, found) -> Mismatch:
     return Mismatch(path, plain(expected), plain(found))
 
 
+def check_caps_field(pol, proto):
+    """§12 step 2, §13 step 3: a v1 policy has no `replacements` table."""
+    if proto == PROTOCOL and pol["replacements"] is not None:
+        raise Mismatch("policy.replacements", f"absent ({PROTOCOL} has no replacement caps)", "present")
+
+
 def read_bundle_head(b):
     """Fields every bundle shares, read (not yet checked)."""
     if not isinstance(b, dict):
@@ -1358,19 +1479,34 @@ def verify(b, out):
                       "private_digest": hx32(need(d, "private_digest", df), f"{df}.private_digest"),
                       "ticket": hx32(need(d, "ticket", df), f"{df}.ticket"),
                       "proof": [hx32(p, f"{df}.proof[{j}]") for j, p in enumerate(need(d, "proof", df, list))]})
-    inspectors = [norm_inspector(x, f"inspectors[{i}]") for i, x in enumerate(need(b, "inspectors", "", list))]
+    # v1 whole records, v2 public inspectors: read by shape (a v2 entry has private_digest).
+    listed = need(b, "inspectors", "", list)
+    public_shape = bool(listed) and isinstance(listed[0], dict) and "private_digest" in listed[0]
+    norm = norm_public_inspector if public_shape else norm_inspector
+    inspectors = [norm(x, f"inspectors[{i}]") for i, x in enumerate(listed)]
+    proto = com["protocol"]
     # The recomputed digest is reported even when a check fails.
-    digest = sha256(encode_result(result, h["commitment_hash"]))
+    digest = sha256(encode_result(result, h["commitment_hash"], proto))
     out["result_digest"] = digest.hex()
 
     # 1-2
     c.eq("format", "format", fmt("public-bundle", com["protocol"]), h["format"])
     seed = check_seed(c, h["task_id"], com, h["commitment_enc"], h["commitment_hash"], h["secret"], h["entropy"], h["beacons"])
     # 3-5
-    c.eq("policy hash", "commitment.policy_hash", sha256(encode_policy(pol)), com["policy_hash"])
+    check_caps_field(pol, proto)
+    c.eq("policy hash", "commitment.policy_hash", sha256(encode_policy(pol, proto)), com["policy_hash"])
     c.eq("seed", "result.seed", seed, result["seed"])
     c.eq("result digest", "result_digest", digest, h["result_digest"])
-    # 6: normalise as a snapshot (objects, then inspectors: duplicate ids fail), inspector tree
+    # 6: the protocol's shape of the inspector list (v2: conflicts with drawn objects only), then
+    # normalise as a snapshot (objects, then inspectors: duplicate ids fail), inspector tree
+    if listed and public_shape != (proto == V2):
+        raise Mismatch("inspectors", f"the inspector list as {proto} publishes it", "the other version's shape")
+    if public_shape:
+        drawn_ids = {d["object"]["id"] for d in drawn}
+        for k, i in enumerate(inspectors):
+            for o in i["conflicts"]:
+                if o not in drawn_ids:
+                    raise Mismatch(f"inspectors[{k}].conflicts", "conflicts with drawn objects only", o)
     ids = sorted((d["object"]["id"] for d in drawn), key=u8key)
     for a, z in zip(ids, ids[1:]):
         if a == z:
@@ -1379,7 +1515,10 @@ def verify(b, out):
     for a, z in zip(inspectors, inspectors[1:]):
         if a["id"] == z["id"]:
             raise Mismatch("drawn/inspectors", "unique ids", f"duplicate inspector id {a['id']}")
-    leaves = [leaf_hash(encode_inspector(i)) for i in inspectors]
+    if public_shape:
+        leaves = [leaf_hash(encode_inspector_public(i, i["certificate_valid"]) + i["private_digest"]) for i in inspectors]
+    else:
+        leaves = [leaf_hash(encode_inspector(i)) for i in inspectors]
     c.eq("inspector list matches the committed inspector tree", "inspectors", com["inspectors"],
          {"count": len(leaves), "root": mth(leaves)})
     # 7-9: strata layout, cooled strata, id count, bound, populations
@@ -1405,10 +1544,15 @@ def verify(b, out):
         got = sum(s["sample"] for s in result["strata"])
         if got != want:
             raise Mismatch("result.strata[].sample", f"sample sizes summing to {want}", f"sum {got}")
-    sizes = sample_sizes(pol, [(k // 2, s["cooled"], s["count"]) for k, s in enumerate(com["strata"])], seed)
+    sizes = sample_sizes(pol, [(k // 2, s["cooled"], s["count"]) for k, s in enumerate(com["strata"])], seed, proto)
     c.eq("sample sizes recomputed", "result.strata[].sample", sizes, [s["sample"] for s in result["strata"]])
     c.eq("each stratum lists exactly its sample size", "result.strata[].selected.length", sizes,
          [len(s["selected"]) for s in result["strata"]])
+    # v2: object replacements within the cap (recusals are counted in the replay, step 14)
+    replaced = sum(1 for x in result["replacements"] if x["request"]["kind"] == "object")
+    cap = object_cap(pol, sum(sizes))
+    if proto == V2 and replaced > cap:
+        raise Mismatch("result.replacements", f"at most {cap} object replacements", f"{replaced} object replacements")
     # 11
     by_id = {}
     for i, d in enumerate(drawn):
@@ -1420,7 +1564,7 @@ def verify(b, out):
         if not verify_inclusion(d["leaf_index"], head["count"], leaf, d["proof"], head["root"]):
             raise Mismatch(f"drawn[{i}].proof", f"inclusion in stratum {d['stratum']} root {head['root'].hex()}",
                            f"{o['id']} does not verify")
-        c.eq("", f"drawn[{i}].ticket", ticket(seed, o["id"]), d["ticket"])
+        c.eq("", f"drawn[{i}].ticket", ticket(seed, o["id"], proto, leaf), d["ticket"])
         why = public_exclusion(pol, o)
         if why is not None:
             raise Mismatch(f"drawn[{i}].object", "an active object within the policy's scope", f"{o['id']} is excluded: {why}")
@@ -1461,7 +1605,7 @@ def verify(b, out):
     try:
         a, r, f = replay_teams(pol, inspectors, objects_by_id, seed, [o for _, _, o in order],
                                [x["request"] for x in result["replacements"]],
-                               lambda k, _x: result["replacements"][k]["replacement"])
+                               lambda k, _x: result["replacements"][k]["replacement"], proto)
     except MatchFailure as e:
         raise Mismatch("result.assignments", "a matching", str(e))
     c.eq("inspector matching replayed", "result.assignments", a, result["assignments"])

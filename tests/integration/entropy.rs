@@ -24,9 +24,10 @@ fn recommit(b: &mut FullBundle) -> CommittedPool {
     b.commitment_hash = b.commitment.hash();
     let entropy: Vec<Vec<u8>> = b.entropy.iter().map(|e| e.0.clone()).collect();
     let seed = draw::derive_seed(&b.commitment, &b.secret, &entropy);
-    let pool = CommittedPool::build(&b.snapshot, &b.policy, &b.salt_key.0).unwrap();
+    let pool =
+        CommittedPool::build(&b.snapshot, &b.policy, &b.salt_key.0, b.commitment.protocol).unwrap();
     b.result = draw::run(&b.snapshot, &b.policy, &pool, &seed, &[]).unwrap();
-    b.result_digest = b.result.digest(&b.commitment_hash);
+    b.result_digest = b.result.digest(b.commitment.protocol, &b.commitment_hash);
     pool
 }
 
@@ -319,6 +320,7 @@ fn a_forged_replaced_reason_and_null_proof_fields_are_refused() {
     let (b, pool) = base_bundle
         .with_replacements(&[ReplacementRequest::Object {
             object: first.clone(),
+            reason_code: Some(double_random::core::replacement::ObjectReason::ClosedOrLiquidating),
             reason: "已关闭停业".into(),
         }])
         .unwrap();

@@ -14,6 +14,7 @@ mod independent;
 mod inputs;
 mod library_cli;
 mod matching;
+mod privacy;
 mod properties;
 mod statistics;
 mod store;

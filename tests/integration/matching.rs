@@ -244,6 +244,7 @@ fn load_is_spread_evenly_and_capped() {
 #[test]
 fn recusal_and_object_replacement_follow_the_seed() {
     use double_random::core::draw::ReplacementRequest;
+    use double_random::core::replacement::{ObjectReason, RecusalReason};
     let objects: Vec<_> = (0..10)
         .map(|i| object(&format!("P{i}"), "鄂城区"))
         .collect();
@@ -256,6 +257,7 @@ fn recusal_and_object_replacement_follow_the_seed() {
     let recuse = ReplacementRequest::Inspector {
         object: first.object.clone(),
         inspector: first.inspectors[1].clone(),
+        reason_code: Some(RecusalReason::Kinship),
         reason: "回避".into(),
     };
     let (b2, _) = b.with_replacements(std::slice::from_ref(&recuse)).unwrap();
@@ -270,6 +272,7 @@ fn recusal_and_object_replacement_follow_the_seed() {
 
     let drop = ReplacementRequest::Object {
         object: first.object.clone(),
+        reason_code: Some(ObjectReason::Deregistered),
         reason: "注销".into(),
     };
     let (b4, _) = b.with_replacements(&[drop]).unwrap();
@@ -277,6 +280,7 @@ fn recusal_and_object_replacement_follow_the_seed() {
     assert!(b4.result.strata[0].extended_cutoff > b4.result.strata[0].cutoff);
     let bad = ReplacementRequest::Object {
         object: first.object.clone(),
+        reason_code: Some(ObjectReason::Other),
         reason: " ".into(),
     };
     assert!(
@@ -295,6 +299,7 @@ fn recusal_and_object_replacement_follow_the_seed() {
         .clone();
     let bad = ReplacementRequest::Object {
         object: not_drawn,
+        reason_code: Some(ObjectReason::Other),
         reason: "x".into(),
     };
     assert!(

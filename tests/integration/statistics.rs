@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use double_random::core::Protocol;
 use double_random::core::draw;
 use double_random::core::encode::sha256;
 use double_random::core::model::Snapshot;
@@ -15,7 +16,7 @@ const DRAWS: usize = 4000;
 
 /// Counts how often each object index is drawn over `DRAWS` seeds.
 fn inclusion_counts(snapshot: &Snapshot, policy: &Policy) -> (CommittedPool, Vec<u64>) {
-    let pool = CommittedPool::build(snapshot, policy, &[7; 32]).unwrap();
+    let pool = CommittedPool::build(snapshot, policy, &[7; 32], Protocol::CURRENT).unwrap();
     let mut counts = vec![0u64; snapshot.objects().len()];
     for k in 0..DRAWS {
         let seed = sha256(format!("statistics seed {k}").as_bytes());
@@ -65,6 +66,7 @@ fn ratio_mode_gives_every_eligible_object_exactly_n_over_n() {
     let policy = demo_policy();
     let (pool, counts) = inclusion_counts(&snapshot, &policy);
     let sizes = draw::sample_sizes(
+        Protocol::CURRENT,
         &policy,
         &pool
             .strata
@@ -184,6 +186,7 @@ fn a_single_object_gets_every_pair_of_inspectors_equally_often() {
     for k in 0..DRAWS {
         let seed = sha256(format!("pair seed {k}").as_bytes());
         let teams = assign_teams(
+            Protocol::CURRENT,
             &snapshot,
             &policy,
             &seed,

@@ -10,7 +10,9 @@ use double_random::core::beacon::{Announcement, Beacon, BeaconRecord, Chain};
 use double_random::core::bundle::{FullBundle, HexBytes, PublicBundle, verify_full, verify_public};
 use double_random::core::draw::ReplacementRequest;
 use double_random::core::entropy::{Announced, EntropySource, LotteryGroup, UtcSecond};
+use double_random::core::inspector_leaf::PublishedInspectors;
 use double_random::core::model::{InspectorId, ObjectId};
+use double_random::core::replacement::{ObjectReason, RecusalReason};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -243,11 +245,13 @@ max_load = 3
     let requests = vec![
         ReplacementRequest::Object {
             object: first.object.clone(),
+            reason_code: Some(ObjectReason::ClosedOrLiquidating),
             reason: "已关闭停业".into(),
         },
         ReplacementRequest::Inspector {
             object: second.object.clone(),
             inspector: second.inspectors[0].clone(),
+            reason_code: Some(RecusalReason::Kinship),
             reason: "回避: 亲属关系".into(),
         },
     ];
@@ -416,12 +420,10 @@ fn public_bundles_keep_non_drawn_objects_private() {
             );
         }
         let drawn: Vec<&ObjectId> = c.public.drawn.iter().map(|d| &d.object.id).collect();
-        let conflicts: Vec<&ObjectId> = c
-            .public
-            .inspectors
-            .iter()
-            .flat_map(|i| &i.conflicts)
-            .collect();
+        let conflicts: Vec<&ObjectId> = match &c.public.inspectors {
+            PublishedInspectors::V1(l) => l.iter().flat_map(|i| &i.conflicts).collect(),
+            PublishedInspectors::V2(l) => l.iter().flat_map(|i| &i.conflicts).collect(),
+        };
         for o in c.bundle.snapshot.objects() {
             if drawn.contains(&&o.id) || conflicts.contains(&&o.id) {
                 continue;
@@ -496,4 +498,147 @@ fn replacements_never_change_earlier_picks() {
         .inspectors;
     assert!(!team.contains(inspector));
     assert!(team.iter().all(|i: &InspectorId| !i.as_str().is_empty()));
+}
+
+/// v2: coded replacements at the policy's caps (valid), and the same bundle forged one request
+/// over each cap (what an authority would have to publish to exceed them), which every verifier
+/// must reject on the named fields.
+fn cap_cases() -> (Case, Vec<(Case, &'static str, &'static str)>) {
+    use double_random::core::Protocol;
+    use double_random::core::pool::CommittedPool;
+    let (objects, inspectors) = pool(60, 14, 11);
+    let p = policy(
+        &(double_random::cli::demo::policy_toml(draw_date())
+            + "\n[replacements]\nobject_cap_bp = 1000\nrecusals_per_slot = 1\n"),
+    );
+    let (base, _) = draw(inputs(p, objects, inspectors, "caps"));
+    let sample: u64 = base.result.strata.iter().map(|s| s.sample).sum();
+    assert_eq!(
+        base.policy.caps().object_cap(sample),
+        1,
+        "the case needs a cap of 1"
+    );
+    let replaced = base
+        .result
+        .strata
+        .iter()
+        .find(|s| s.population > s.sample && s.sample >= 2)
+        .expect("a stratum with a member left");
+    let (gone, next) = (replaced.selected[0].clone(), replaced.selected[1].clone());
+    let recused = base
+        .result
+        .final_assignments
+        .iter()
+        .find(|a| a.object != gone)
+        .unwrap()
+        .clone();
+    let requests = vec![
+        ReplacementRequest::Object {
+            object: gone,
+            reason_code: Some(ObjectReason::Unreachable),
+            reason: "通过登记的住所（经营场所）无法联系".into(),
+        },
+        ReplacementRequest::Inspector {
+            object: recused.object.clone(),
+            inspector: recused.inspectors[0].clone(),
+            reason_code: Some(RecusalReason::DeclaredConflict),
+            reason: "申报回避".into(),
+        },
+    ];
+    let (at_caps, pool) = base.with_replacements(&requests).unwrap();
+    let case = |name, description, bundle: FullBundle, pool: &CommittedPool| Case {
+        name,
+        description,
+        public: PublicBundle::from_full(&bundle, pool),
+        bundle,
+    };
+    let forge = |request: ReplacementRequest| {
+        let mut b = at_caps.clone();
+        let mut record = b.result.replacements[0].clone();
+        record.request = request;
+        b.result.replacements.push(record);
+        b.result_digest = b.result.digest(Protocol::V2, &b.commitment_hash);
+        b
+    };
+    let over_objects = forge(ReplacementRequest::Object {
+        object: next,
+        reason_code: Some(ObjectReason::Other),
+        reason: "第二次补抽".into(),
+    });
+    let slot_holder = at_caps
+        .result
+        .final_assignments
+        .iter()
+        .find(|a| a.object == recused.object)
+        .unwrap()
+        .inspectors[0]
+        .clone();
+    let over_recusals = forge(ReplacementRequest::Inspector {
+        object: recused.object.clone(),
+        inspector: slot_holder,
+        reason_code: Some(RecusalReason::Kinship),
+        reason: "再次回避".into(),
+    });
+    let valid = case(
+        "v2-replacements-at-caps",
+        "v2 coded replacements at the policy's caps (object_cap_bp 1000: 1 object replacement; 1 recusal per slot)",
+        at_caps.clone(),
+        &pool,
+    );
+    let negatives = vec![
+        (
+            case(
+                "v2-over-object-cap",
+                "INVALID: the bundle above with a second object replacement appended (cap 1)",
+                over_objects,
+                &pool,
+            ),
+            "result.replacements",
+            "result",
+        ),
+        (
+            case(
+                "v2-over-recusal-cap",
+                "INVALID: the bundle above with a second recusal on the same slot appended (cap 1)",
+                over_recusals,
+                &pool,
+            ),
+            "result.assignments",
+            "result",
+        ),
+    ];
+    (valid, negatives)
+}
+
+#[test]
+fn frozen_cap_vectors_reproduce_and_verify() {
+    let write = std::env::var_os("DOUBLE_RANDOM_WRITE_VECTORS").is_some();
+    let (valid, negatives) = cap_cases();
+    let mut all = vec![(vector_json(&valid), None)];
+    for (c, public_field, full_field) in &negatives {
+        let mut v = vector_json(c);
+        v["expect_invalid"] = json!({"public": public_field, "full": full_field});
+        all.push((v, Some((c, *public_field, *full_field))));
+    }
+    assert!(verify_full(&valid.bundle).valid && verify_public(&valid.public).valid);
+    for (now, negative) in all {
+        let name = now["name"].as_str().unwrap().to_owned();
+        let path = dir().join("v2").join(format!("{name}.json"));
+        if write {
+            std::fs::write(&path, serde_json::to_string_pretty(&now).unwrap() + "\n").unwrap();
+        } else {
+            let frozen: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert!(frozen == now, "{name}: differs from the frozen vector");
+        }
+        if let Some((c, public_field, full_field)) = negative {
+            let full = verify_full(&c.bundle).mismatch.expect("over a cap");
+            let public = verify_public(&c.public).mismatch.expect("over a cap");
+            assert_eq!(
+                (public.field.as_str(), full.field.as_str()),
+                (public_field, full_field)
+            );
+            assert!(full.found.contains("over the cap"), "{full:?}");
+        }
+    }
 }

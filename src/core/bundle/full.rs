@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::report::{Checker, Report, check_seed, check_task_id};
+use super::report::{Checker, Report, check_caps_field, check_seed, check_task_id};
 use super::{Artefact, HexBytes};
 use crate::core::beacon::{self, BeaconRecord};
 use crate::core::draw::{self, DrawResult, ReplacementRequest};
@@ -56,7 +56,8 @@ pub struct FullBundle {
 }
 
 impl FullBundle {
-    /// Commits, derives the seed, draws. Returns the pool too, for public bundles and proofs.
+    /// Commits, derives the seed, draws under `inputs.protocol`. Returns the pool too, for
+    /// public bundles and proofs.
     pub fn create(inputs: DrawInputs) -> Result<(Self, CommittedPool), CoreError> {
         check_task_id(&inputs.task_id)?;
         check_entropy(
@@ -65,9 +66,13 @@ impl FullBundle {
             &inputs.entropy,
             &inputs.beacons,
         )?;
-        let pool = CommittedPool::build(&inputs.snapshot, &inputs.policy, &inputs.salt_key.0)?;
-        let commitment = pool.commitment(
+        let pool = CommittedPool::build(
+            &inputs.snapshot,
+            &inputs.policy,
+            &inputs.salt_key.0,
             inputs.protocol,
+        )?;
+        let commitment = pool.commitment(
             &inputs.task_id,
             &inputs.policy,
             draw::secret_hash(inputs.secret.expose()),
@@ -82,7 +87,7 @@ impl FullBundle {
             &seed,
             &inputs.replacements,
         )?;
-        let result_digest = result.digest(&commitment_hash);
+        let result_digest = result.digest(pool.protocol, &commitment_hash);
         let bundle = FullBundle {
             format: Artefact::Full.format(inputs.protocol).into(),
             task_id: inputs.task_id,
@@ -168,15 +173,16 @@ pub fn verify_full(b: &FullBundle) -> Report {
         &b.entropy,
         &b.beacons,
     );
-    let pool = match CommittedPool::build(&b.snapshot, &b.policy, &b.salt_key.0) {
-        Ok(p) => p,
-        Err(e) => {
-            c.fail("snapshot", "a snapshot the policy accepts", e.to_string());
-            return c.report("full bundle", None, None);
-        }
-    };
+    check_caps_field(&mut c, b.commitment.protocol, &b.policy);
+    let pool =
+        match CommittedPool::build(&b.snapshot, &b.policy, &b.salt_key.0, b.commitment.protocol) {
+            Ok(p) => p,
+            Err(e) => {
+                c.fail("snapshot", "a snapshot the policy accepts", e.to_string());
+                return c.report("full bundle", None, None);
+            }
+        };
     let expected = pool.commitment(
-        b.commitment.protocol,
         &b.task_id,
         &b.policy,
         draw::secret_hash(&b.secret),
@@ -190,14 +196,15 @@ pub fn verify_full(b: &FullBundle) -> Report {
     );
     c.hash("seed", "result.seed", &seed, &b.result.seed);
     if c.ok() {
-        match draw::run(
+        match draw::run_counted(
             &b.snapshot,
             &b.policy,
             &pool,
             &seed,
             &b.replacement_requests(),
         ) {
-            Ok(result) => {
+            Ok((result, counts)) => {
+                c.checks.push(format!("replacements: {counts}"));
                 c.eq(
                     "draw recomputed: sample sizes, selection, cutoffs",
                     "result.strata",
@@ -228,7 +235,7 @@ pub fn verify_full(b: &FullBundle) -> Report {
             }
         }
     }
-    let digest = b.result.digest(&b.commitment_hash);
+    let digest = b.result.digest(b.commitment.protocol, &b.commitment_hash);
     c.hash("result digest", "result_digest", &digest, &b.result_digest);
     c.report("full bundle", Some(digest), None)
 }

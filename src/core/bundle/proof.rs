@@ -132,7 +132,7 @@ pub struct EnterpriseProof {
 /// so a richer reason (a code) is compared whole wherever proofs are checked.
 pub(super) fn replaced_reason(result: &DrawResult, id: &ObjectId) -> Option<String> {
     result.replacements.iter().find_map(|r| match &r.request {
-        ReplacementRequest::Object { object, reason } if object == id => Some(reason.clone()),
+        ReplacementRequest::Object { object, reason, .. } if object == id => Some(reason.clone()),
         _ => None,
     })
 }
@@ -142,14 +142,14 @@ fn membership(
     index: usize,
     t: &Tree,
     o: &Object,
-    salt_key: &Hash,
+    private_digest: Hash,
     reason: Option<&str>,
 ) -> Membership {
     Membership {
         tree,
         leaf_index: index as u64,
         object: o.public_part(),
-        private_digest: pool::private_digest(&pool::private_prefix(salt_key), o),
+        private_digest,
         reason: reason.map(str::to_owned),
         proof: hashes(t.proof(index)),
     }
@@ -186,6 +186,7 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
         result_digest: full.result_digest,
     };
     let objects = snapshot.objects();
+    let prefix = pool::private_prefix(pool.protocol, &full.salt_key.0);
     match snapshot.object_index(id) {
         None => {
             let at = objects.partition_point(|o| &o.id < id);
@@ -206,17 +207,20 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
         }
         Some(idx) => match pool.placements[idx] {
             Placement::Excluded(e) => {
-                let (tree, members) =
-                    pool::excluded_tree(snapshot, &pool.placements, &full.salt_key.0);
-                let leaf = members
-                    .binary_search(&(idx as u32))
-                    .expect("excluded member");
+                let o = &objects[idx];
+                let leaf_hash = pool::leaf_of(&prefix, o, Some(e.code()));
+                let leaf = pool.leaf_index(
+                    &pool.excluded_members,
+                    &pool.excluded_leaves,
+                    idx as u32,
+                    &leaf_hash,
+                );
                 proof.membership = Some(membership(
                     TreeKind::Excluded,
                     leaf,
-                    &tree,
-                    &objects[idx],
-                    &full.salt_key.0,
+                    &Tree::new(pool.excluded_leaves.clone()),
+                    o,
+                    pool::private_digest(&prefix, o),
                     Some(e.code()),
                 ));
                 proof.outcome = Outcome::Excluded;
@@ -226,21 +230,21 @@ pub fn prove(full: &FullBundle, pool: &CommittedPool, id: &ObjectId) -> Enterpri
                 );
             }
             Placement::Stratum(s) => {
-                let tree = pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0);
-                let leaf = pool.strata[s]
-                    .members
-                    .binary_search(&(idx as u32))
-                    .expect("stratum member");
+                let stratum = &pool.strata[s];
+                let o = &objects[idx];
+                let leaf_hash = pool::leaf_of(&prefix, o, None);
+                let leaf =
+                    pool.leaf_index(&stratum.members, &stratum.leaves, idx as u32, &leaf_hash);
                 proof.membership = Some(membership(
                     TreeKind::Stratum,
                     leaf,
-                    &tree,
-                    &objects[idx],
-                    &full.salt_key.0,
+                    &pool::stratum_tree(stratum),
+                    o,
+                    pool::private_digest(&prefix, o),
                     None,
                 ));
                 let claim = StratumClaim::of(s, &full.result.strata[s]);
-                let ticket = draw::ticket(&full.result.seed, id);
+                let ticket = draw::ticket(pool.protocol, &full.result.seed, id, &leaf_hash);
                 proof.outcome = outcome_of_ticket(&ticket, &claim);
                 proof.replaced_reason = replaced_reason(&full.result, id);
                 proof.inspectors = full
@@ -334,7 +338,7 @@ pub fn verify_proof(p: &EnterpriseProof, public: Option<&PublicBundle>) -> Repor
             }
             match (m.tree, &p.stratum) {
                 (TreeKind::Stratum, Some(s)) => {
-                    let t = draw::ticket(&seed, &p.object_id);
+                    let t = draw::ticket(commit.protocol, &seed, &p.object_id, &leaf);
                     c.eq(
                         "ticket recomputed from the seed and the id",
                         "ticket",

@@ -7,16 +7,17 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::full::FullBundle;
-use super::report::{Checker, Mismatch, Report, check_seed};
+use super::report::{Checker, Mismatch, Report, check_caps_field, check_seed};
 use super::{Artefact, HexBytes, HexHash, hashes, unhex};
-use crate::core::CoreError;
 use crate::core::beacon::BeaconRecord;
 use crate::core::draw::{self, DrawResult, ReplacementRequest};
 use crate::core::encode::{Hash, hex_bytes, hex32};
+use crate::core::inspector_leaf::{PublicInspector, PublishedInspectors};
 use crate::core::merkle::{self, Tree};
 use crate::core::model::{Inspector, Label, Object, ObjectId, PublicObject, Snapshot};
 use crate::core::policy::{CooldownAction, Policy};
 use crate::core::pool::{self, Commitment, CommittedPool, Placement};
+use crate::core::{CoreError, Protocol};
 
 /// One drawn object as published: its public record, the private digest that completes its
 /// leaf, the proof of that leaf in its stratum's tree, and its ticket.
@@ -50,7 +51,9 @@ pub struct PublicBundle {
     #[serde(with = "hex32")]
     pub result_digest: Hash,
     pub drawn: Vec<DrawnObject>,
-    pub inspectors: Vec<Inspector>,
+    /// v1: every inspector whole; v2: public parts, keyed private digests, and only the
+    /// conflicts that touch a drawn object (draw-spec §13).
+    pub inspectors: PublishedInspectors,
 }
 
 fn drawn_ids(result: &DrawResult) -> Vec<ObjectId> {
@@ -75,10 +78,12 @@ impl PublicBundle {
     pub fn from_full(full: &FullBundle, pool: &CommittedPool) -> Self {
         let snapshot = &full.snapshot;
         let seed = full.result.seed;
-        let prefix = pool::private_prefix(&full.salt_key.0);
+        let protocol = pool.protocol;
+        let prefix = pool::private_prefix(protocol, &full.salt_key.0);
         let mut trees: BTreeMap<usize, Tree> = BTreeMap::new();
-        let drawn = drawn_ids(&full.result)
-            .into_iter()
+        let ids = drawn_ids(&full.result);
+        let drawn = ids
+            .iter()
             .map(|id| {
                 let idx = snapshot
                     .object_index(&id)
@@ -86,24 +91,39 @@ impl PublicBundle {
                 let Placement::Stratum(s) = pool.placements[idx] else {
                     unreachable!("drawn objects are in a stratum")
                 };
-                let members = &pool.strata[s].members;
-                let leaf = members
-                    .binary_search(&(idx as u32))
-                    .expect("member of its stratum");
-                let tree = trees.entry(s).or_insert_with(|| {
-                    pool::stratum_tree(snapshot, &pool.strata[s], &full.salt_key.0)
-                });
+                let stratum = &pool.strata[s];
                 let o = &snapshot.objects()[idx];
+                let leaf_hash = pool::leaf_of(&prefix, o, None);
+                let leaf =
+                    pool.leaf_index(&stratum.members, &stratum.leaves, idx as u32, &leaf_hash);
+                let tree = trees
+                    .entry(s)
+                    .or_insert_with(|| pool::stratum_tree(stratum));
                 DrawnObject {
                     stratum: s as u32,
                     leaf_index: leaf as u64,
                     object: o.public_part(),
                     private_digest: pool::private_digest(&prefix, o),
-                    ticket: draw::ticket(&seed, &o.id),
+                    ticket: draw::ticket(protocol, &seed, &o.id, &leaf_hash),
                     proof: hashes(tree.proof(leaf)),
                 }
             })
             .collect();
+        let inspectors = match protocol {
+            Protocol::V1 => PublishedInspectors::V1(snapshot.inspectors().to_vec()),
+            Protocol::V2 => {
+                let drawn: std::collections::BTreeSet<&ObjectId> = ids.iter().collect();
+                PublishedInspectors::V2(
+                    snapshot
+                        .inspectors()
+                        .iter()
+                        .map(|i| {
+                            PublicInspector::of(i, &full.salt_key.0, full.policy.draw_date, &drawn)
+                        })
+                        .collect(),
+                )
+            }
+        };
         PublicBundle {
             format: Artefact::Public.format(full.commitment.protocol).into(),
             task_id: full.task_id.clone(),
@@ -116,7 +136,7 @@ impl PublicBundle {
             result: full.result.clone(),
             result_digest: full.result_digest,
             drawn,
-            inspectors: snapshot.inspectors().to_vec(),
+            inspectors,
         }
     }
 }
@@ -139,6 +159,75 @@ fn public_object(p: &PublicObject) -> Object {
 
 pub(super) fn object_leaf(o: &PublicObject, private_digest: &Hash, reason: Option<&str>) -> Hash {
     pool::object_leaf(private_digest, |e| o.encode_to(e), reason)
+}
+
+/// The inspector records the matching replay reads, from the shape the protocol publishes (v1
+/// whole records; v2 public parts whose conflicts name drawn objects only). `None` after
+/// reporting a mismatch.
+fn published_inspectors(c: &mut Checker, b: &PublicBundle) -> Option<Vec<Inspector>> {
+    let protocol = b.commitment.protocol;
+    let records = match (protocol, &b.inspectors) {
+        (Protocol::V1, PublishedInspectors::V1(list)) => list.clone(),
+        (Protocol::V2, PublishedInspectors::V1(list)) if list.is_empty() => Vec::new(),
+        (Protocol::V2, PublishedInspectors::V2(list)) => {
+            let drawn: std::collections::BTreeSet<&ObjectId> =
+                b.drawn.iter().map(|d| &d.object.id).collect();
+            let mut out = Vec::with_capacity(list.len());
+            for (k, i) in list.iter().enumerate() {
+                if let Some(o) = i.conflicts.iter().find(|o| !drawn.contains(o)) {
+                    c.fail(
+                        &format!("inspectors[{k}].conflicts"),
+                        "conflicts with drawn objects only",
+                        o.to_string(),
+                    );
+                    return None;
+                }
+                let Some(r) = i.for_matching(b.policy.draw_date) else {
+                    c.fail(
+                        &format!("inspectors[{k}].certificate_valid"),
+                        "a certificate that can be invalid on the draw date",
+                        "false on the first representable day",
+                    );
+                    return None;
+                };
+                out.push(r);
+            }
+            out
+        }
+        _ => {
+            c.fail(
+                "inspectors",
+                format!("the inspector list as {protocol} publishes it"),
+                "the other version's shape",
+            );
+            return None;
+        }
+    };
+    Some(records)
+}
+
+/// The inspectors tree's leaves, in id order, over the records as published (normalised, §3.4).
+fn inspector_leaves(b: &PublicBundle, snapshot: &Snapshot) -> Vec<Hash> {
+    match &b.inspectors {
+        PublishedInspectors::V1(_) => snapshot
+            .inspectors()
+            .iter()
+            .map(|i| merkle::leaf_hash(&i.encode()))
+            .collect(),
+        PublishedInspectors::V2(list) => {
+            let mut list = list.clone();
+            list.sort_by(|a, b| a.id.cmp(&b.id));
+            list.iter_mut()
+                .map(|i| {
+                    for l in [&mut i.departments, &mut i.specialties] {
+                        l.sort();
+                        l.dedup();
+                    }
+                    i.leaf()
+                })
+                .collect()
+        }
+    }
 }
 
 /// One drawn object of a public bundle: its stratum, leaf inclusion, ticket and eligibility.
@@ -175,7 +264,7 @@ fn check_drawn(b: &PublicBundle, seed: &Hash, i: usize, d: &DrawnObject) -> Opti
             format!("{} does not verify", d.object.id),
         );
     }
-    let ticket = draw::ticket(seed, &d.object.id);
+    let ticket = draw::ticket(b.commitment.protocol, seed, &d.object.id, &leaf);
     if ticket != d.ticket {
         return fail("ticket", hex::encode(ticket), hex::encode(d.ticket));
     }
@@ -206,18 +295,23 @@ pub fn verify_public(b: &PublicBundle) -> Report {
         &b.entropy,
         &b.beacons,
     );
+    let protocol = b.commitment.protocol;
+    check_caps_field(&mut c, protocol, &b.policy);
     c.hash(
         "policy hash",
         "commitment.policy_hash",
-        &b.policy.hash(),
+        &b.policy.hash(protocol),
         &b.commitment.policy_hash,
     );
     c.hash("seed", "result.seed", &seed, &b.result.seed);
-    let digest = b.result.digest(&b.commitment_hash);
+    let digest = b.result.digest(protocol, &b.commitment_hash);
     c.hash("result digest", "result_digest", &digest, &b.result_digest);
+    let Some(inspectors) = published_inspectors(&mut c, b) else {
+        return c.report("public bundle", Some(digest), None);
+    };
     let snapshot = match Snapshot::new(
         b.drawn.iter().map(|d| public_object(&d.object)).collect(),
-        b.inspectors.clone(),
+        inspectors,
     ) {
         Ok(s) => s,
         Err(e) => {
@@ -225,11 +319,7 @@ pub fn verify_public(b: &PublicBundle) -> Report {
             return c.report("public bundle", Some(digest), None);
         }
     };
-    let leaves: Vec<Hash> = snapshot
-        .inspectors()
-        .iter()
-        .map(|i| merkle::leaf_hash(&i.encode()))
-        .collect();
+    let leaves = inspector_leaves(b, &snapshot);
     c.eq(
         "inspector list matches the committed inspector root",
         "inspectors",
@@ -314,7 +404,7 @@ pub fn verify_public(b: &PublicBundle) -> Report {
         .enumerate()
         .map(|(i, h)| (i / 2, h.cooled, h.count))
         .collect();
-    let sizes = draw::sample_sizes(&b.policy, &populations, &seed);
+    let sizes = draw::sample_sizes(protocol, &b.policy, &populations, &seed);
     let found: Vec<u64> = b.result.strata.iter().map(|s| s.sample).collect();
     c.eq(
         "sample size of every stratum recomputed from the policy",
@@ -334,6 +424,27 @@ pub fn verify_public(b: &PublicBundle) -> Report {
         &sizes,
         &listed,
     );
+
+    // v2: object replacements within the policy's cap (recusals per slot are counted in the
+    // replay below, which knows each recused inspector's slot).
+    let objects = b
+        .result
+        .replacements
+        .iter()
+        .filter(|r| matches!(r.request, ReplacementRequest::Object { .. }))
+        .count() as u64;
+    let cap = b.policy.caps().object_cap(sizes.iter().sum());
+    if protocol == Protocol::V2 && objects > cap {
+        c.fail(
+            "result.replacements",
+            format!(
+                "at most {cap} object replacements (replacements.object_cap_bp = {} of a total sample of {}, at least 1)",
+                b.policy.caps().object_cap_bp,
+                sizes.iter().sum::<u64>()
+            ),
+            format!("{objects} object replacements"),
+        );
+    }
 
     // Every drawn object: leaf in its stratum's committed tree, ticket from the seed. Checked on
     // all cores; the first failure in list order is the one reported.
@@ -465,8 +576,11 @@ pub fn verify_public(b: &PublicBundle) -> Report {
             .iter()
             .map(|r| r.request.clone())
             .collect();
-        match draw::assign_teams(&snapshot, &b.policy, &seed, &order, &requests, &mut next) {
+        match draw::assign_teams(
+            protocol, &snapshot, &b.policy, &seed, &order, &requests, &mut next,
+        ) {
             Ok(t) => {
+                c.checks.push(format!("replacements: {}", t.counts));
                 c.eq(
                     "inspector matching recomputed",
                     "result.assignments",

@@ -9,6 +9,7 @@ use crate::core::beacon::{self, BeaconRecord};
 use crate::core::draw;
 use crate::core::encode::Hash;
 use crate::core::entropy::{self, WARN_BITS};
+use crate::core::policy::Policy;
 use crate::core::pool::Commitment;
 use crate::core::secret::Secret;
 use crate::core::{CoreError, Protocol};
@@ -231,6 +232,17 @@ pub fn weak_entropy_warning(bits: u32) -> String {
         ),
     };
     format!("the announced entropy has {bits} bits of min-entropy, under {WARN_BITS}: {what}")
+}
+
+/// A v1 policy has no `[replacements]` table: its caps would be bound by no hash.
+pub(super) fn check_caps_field(c: &mut Checker, protocol: Protocol, policy: &Policy) {
+    if protocol == Protocol::V1 && policy.replacements.is_some() {
+        c.fail(
+            "policy.replacements",
+            format!("absent ({protocol} has no replacement caps)"),
+            "present",
+        );
+    }
 }
 
 /// Checks protocol, task id, commitment hash, secret, the entropy against its announcement,

@@ -181,7 +181,6 @@ impl Runs {
         let drand = announce_drand();
         let announced = announce(&drand);
         let commitment = frozen.pool.commitment(
-            protocol,
             &run_id,
             &frozen.policy,
             secret_hash(secret.expose()),

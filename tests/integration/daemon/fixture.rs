@@ -254,7 +254,9 @@ pub fn replace_one(
 ) -> (String, Value) {
     let mut refused = Vec::new();
     for o in candidates {
-        let req = json!({"kind": "object", "object": o, "reason": reason}).to_string();
+        let req =
+            json!({"kind": "object", "object": o, "reason_code": "deregistered", "reason": reason})
+                .to_string();
         let path = format!("/api/runs/{run}/replacements");
         match http.call("POST", &path, Some(token), Some(req.as_bytes())) {
             (200, text) => return (o.clone(), serde_json::from_str(&text).unwrap()),

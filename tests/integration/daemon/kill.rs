@@ -92,7 +92,7 @@ pub async fn a_kill_during_any_transition_recovers(b: &Backend) {
                 // random draw decides which objects those are, so the next one is tried.
                 let mut refused = Vec::new();
                 for o in final_objects(&bundle) {
-                    let req = json!({"kind": "object", "object": o, "reason": "迁出"})
+                    let req = json!({"kind": "object", "object": o, "reason_code": "moved_out", "reason": "迁出"})
                         .to_string()
                         .into_bytes();
                     let path = format!("/api/runs/{id}/replacements");

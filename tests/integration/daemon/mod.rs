@@ -15,6 +15,7 @@ mod lifecycle;
 mod load;
 mod log;
 mod openapi;
+mod replacements;
 mod scheduler;
 mod secrets;
 mod uploads;
@@ -44,6 +45,7 @@ backend_tests!(
     accounts::a_demo_load_cut_short_is_finished_by_the_next_start,
     four_eyes::a_plan_and_its_amendments_are_approved_by_another_account,
     four_eyes::a_drawn_task_is_never_drawn_again,
+    replacements::replacements_are_coded_and_held_to_the_caps,
 );
 
 #[cfg(unix)]
