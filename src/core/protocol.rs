@@ -14,7 +14,7 @@ pub enum Protocol {
 
 impl Protocol {
     /// What new draws are made under.
-    pub const CURRENT: Protocol = Protocol::V1;
+    pub const CURRENT: Protocol = Protocol::V2;
     pub const ALL: [Protocol; 2] = [Protocol::V1, Protocol::V2];
 
     /// The identifier written in `commitment.protocol`.

@@ -4,6 +4,8 @@
 //! against their hashes and against the last signed checkpoint, so the daemon never signs a
 //! history that contradicts one it signed.
 
+use chrono::{DateTime, Utc};
+
 use super::access::PublicationKey;
 use super::{Result, ServiceError};
 use crate::core::checkpoint::Checkpoint;
@@ -64,12 +66,14 @@ fn hashes(leaves: &[LogLeaf]) -> Vec<Hash> {
     leaves.iter().map(|l| l.leaf_hash).collect()
 }
 
-/// The signed checkpoint of the whole log, signing a new one if the log grew. Refuses, saying
-/// why, when the stored log contradicts the last checkpoint it signed.
+/// The signed checkpoint of the whole log, signing a new one if the log grew, stamped with
+/// `now` (draw-spec §19). Refuses, saying why, when the stored log contradicts the last
+/// checkpoint it signed.
 pub async fn checkpoint(
     store: &dyn Store,
     key: &PublicationKey,
     origin: &str,
+    now: DateTime<Utc>,
 ) -> Result<SignedCheckpoint> {
     // Nothing new to sign: the note signed for this size stands (checked when it was signed).
     if let Some(c) = store.latest_checkpoint().await?
@@ -86,7 +90,7 @@ pub async fn checkpoint(
     let signed = SignedCheckpoint {
         size: c.size,
         root: c.root,
-        note: key.sign_checkpoint(&c),
+        note: key.sign_checkpoint(&c, u64::try_from(now.timestamp()).unwrap_or_default()),
     };
     store.add_checkpoint(&signed).await?;
     Ok(signed)
@@ -141,15 +145,20 @@ pub async fn run_proof(
     key: &PublicationKey,
     origin: &str,
     run: &str,
+    now: DateTime<Utc>,
 ) -> Result<InclusionProof> {
-    let signed = checkpoint(store, key, origin).await?;
+    let signed = checkpoint(store, key, origin, now).await?;
     let size = signed.size;
     let mut leaves = verified_leaves(store).await?;
     leaves.truncate(size as usize);
     let last = leaves
         .iter()
         .rev()
-        .find(|l| serde_json::from_str::<LogEntry>(&l.entry).is_ok_and(|e| e.run == run))
+        // Attestations aside: the run's own latest event is what a bundle or results match.
+        .find(|l| {
+            serde_json::from_str::<LogEntry>(&l.entry)
+                .is_ok_and(|e| e.run == run && e.event != "attestation")
+        })
         .ok_or_else(|| ServiceError::NotFound(format!("run {run:?} has no log entry")))?;
     Ok(InclusionProof {
         checkpoint: signed.note,
@@ -157,5 +166,37 @@ pub async fn run_proof(
         size,
         entry: last.entry.clone(),
         proof: hexes(merkle::Tree::new(hashes(&leaves)).proof(last.index as usize)),
+    })
+}
+
+/// A run's commitment entry with its inclusion proof in the first signed checkpoint that held
+/// it, whose time shows when the commitment was public (draw-spec §22). The daemon signs a
+/// checkpoint right after each commitment; if none holds it yet, one is signed now.
+pub async fn commitment_proof(
+    store: &dyn Store,
+    key: &PublicationKey,
+    origin: &str,
+    run: &str,
+    now: DateTime<Utc>,
+) -> Result<InclusionProof> {
+    let leaves = verified_leaves(store).await?;
+    let commit = leaves
+        .iter()
+        .find(|l| {
+            serde_json::from_str::<LogEntry>(&l.entry)
+                .is_ok_and(|e| e.run == run && e.event == "commit")
+        })
+        .ok_or_else(|| ServiceError::NotFound(format!("run {run:?} has no commitment entry")))?;
+    let signed = match store.checkpoint_covering(commit.index).await? {
+        Some(c) => c,
+        None => checkpoint(store, key, origin, now).await?,
+    };
+    let size = signed.size as usize;
+    Ok(InclusionProof {
+        checkpoint: signed.note,
+        index: commit.index,
+        size: signed.size,
+        entry: commit.entry.clone(),
+        proof: hexes(merkle::Tree::new(hashes(&leaves[..size])).proof(commit.index as usize)),
     })
 }

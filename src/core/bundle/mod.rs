@@ -17,7 +17,7 @@ pub use full::{DrawInputs, FullBundle, verify_full};
 pub use proof::{
     Absence, EnterpriseProof, Membership, Neighbour, StratumClaim, TreeKind, prove, verify_proof,
 };
-pub use public::{DrawnObject, PublicBundle, verify_public};
+pub use public::{CommitmentLog, DrawnObject, PublicBundle, verify_public};
 pub use report::{Mismatch, Report};
 
 pub const FULL_FORMAT: &str = "double-random/full-bundle/v1";

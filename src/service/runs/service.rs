@@ -113,7 +113,7 @@ impl Runs {
     /// The signed checkpoint of the transparency log (a new one if the log grew).
     pub async fn checkpoint(&self) -> Result<String> {
         Ok(
-            tlog::checkpoint(&*self.store, &self.key, &self.settings.log_origin)
+            tlog::checkpoint(&*self.store, &self.key, &self.settings.log_origin, self.now())
                 .await?
                 .note,
         )
@@ -121,7 +121,14 @@ impl Runs {
 
     /// A run's latest log entry with its proof in the current checkpoint.
     pub async fn log_proof(&self, run_id: &str) -> Result<InclusionProof> {
-        tlog::run_proof(&*self.store, &self.key, &self.settings.log_origin, run_id).await
+        tlog::run_proof(
+            &*self.store,
+            &self.key,
+            &self.settings.log_origin,
+            run_id,
+            self.now(),
+        )
+        .await
     }
 
     /// Adds or replaces a year's working-day calendar (TOML as in `config/calendars/`).

@@ -33,6 +33,7 @@ backend_tests!(
     log::a_tampered_log_is_never_signed,
     load::many_keep_alive_clients_on_the_public_routes_all_get_answers,
     secrets::a_copy_of_the_database_holds_no_secret,
+    secrets::the_audit_log_is_no_oracle_for_hidden_witness_values,
     lease::a_survivor_finishes_a_draw_whose_instance_died,
     uploads::bad_uploads_are_refused_with_their_place,
     accounts::a_name_is_one_account_however_many_race,
