@@ -115,7 +115,7 @@ def check(b, out):
     ids = [v.leaf_hash(bytes(v.Enc().str(o["id"]).b)) for o in objs]
     ins = [v.leaf_hash(v.encode_inspector(i)) for i in inspectors]
     expected = {
-        "protocol": v.PROTOCOL, "task_id": h["task_id"], "policy_hash": v.sha256(v.encode_policy(pol)),
+        "protocol": com["protocol"] if com["protocol"] in v.PROTOCOLS else v.PROTOCOL, "task_id": h["task_id"], "policy_hash": v.sha256(v.encode_policy(pol)),
         "strata": heads, "excluded": {"count": len(ex), "root": v.mth(ex)},
         "ids": {"count": len(ids), "root": v.mth(ids)}, "inspectors": {"count": len(ins), "root": v.mth(ins)},
         "secret_hash": v.sha256(h["secret"]), "entropy_source": com["entropy_source"],

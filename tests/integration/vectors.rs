@@ -226,7 +226,7 @@ fn vector_json(c: &Case) -> Value {
     json!({
         "name": c.name,
         "description": c.description,
-        "protocol": "double-random/v1",
+        "protocol": c.bundle.commitment.protocol.id(),
         "commitment_hash": hex::encode(c.bundle.commitment_hash),
         "seed": hex::encode(c.bundle.result.seed),
         "result_digest": hex::encode(c.bundle.result_digest),

@@ -156,12 +156,14 @@ pub fn verify_full(b: &FullBundle) -> Report {
             return c.report("full bundle", None, None);
         }
     };
-    let expected = pool.commitment(
+    let mut expected = pool.commitment(
         &b.task_id,
         &b.policy,
         draw::secret_hash(&b.secret),
         &b.commitment.entropy_source,
     );
+    // Recomputed under the bundle's own version: a v1 bundle stays checkable as v1.
+    expected.protocol = b.commitment.protocol;
     c.eq(
         "commitment recomputed from snapshot, policy and secret (roots, counts, policy hash)",
         "commitment",

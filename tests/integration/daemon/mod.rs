@@ -5,6 +5,7 @@
 
 mod access;
 mod accounts;
+mod attest;
 mod drand;
 mod fixture;
 mod four_eyes;
@@ -23,6 +24,7 @@ use harness::Backend;
 
 backend_tests!(
     lifecycle::lifecycle_from_import_to_publication,
+    attest::attestations_are_signed_checked_logged_and_served,
     lifecycle::fifty_concurrent_triggers_give_one_draw,
     kill::a_kill_during_any_transition_recovers,
     access::the_public_reaches_no_officer_endpoint,
