@@ -3,6 +3,7 @@
 //! own file.
 
 mod accounts;
+mod attest;
 pub mod bench;
 pub mod bench_daemon;
 mod bundle_file;
@@ -48,6 +49,9 @@ pub enum Command {
     Draw(draw::DrawArgs),
     /// Recompute everything a full bundle, public bundle or enterprise proof allows.
     Verify(verify::VerifyArgs),
+    /// Make an auditor's Ed25519 key file (mode 0600) and print its public key, which the
+    /// office's admin registers; `--show` prints the public key of an existing one.
+    AuditorKey(attest::AuditorKeyArgs),
     /// An enterprise's proof of its outcome (in the pool or not, stratum, ticket, cutoff).
     Prove(prove::ProveArgs),
     /// Replace a drawn object found ineligible, or an inspector who must recuse (补抽).
@@ -137,6 +141,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::DemoData(a) => demo_cmd::demo_data(a),
         Command::Draw(a) => draw::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::AuditorKey(a) => attest::key_command(a),
         Command::Prove(a) => prove::run(a),
         Command::Replace(a) => replace::run(a),
         Command::Rfc3797(a) => rfc3797::run(a),

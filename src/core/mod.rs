@@ -1,9 +1,11 @@
 //! The pure core: everything a draw is and everything needed to check one.
 //! No I/O, no clock, no global RNG, no floating point, no hash-map iteration.
 
+pub mod attestation;
 pub mod beacon;
 pub mod bundle;
 pub mod checkpoint;
+pub mod commitment_time;
 pub mod draw;
 pub mod encode;
 pub mod entropy;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::attestation::{self, Attestation, AttestationError};
 use super::bundle::{self, Mismatch, PublicBundle};
 use super::checkpoint::{self, Checkpoint};
 use super::encode::Hash;
@@ -19,7 +20,7 @@ pub const ENTRY_FORMAT: &str = "double-random/v1 log entry";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
     pub format: String,
-    /// commit, draw, draw_failed, replace or publish.
+    /// commit, draw, draw_failed, replace, publish or attestation.
     pub event: String,
     pub run: String,
     pub task: String,
@@ -31,6 +32,27 @@ pub struct LogEntry {
     /// On `publish`: the hex SHA-256 of the published results (`results_digest`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results_digest: Option<String>,
+    /// On `attestation`: the auditor's hex key and signature of the statement (draw-spec
+    /// §21), so a watcher checks it from the log alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auditor_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+impl LogEntry {
+    /// The attestation an `attestation` entry records.
+    pub fn attestation(&self) -> Option<Attestation> {
+        (self.event == "attestation").then(|| Attestation {
+            format: attestation::FORMAT.into(),
+            run: self.run.clone(),
+            commitment_hash: self.commitment_hash.clone(),
+            result_digest: self.result_digest.clone().unwrap_or_default(),
+            auditor_key: self.auditor_key.clone().unwrap_or_default(),
+            signature: self.signature.clone().unwrap_or_default(),
+            name: None,
+        })
+    }
 }
 
 impl LogEntry {
@@ -123,6 +145,8 @@ pub enum LogError {
         first: u64,
         second: u64,
     },
+    #[error("entry {index}: the attestation does not verify: {error}")]
+    BadAttestation { index: u64, error: AttestationError },
     #[error("the {given} entries given do not make the checkpoint's root of {size} leaves")]
     EntriesRoot { given: usize, size: u64 },
 }
@@ -257,6 +281,12 @@ pub fn check_entries(text: &str, c: &Checkpoint) -> Result<(), LogError> {
         let text = e["entry"].as_str().ok_or(LogError::EntryWithoutText)?;
         leaves.push(merkle::leaf_hash(text.as_bytes()));
         let entry: LogEntry = parse(text, "log entry")?;
+        if let Some(a) = entry.attestation() {
+            a.verify().map_err(|error| LogError::BadAttestation {
+                index: i as u64,
+                error,
+            })?;
+        }
         if entry.event == "commit"
             && let Some(first) = commits.insert(entry.run.clone(), i as u64)
         {
@@ -291,6 +321,8 @@ mod tests {
             result_digest: None,
             replacements: 0,
             results_digest: None,
+            auditor_key: None,
+            signature: None,
         }
         .leaf()
     }

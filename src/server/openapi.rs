@@ -158,6 +158,27 @@ pub mod protocol {
         proof: Vec<String>,
     }
 
+    /// `core::attestation::Attestation`: an auditor's Ed25519 signature over a run's
+    /// commitment and result (docs/draw-spec.md §21).
+    #[derive(ToSchema)]
+    #[schema(as = Attestation)]
+    #[allow(dead_code)] // a schema only
+    pub struct AttestationSchema {
+        /// `double-random/attestation/v2`.
+        format: String,
+        run: String,
+        /// Hex, 32 bytes.
+        commitment_hash: String,
+        /// Hex, 32 bytes.
+        result_digest: String,
+        /// Hex Ed25519 public key, 32 bytes.
+        auditor_key: String,
+        /// Hex, 64 bytes: over the statement of §21.
+        signature: String,
+        /// The name the auditor gives itself (not signed).
+        name: Option<String>,
+    }
+
     /// `core::tlog::ConsistencyProof`: RFC 6962 consistency between two log sizes.
     #[derive(ToSchema)]
     #[schema(as = ConsistencyProof)]

@@ -90,9 +90,10 @@ impl PublicationKey {
         }
     }
 
-    /// A C2SP signed note of the checkpoint, by this key under the log's origin.
-    pub fn sign_checkpoint(&self, c: &crate::core::checkpoint::Checkpoint) -> String {
-        crate::core::checkpoint::sign(c, &self.0)
+    /// A C2SP signed note of the checkpoint, by this key under the log's origin, with the
+    /// time it is signed (`time`, Unix seconds) in a cosignature line.
+    pub fn sign_checkpoint(&self, c: &crate::core::checkpoint::Checkpoint, time: u64) -> String {
+        crate::core::checkpoint::sign_timed(c, &self.0, time)
     }
 
     pub fn public_hex(&self) -> String {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod auditors;
 pub mod bootstrap;
 pub mod calendars;
 pub mod clock;

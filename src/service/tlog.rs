@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::access::PublicationKey;
 use super::{Result, ServiceError};
 use crate::core::checkpoint::Checkpoint;
@@ -72,22 +74,38 @@ fn hashes(leaves: &[LogLeaf]) -> Vec<Hash> {
 pub struct Verified {
     checkpoint: SignedCheckpoint,
     tree: merkle::Tree,
-    /// Each run's latest entry: (leaf index, entry text).
+    /// Each run's latest entry other than an attestation: (leaf index, entry text).
     last_by_run: BTreeMap<String, (u64, String)>,
+    /// Each run's commitment entry.
+    commit_by_run: BTreeMap<String, (u64, String)>,
 }
 
 impl Verified {
     fn new(checkpoint: SignedCheckpoint, leaves: &[LogLeaf]) -> Self {
         let mut last_by_run = BTreeMap::new();
+        let mut commit_by_run = BTreeMap::new();
         for l in leaves {
-            if let Ok(e) = serde_json::from_str::<LogEntry>(&l.entry) {
-                last_by_run.insert(e.run, (l.index, l.entry.clone()));
+            let Ok(e) = serde_json::from_str::<LogEntry>(&l.entry) else {
+                continue;
+            };
+            let at = (l.index, l.entry.clone());
+            match e.event.as_str() {
+                // Attestations aside: the run's own latest event is what a bundle or results match.
+                "attestation" => {}
+                "commit" => {
+                    commit_by_run.entry(e.run.clone()).or_insert(at.clone());
+                    last_by_run.insert(e.run, at);
+                }
+                _ => {
+                    last_by_run.insert(e.run, at);
+                }
             }
         }
         Self {
             checkpoint,
             tree: merkle::Tree::new(hashes(leaves)),
             last_by_run,
+            commit_by_run,
         }
     }
 
@@ -109,13 +127,15 @@ impl Verified {
 #[derive(Default)]
 pub struct LogCache(tokio::sync::Mutex<Option<Arc<Verified>>>);
 
-/// The verified log at its current size, signing a new checkpoint if the log grew. Refuses,
-/// saying why, when the stored log contradicts the last checkpoint signed.
+/// The verified log at its current size, signing a new checkpoint stamped with `now`
+/// (draw-spec §19) if the log grew. Refuses, saying why, when the stored log contradicts the
+/// last checkpoint signed.
 pub async fn current(
     store: &dyn Store,
     key: &PublicationKey,
     origin: &str,
     cache: &LogCache,
+    now: DateTime<Utc>,
 ) -> Result<Arc<Verified>> {
     let size = store.log_size().await?;
     let mut slot = cache.0.lock().await;
@@ -137,7 +157,7 @@ pub async fn current(
             let signed = SignedCheckpoint {
                 size: c.size,
                 root: c.root,
-                note: key.sign_checkpoint(&c),
+                note: key.sign_checkpoint(&c, u64::try_from(now.timestamp()).unwrap_or_default()),
             };
             store.add_checkpoint(&signed).await?;
             signed
@@ -163,18 +183,13 @@ impl Verified {
 
     /// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
     pub fn inclusion(&self, index: u64, size: u64) -> Result<Vec<String>> {
-        let leaves = self.prefix(size)?;
+        self.prefix(size)?;
         if index >= size {
             return Err(ServiceError::Invalid(format!(
                 "leaf {index} is not in a tree of {size}"
             )));
         }
-        let path = if size == self.checkpoint.size {
-            self.tree.proof(index as usize)
-        } else {
-            merkle::Tree::new(leaves.to_vec()).proof(index as usize)
-        };
-        Ok(hexes(path))
+        Ok(hexes(self.path(index, size)?))
     }
 
     /// The proof that the tree of `first` leaves is a prefix of the tree of `second`.
@@ -192,7 +207,18 @@ impl Verified {
         })
     }
 
-    /// The latest entry of `run`, with its proof in this checkpoint.
+    /// The proof of leaf `index` in the tree of `size` leaves, from the kept tree when it is
+    /// that one.
+    fn path(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
+        let leaves = self.prefix(size)?;
+        Ok(if size == self.checkpoint.size {
+            self.tree.proof(index as usize)
+        } else {
+            merkle::Tree::new(leaves.to_vec()).proof(index as usize)
+        })
+    }
+
+    /// The latest entry of `run` (attestations aside), with its proof in this checkpoint.
     pub fn run_proof(&self, run: &str) -> Result<InclusionProof> {
         let (index, entry) = self
             .last_by_run
@@ -206,4 +232,25 @@ impl Verified {
             proof: hexes(self.tree.proof(*index as usize)),
         })
     }
+}
+
+/// A run's commitment entry with its inclusion proof in the first signed checkpoint that held
+/// it, whose time shows when the commitment was public (draw-spec §22). The daemon signs a
+/// checkpoint right after each commitment; `log` (current) holds it in any case.
+pub async fn commitment_proof(store: &dyn Store, log: &Verified, run: &str) -> Result<InclusionProof> {
+    let (index, entry) = log
+        .commit_by_run
+        .get(run)
+        .ok_or_else(|| ServiceError::NotFound(format!("run {run:?} has no commitment entry")))?;
+    let signed = match store.checkpoint_covering(*index).await? {
+        Some(c) if c.size <= log.checkpoint.size => c,
+        _ => log.checkpoint.clone(),
+    };
+    Ok(InclusionProof {
+        checkpoint: signed.note,
+        index: *index,
+        size: signed.size,
+        entry: entry.clone(),
+        proof: hexes(log.path(*index, signed.size)?),
+    })
 }

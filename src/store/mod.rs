@@ -107,10 +107,12 @@ pub enum DocKind {
     Key,
     Calendar,
     Account,
+    Auditor,
+    Attestation,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 10] = [
+    pub const ALL: [DocKind; 12] = [
         DocKind::Plan,
         DocKind::Task,
         DocKind::Amendment,
@@ -121,6 +123,8 @@ impl DocKind {
         DocKind::Key,
         DocKind::Calendar,
         DocKind::Account,
+        DocKind::Auditor,
+        DocKind::Attestation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +139,8 @@ impl DocKind {
             DocKind::Key => "key",
             DocKind::Calendar => "calendar",
             DocKind::Account => "account",
+            DocKind::Auditor => "auditor",
+            DocKind::Attestation => "attestation",
         }
     }
 }
@@ -225,6 +231,8 @@ pub trait Store: Send + Sync {
     /// The last audit position (0 when the log is empty): one indexed query.
     async fn audit_head(&self) -> Result<Seq>;
     /// The signed checkpoint of the largest size, if any.
+    /// The first signed checkpoint that contains leaf `index` (the smallest size above it).
+    async fn checkpoint_covering(&self, index: u64) -> Result<Option<SignedCheckpoint>>;
     async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>>;
     /// Keeps a signed checkpoint; one of that size already kept must be this one.
     async fn add_checkpoint(&self, c: &SignedCheckpoint) -> Result<()>;

@@ -518,6 +518,17 @@ impl Store for PgStore {
         Ok(seq.unwrap_or(0))
     }
 
+    async fn checkpoint_covering(&self, index: u64) -> Result<Option<SignedCheckpoint>> {
+        sqlx::query_as::<_, CheckpointRow>(
+            "SELECT size, root, note FROM tlog_checkpoints WHERE size > $1 ORDER BY size LIMIT 1",
+        )
+        .bind(index as i64)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(SignedCheckpoint::try_from)
+        .transpose()
+    }
+
     async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>> {
         sqlx::query_as::<_, CheckpointRow>(
             "SELECT size, root, note FROM tlog_checkpoints ORDER BY size DESC LIMIT 1",

@@ -2,9 +2,11 @@
 """Independent verifier of double-random/v1 and /v2 public bundles, written from docs/draw-spec.md
 only (each bundle checked by the rules of its commitment's protocol).
 
-Usage: verify_public.py PUBLIC_BUNDLE.json
+Usage: verify_public.py PUBLIC_BUNDLE.json [--key HEX] [--attestations FILE [--auditors FILE]]
 Prints {"valid": bool, "result_digest": hex, "first_mismatch": null | {...}, "checks": [...]}
 and exits 0 iff the bundle is valid. Python 3.11+, standard library only.
+A v2 bundle's `commitment_log` is checked when present (§22; its signature and time with
+--key, the publication key); attestations are checked when given (§21).
 
 Performs every check of spec §13 in the order of the reference `verify_public`, so that the
 first mismatch reported is the same field. Bundle fields the spec does not name are ignored
@@ -13,6 +15,7 @@ first mismatch reported is the same field. Bundle fields the spec does not name 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -1641,10 +1644,173 @@ def load_json(data: bytes):
     doc = json.loads(data.decode("utf-8"), object_pairs_hook=_unique)
     _no_lone_surrogate(doc)
     return doc
+# --- Ed25519 verification (RFC 8032 §5.1.7), for §21 and §22 ---------------------------------
+
+_EP = 2**255 - 19
+_EL = 2**252 + 27742317777372353535851937790883648493
+_ED = -121665 * pow(121666, _EP - 2, _EP) % _EP
+_EI = pow(2, (_EP - 1) // 4, _EP)
+
+
+def _ed_decode(b: bytes):
+    if len(b) != 32:
+        return None
+    y = int.from_bytes(b, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    if y >= _EP:
+        return None
+    x2 = (y * y - 1) * pow(_ED * y * y + 1, _EP - 2, _EP) % _EP
+    if x2 == 0:
+        if sign:
+            return None
+        return (0, y, 1, 0)
+    x = pow(x2, (_EP + 3) // 8, _EP)
+    if (x * x - x2) % _EP:
+        x = x * _EI % _EP
+    if (x * x - x2) % _EP:
+        return None
+    if x & 1 != sign:
+        x = _EP - x
+    return (x, y, 1, x * y % _EP)
+
+
+def _ed_add(p, q):
+    a = (p[1] - p[0]) * (q[1] - q[0]) % _EP
+    b = (p[1] + p[0]) * (q[1] + q[0]) % _EP
+    c = 2 * p[3] * q[3] * _ED % _EP
+    d = 2 * p[2] * q[2] % _EP
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % _EP, g * h % _EP, f * g % _EP, e * h % _EP)
+
+
+def _ed_mul(s, p):
+    q = (0, 1, 1, 0)
+    while s:
+        if s & 1:
+            q = _ed_add(q, p)
+        p, s = _ed_add(p, p), s >> 1
+    return q
+
+
+_EG = _ed_decode(((4 * pow(5, _EP - 2, _EP)) % _EP).to_bytes(32, "little"))
+
+
+def ed25519_verify(public: bytes, msg: bytes, sig: bytes) -> bool:
+    a, r = _ed_decode(public), _ed_decode(sig[:32]) if len(sig) == 64 else None
+    if a is None or r is None:
+        return False
+    s = int.from_bytes(sig[32:], "little")
+    if s >= _EL:
+        return False
+    h = int.from_bytes(hashlib.sha512(sig[:32] + public + msg).digest(), "little") % _EL
+    lhs, rhs = _ed_mul(s, _EG), _ed_add(r, _ed_mul(h, a))
+    return (lhs[0] * rhs[2] - rhs[0] * lhs[2]) % _EP == 0 and (lhs[1] * rhs[2] - rhs[1] * lhs[2]) % _EP == 0
+
+
+def _utc(t: int) -> str:
+    import datetime
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _drand_time(line: str):
+    m = re.fullmatch(r"drand: chain [0-9a-f]{64} round [1-9][0-9]* at (\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z", line)
+    if not m:
+        return None
+    import datetime
+    y, mo, d, h, mi, se = map(int, m.groups())
+    return int(datetime.datetime(y, mo, d, h, mi, se, tzinfo=datetime.timezone.utc).timestamp())
+
+
+def _note_key_id(origin: str, key: bytes, kind: bytes) -> bytes:
+    return sha256(origin.encode() + b"\n" + kind + key)[:4]
+
+
+def check_commitment_log(b, key, checks):
+    """§22: the commit entry's inclusion in its checkpoint; with `key`, the note's signature,
+    its time, and that time before the entropy's publication."""
+    log = b.get("commitment_log")
+    if log is None:
+        return
+    if b["commitment"]["protocol"] == "double-random/v1":
+        raise Mismatch("commitment_log", "none in a double-random/v1 bundle", "a commitment_log")
+    no_unknown(log, {"checkpoint", "index", "size", "entry", "proof"}, "commitment_log")
+    note = need(log, "checkpoint", "commitment_log", str)
+    if "\n\n" not in note:
+        raise Mismatch("commitment_log.checkpoint", "a signed note", note)
+    body, sigs = note.split("\n\n", 1)
+    body += "\n"
+    lines = body.split("\n")
+    origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
+    when = None
+    if key is not None:
+        plain = timed = False
+        for line in sigs.split("\n"):
+            if not line.startswith("\u2014 "):
+                continue
+            name, _, sig = line[2:].partition(" ")
+            raw = base64.b64decode(sig)
+            if name != origin:
+                continue
+            if len(raw) == 68 and raw[:4] == _note_key_id(origin, key, b"\x01"):
+                plain = ed25519_verify(key, body.encode(), raw[4:])
+            elif len(raw) == 76 and raw[:4] == _note_key_id(origin, key, b"\x04"):
+                t = int.from_bytes(raw[4:12], "big")
+                timed = ed25519_verify(key, f"cosignature/v1\ntime {t}\n".encode() + body.encode(), raw[12:])
+                when = t if timed else None
+        if not (plain and timed):
+            raise Mismatch("commitment_log.checkpoint", "a checkpoint and its time signed by the publication key",
+                           "signatures that do not verify")
+    entry_text = need(log, "entry", "commitment_log", str)
+    entry = json.loads(entry_text)
+    if (entry.get("event"), entry.get("run"), entry.get("commitment_hash")) != (
+            "commit", b["task_id"], b["commitment_hash"].lower()):
+        raise Mismatch("commitment_log.entry", "the commit entry of this run and commitment", entry_text)
+    proof = [bytes.fromhex(h) for h in need(log, "proof", "commitment_log", list)]
+    if log["size"] != size or not verify_inclusion(log["index"], size, leaf_hash(entry_text.encode()), proof, root):
+        raise Mismatch("commitment_log.proof", f"leaf {log['index']} of the checkpoint of {size}", "does not verify")
+    times = [t for t in map(_drand_time, b["commitment"]["entropy_source"].split("\n")) if t is not None]
+    published = min(times) if times else None
+    if when is not None and published is not None and when >= published:
+        raise Mismatch("commitment_log.checkpoint", f"committed before the entropy was published at {_utc(published)}",
+                       f"first logged at {_utc(when)}")
+    if when is not None:
+        checks.append(f"committed at {_utc(when)}, entropy published at "
+                      f"{_utc(published) if published is not None else 'not stated (witness values carry no time)'}")
+    else:
+        checks.append(f"commitment logged as leaf {log['index']} (signature and time not checked: give --key)")
+
+
+def check_attestations(b, attestations, auditors, checks):
+    """§21: each attestation verifies, is of this bundle, and (with the registry) by a registered key."""
+    registered = None if auditors is None else {
+        a["key"].lower(): a["name"] for a in auditors if a.get("revoked_at") is None}
+    counted = 0
+    for i, a in enumerate(attestations):
+        f = f"attestations[{i}]"
+        no_unknown(a, {"format", "run", "commitment_hash", "result_digest", "auditor_key", "signature", "name"}, f)
+        if a["format"] != "double-random/attestation/v2":
+            raise Mismatch(f"{f}.format", "double-random/attestation/v2", a["format"])
+        statement = (f"double-random/v2 attestation\nrun: {a['run']}\ncommitment: {a['commitment_hash'].lower()}\n"
+                     f"result: {a['result_digest'].lower()}\n")
+        if not ed25519_verify(bytes.fromhex(a["auditor_key"]), statement.encode(), bytes.fromhex(a["signature"])):
+            raise Mismatch(f"{f}.signature", "the auditor key's signature of the statement", "does not verify")
+        subject = (a["run"], a["commitment_hash"].lower(), a["result_digest"].lower())
+        if subject != (b["task_id"], b["commitment_hash"].lower(), b["result_digest"].lower()):
+            if subject[:2] == (b["task_id"], b["commitment_hash"].lower()):
+                continue  # an earlier result of this run, before a replacement: not counted
+            raise Mismatch(f, "an attestation of this bundle", str(subject))
+        if registered is not None and a["auditor_key"].lower() not in registered:
+            raise Mismatch(f"{f}.auditor_key", "a registered auditor's key", a["auditor_key"])
+        counted += 1
+        checks.append(f"attestation by key {a['auditor_key'].lower()}")
+    if counted == 0:
+        checks.append("no auditor attestation: nobody independent has checked that the drawn objects are the "
+                      "smallest tickets and that tiers and exclusions are right")
 
 
 def main(argv):
-    if len(argv) != 2:
+    opts = dict(zip(argv[2::2], argv[3::2]))
+    if len(argv) < 2 or len(argv) % 2 != 0 or set(opts) - {"--key", "--attestations", "--auditors"}:
         print(__doc__, file=sys.stderr)
         return 2
     out = {"valid": False, "result_digest": None, "first_mismatch": None}
@@ -1652,6 +1818,20 @@ def main(argv):
         with open(argv[1], "rb") as fh:
             bundle = load_json(fh.read())
         verify(bundle, out)
+        extra = []
+        key = bytes.fromhex(opts["--key"]) if "--key" in opts else None
+        check_commitment_log(bundle, key, extra)
+        if "--attestations" in opts:
+            with open(opts["--attestations"], "rb") as fh:
+                given = json.loads(fh.read().decode("utf-8"))
+            given = given["attestations"] if isinstance(given, dict) and "attestations" in given else given
+            given = [given] if isinstance(given, dict) else given
+            auditors = None
+            if "--auditors" in opts:
+                with open(opts["--auditors"], "rb") as fh:
+                    auditors = json.loads(fh.read().decode("utf-8"))
+            check_attestations(bundle, given, auditors, extra)
+        out.setdefault("checks", []).extend(extra)
         out["valid"] = True
     except Mismatch as m:
         out["first_mismatch"] = {"field": m.field, "expected": plain(m.expected), "found": plain(m.found)}

@@ -677,7 +677,47 @@ pub async fn concurrent_imports_and_snapshots_never_mix(b: &Backend) {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
+/// Signed checkpoints are kept per size, and the first one that holds a given leaf is found
+/// (what a v2 public bundle's `commitment_log` proves the commitment against).
+pub async fn the_first_checkpoint_holding_a_leaf_is_found(b: &Backend) {
+    use double_random::store::{AuditDraft, DocOp, SignedCheckpoint};
+    let s = b.store().await;
+    for i in 0..5 {
+        let draft = AuditDraft {
+            actor: "t".into(),
+            action: "log".into(),
+            subject: format!("leaf {i}"),
+            reason: String::new(),
+            detail: serde_json::json!({}),
+        };
+        let op = DocOp::Log {
+            entry: format!("{{\"leaf\":{i}}}"),
+        };
+        s.write_docs(vec![op], draft).await.unwrap();
+    }
+    assert_eq!(s.checkpoint_covering(0).await.unwrap(), None);
+    for size in [2u64, 5] {
+        let c = SignedCheckpoint {
+            size,
+            root: [size as u8; 32],
+            note: format!("note of {size}"),
+        };
+        s.add_checkpoint(&c).await.unwrap();
+    }
+    let first = |i: u64| {
+        let s = &s;
+        async move { s.checkpoint_covering(i).await.unwrap().map(|c| c.size) }
+    };
+    assert_eq!(first(0).await, Some(2));
+    assert_eq!(first(1).await, Some(2));
+    assert_eq!(first(2).await, Some(5));
+    assert_eq!(first(4).await, Some(5));
+    assert_eq!(first(5).await, None);
+    s.close().await;
+}
+
 backend_tests!(
+    the_first_checkpoint_holding_a_leaf_is_found,
     bad_rows_are_all_reported_and_nothing_lands,
     reimport_is_idempotent_and_a_change_is_a_new_version,
     audit_verify_finds_every_kind_of_tampering,

@@ -18,7 +18,7 @@ pub use full::{DrawInputs, FullBundle, verify_full};
 pub use proof::{
     Absence, EnterpriseProof, Membership, Neighbour, StratumClaim, TreeKind, prove, verify_proof,
 };
-pub use public::{DrawnObject, PublicBundle, verify_public};
+pub use public::{CommitmentLog, DrawnObject, PublicBundle, verify_public};
 pub use report::{Mismatch, Report};
 
 /// The three kinds of artefact, each with a format string per protocol (draw-spec §12–§14).

@@ -54,6 +54,22 @@ pub struct PublicBundle {
     /// v1: every inspector whole; v2: public parts, keyed private digests, and only the
     /// conflicts that touch a drawn object (draw-spec §13).
     pub inspectors: PublishedInspectors,
+    /// v2, daemon draws only: the commitment's log entry proven in the first signed checkpoint
+    /// that held it (draw-spec §22); outside the result digest. Checked by `commitment_log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment_log: Option<CommitmentLog>,
+}
+
+/// A log entry with its RFC 6962 inclusion proof in a signed checkpoint (the shape of
+/// `tlog::InclusionProof`, which this file cannot name: `tlog` checks bundles).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitmentLog {
+    pub checkpoint: String,
+    pub index: u64,
+    pub size: u64,
+    pub entry: String,
+    pub proof: Vec<String>,
 }
 
 fn drawn_ids(result: &DrawResult) -> Vec<ObjectId> {
@@ -137,6 +153,7 @@ impl PublicBundle {
             result_digest: full.result_digest,
             drawn,
             inspectors,
+            commitment_log: None,
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The HTTP surface, one file per resource: each maps requests to service calls and answers.
-//! Public routes (`ops`, `public`, `log`) need no token and change nothing (the log routes may
-//! sign and keep a checkpoint of what is already there); the others sit behind
+//! Public routes (`ops`, `public`, `log`, `auditors::public_routes`) need no token and change
+//! nothing (the log routes may sign and keep a checkpoint of what is already there), except an
+//! attestation, whose signature by a registered auditor key is its credential; the others sit behind
 //! `auth::known_caller` and take the role they need as an extractor.
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
+mod auditors;
 mod libraries;
 mod log;
 mod ops;
@@ -43,12 +45,14 @@ pub fn routes(state: Arc<AppState>, upload_limit: usize) -> Router<Arc<AppState>
         .merge(runs::routes())
         .merge(admin::routes())
         .merge(accounts::routes())
+        .merge(auditors::routes())
         // Routes only: an unknown path stays a 404 for everyone.
         .route_layer(middleware::from_fn_with_state(state, auth::known_caller));
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::routes())
         .merge(public::routes())
         .merge(log::routes())
+        .merge(auditors::public_routes())
         .merge(protected)
         .split_for_parts();
     router.layer(Extension(ops::Document::new(&api)))

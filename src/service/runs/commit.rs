@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::model::{DrandRound, Run, RunState, WitnessSource};
+use super::model::{DrandRound, Run, RunState, SecretColumn, WitnessSource};
 use super::service::Runs;
 use super::settings::WitnessRequest;
 use super::transition::{Transition, failpoint};
@@ -204,6 +204,7 @@ impl Runs {
             entropy_at: None,
             drawn_at: None,
             secret: None,
+            audit_key: None,
             result_digest: None,
             signature: None,
             replacements: Vec::new(),
@@ -214,7 +215,11 @@ impl Runs {
             failure: None,
         };
         let snapshot_doc = snapshots::document(&frozen.info, &salt);
-        let run_doc = documents::to_secret_doc(&run, secret.expose().to_vec());
+        let column = SecretColumn {
+            secret: secret.expose().to_vec(),
+            audit_key: Some(fresh_key()?),
+        };
+        let run_doc = documents::to_secret_doc(&run, column.bytes());
         let audit = documents::draft(
             actor,
             Transition::Commit.as_str(),
@@ -237,6 +242,11 @@ impl Runs {
             Ok(_) => {
                 tracing::info!(run = %run.id, commitment = %run.commitment_hash, "committed");
                 self.cache.keep_frozen(frozen);
+                // A checkpoint signed now shows when the commitment was public (draw-spec §22);
+                // if this fails, the next checkpoint signed holds it, with a later time.
+                if let Err(e) = self.checkpoint().await {
+                    tracing::warn!(run = %run.id, error = %e, "no checkpoint signed after the commitment");
+                }
                 Ok((run, true))
             }
             // Another instance committed this run first: theirs stands.

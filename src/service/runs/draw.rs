@@ -5,17 +5,19 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use super::cache::{self, Drawn};
-use super::model::{ReplacementEntry, Run, RunState};
+use super::model::{ReplacementEntry, Run, RunState, SecretColumn};
 use super::service::Runs;
 use super::transition::{Transition, check_state};
 use super::view::EnterpriseCheck;
-use crate::core::bundle::{self, DrawInputs, FullBundle, PublicBundle};
+use crate::core::Protocol;
+use crate::core::bundle::{self, CommitmentLog, DrawInputs, FullBundle, PublicBundle};
+use crate::core::pool::CommittedPool;
 use crate::core::draw::ReplacementRequest;
 use crate::core::encode::Hash;
 use crate::core::model::ObjectId;
 use crate::core::secret::{SaltKey, Secret};
 use crate::core::signature::{Signature, bundle_statement};
-use crate::service::snapshots;
+use crate::service::{snapshots, tlog};
 use crate::service::{Actor, Result, ServiceError};
 use crate::store::{Doc, DocKind, StoreError};
 
@@ -29,23 +31,24 @@ impl Runs {
         if run.state != RunState::Entropy {
             return Ok(run);
         }
-        let secret = stored
+        let column = stored
             .doc
             .secret
             .as_ref()
-            .map(|s| s.0.clone())
-            .ok_or_else(|| StoreError::Corrupt(format!("run {run_id}: draw secret missing")))?;
+            .map(|s| SecretColumn::parse(run_id, &s.0))
+            .ok_or_else(|| StoreError::Corrupt(format!("run {run_id}: draw secret missing")))??;
+        let secret = &column.secret;
         let actor = Actor {
             name: "double-random".into(),
             reason: "entropy complete".into(),
         };
-        let made = match self.full(&run, &secret).await {
+        let made = match self.full(&run, secret).await {
             Err(ServiceError::Core(e)) => {
                 tracing::warn!(run = %run.id, error = %e, "the draw is impossible");
                 run.state = RunState::Failed;
                 run.failure = Some(e.to_string());
                 run.drawn_at = Some(self.now());
-                run.secret = Some(hex::encode(&secret));
+                run.reveal(&column);
                 self.write(&run, &stored, &actor, Transition::DrawFailed, Vec::new())
                     .await?;
                 return Ok(run);
@@ -53,10 +56,10 @@ impl Runs {
             other => other?,
         };
         let (full, pool) = &*made;
-        let public = PublicBundle::from_full(full, pool);
+        let public = self.public_of(&run, full, pool).await?;
         run.state = RunState::Drawn;
         run.drawn_at = Some(self.now());
-        run.secret = Some(hex::encode(&secret));
+        run.reveal(&column);
         run.result_digest = Some(hex::encode(full.result_digest));
         run.signature = Some(self.signature(&run, &full.result_digest));
         let bundle = bundle_doc(&run, &public);
@@ -222,7 +225,7 @@ impl Runs {
         run.result_digest = Some(hex::encode(next.result_digest));
         run.signature = Some(self.signature(&run, &next.result_digest));
         let previous_bundle = self.public_bundle(run_id).await?;
-        let bundle = bundle_doc(&run, &PublicBundle::from_full(&next, &pool));
+        let bundle = bundle_doc(&run, &self.public_of(&run, &next, &pool).await?);
         self.write(
             &run,
             &stored,
@@ -237,6 +240,27 @@ impl Runs {
                 Arc::new((next, pool)),
             );
         Ok(run)
+    }
+
+    /// The public bundle of `full`; a v2 one with its commitment's log proof (draw-spec §22).
+    async fn public_of(
+        &self,
+        run: &Run,
+        full: &FullBundle,
+        pool: &CommittedPool,
+    ) -> Result<PublicBundle> {
+        let mut public = PublicBundle::from_full(full, pool);
+        if run.commitment.protocol != Protocol::V1 {
+            let p = tlog::commitment_proof(&*self.store, &*self.log().await?, &run.id).await?;
+            public.commitment_log = Some(CommitmentLog {
+                checkpoint: p.checkpoint,
+                index: p.index,
+                size: p.size,
+                entry: p.entry,
+                proof: p.proof,
+            });
+        }
+        Ok(public)
     }
 
     /// The objects to inspect now, after replacements.

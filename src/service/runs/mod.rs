@@ -13,8 +13,10 @@
 //! - `commit.rs`: trigger and the scheduler's due fires; `entropy.rs`: witness values and drand
 //!   beacons; `draw.rs`: the draw, replacements, bundles and proofs; `publish.rs`: results and
 //!   publication; `cache.rs`: the pool kept between a commitment and its draw.
+//! - `attest.rs`: auditor attestations of a drawn run.
 //! - `deadlines.rs`: publication deadlines; `gauges.rs`: counts for the metrics.
 
+mod attest;
 mod cache;
 mod commit;
 mod deadlines;

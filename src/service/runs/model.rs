@@ -194,6 +194,10 @@ pub struct Run {
     /// Hex; present once drawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// Hex; revealed with the secret (runs committed before it existed have none). The rest
+    /// of the secret column: see `secret_column`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,9 +262,59 @@ impl Run {
         )
     }
 
+    /// The draw secret and audit key the draw reveals, from the secret column.
+    pub(super) fn reveal(&mut self, column: &SecretColumn) {
+        self.secret = Some(hex::encode(&column.secret));
+        self.audit_key = column.audit_key.as_ref().map(hex::encode);
+    }
+
     /// The draw secret a drawn (or failed) run has revealed.
     pub(super) fn revealed_secret(&self) -> Result<Vec<u8>> {
         hex::decode(self.secret.as_deref().unwrap_or_default())
             .map_err(|_| StoreError::Corrupt(format!("run {}: secret is not hex", self.id)).into())
+    }
+}
+
+/// A run's secret column: the draw secret, then a per-run audit key. The audit log hashes a
+/// document with SHA-256 of its secret column (`store::audit::doc_hash`); the draw secret's
+/// SHA-256 is public (the commitment's `secret_hash`), so with it alone the hash of a run
+/// holding one witness's hidden values would let any reader of the audit log test guesses of
+/// them. The key makes that hash unguessable until the draw reveals both, after which every
+/// reader can check what each witness entered and when.
+#[derive(Clone)]
+pub(super) struct SecretColumn {
+    pub secret: Vec<u8>,
+    pub audit_key: Option<[u8; 32]>,
+}
+
+impl SecretColumn {
+    const SECRET_LEN: usize = 32;
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut b = self.secret.clone();
+        b.extend(self.audit_key.iter().flatten());
+        b
+    }
+
+    /// 32 bytes: a run committed before the audit key existed (its hashes stay as written);
+    /// 64: secret and key.
+    pub fn parse(run: &str, bytes: &[u8]) -> Result<Self> {
+        match bytes.len() {
+            Self::SECRET_LEN => Ok(Self {
+                secret: bytes.to_vec(),
+                audit_key: None,
+            }),
+            n if n == 2 * Self::SECRET_LEN => Ok(Self {
+                secret: bytes[..Self::SECRET_LEN].to_vec(),
+                audit_key: bytes[Self::SECRET_LEN..].try_into().ok(),
+            }),
+            n => Err(StoreError::Corrupt(format!("run {run}: secret column of {n} bytes")).into()),
+        }
+    }
+}
+
+impl std::fmt::Debug for SecretColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretColumn(..)")
     }
 }

@@ -117,7 +117,14 @@ impl Runs {
 
     /// The transparency log at its latest signed checkpoint (a new one if the log grew).
     pub async fn log(&self) -> Result<Arc<tlog::Verified>> {
-        tlog::current(&*self.store, &self.key, &self.settings.log_origin, &self.log).await
+        tlog::current(
+            &*self.store,
+            &self.key,
+            &self.settings.log_origin,
+            &self.log,
+            self.now(),
+        )
+        .await
     }
 
     /// The signed checkpoint of the transparency log.

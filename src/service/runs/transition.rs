@@ -74,6 +74,8 @@ impl Transition {
             replacements: run.replacements.len(),
             results_digest: (self == Transition::Publish)
                 .then(|| results_digest(&serde_json::to_value(&run.results).expect("serialises"))),
+            auditor_key: None,
+            signature: None,
         }
     }
 }

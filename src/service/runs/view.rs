@@ -50,6 +50,10 @@ pub struct RunView {
     /// The draw secret, hex, once the draw has revealed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// The run's audit key, hex, revealed with the secret: with it the audit log's hashes of
+    /// the run document (witness entries included) can be checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +101,7 @@ impl RunView {
             drand: run.drand,
             drawn_at: run.drawn_at,
             secret: run.secret,
+            audit_key: run.audit_key,
             result_digest: run.result_digest,
             signature: run.signature,
             replacements: run.replacements,

@@ -281,6 +281,27 @@ async fn a_drand_round_is_fetched_verified_and_replayable(b: &Backend) {
     let real = beacons();
     let randomness = real.iter().find(|b| b["round"] == round).unwrap()["randomness"].clone();
     assert_eq!(bundle["entropy"][1], randomness);
+    // Issue 11 item 6: the commitment's log proof. The recorded round was public long before
+    // this daemon first logged the commitment (its drand clock replays the past, its log
+    // clock is today's): with the publication key pinned, verify shows the commitment came
+    // after the entropy, and fails.
+    assert!(
+        bundle["commitment_log"]["checkpoint"].is_string(),
+        "{bundle}"
+    );
+    let key = super::fixture::public_key(&http);
+    let file = b.dir.path().join("drand-bundle.json");
+    let (ok, out, _) = cli(&[
+        "verify".as_ref(),
+        file.as_os_str(),
+        "--key".as_ref(),
+        key.as_ref(),
+    ]);
+    assert!(
+        !ok && out.contains("committed before the entropy was published at")
+            && out.contains("first logged at"),
+        "{out}"
+    );
 
     // Another round's signature, or entropy that is not the beacon's: refused.
     let mut forged_bundle = bundle.clone();

@@ -5,6 +5,7 @@
 
 mod access;
 mod accounts;
+mod attest;
 mod drand;
 mod fixture;
 mod four_eyes;
@@ -24,6 +25,7 @@ use harness::Backend;
 
 backend_tests!(
     lifecycle::lifecycle_from_import_to_publication,
+    attest::attestations_are_signed_checked_logged_and_served,
     lifecycle::fifty_concurrent_triggers_give_one_draw,
     kill::a_kill_during_any_transition_recovers,
     access::the_public_reaches_no_officer_endpoint,
@@ -35,6 +37,7 @@ backend_tests!(
     log::a_tampered_log_is_never_signed,
     load::many_keep_alive_clients_on_the_public_routes_all_get_answers,
     secrets::a_copy_of_the_database_holds_no_secret,
+    secrets::the_audit_log_is_no_oracle_for_hidden_witness_values,
     lease::a_survivor_finishes_a_draw_whose_instance_died,
     uploads::bad_uploads_are_refused_with_their_place,
     accounts::a_name_is_one_account_however_many_race,

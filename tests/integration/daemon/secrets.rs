@@ -99,3 +99,105 @@ pub fn the_database_files_are_private_and_a_readable_one_is_refused() {
         "{err}"
     );
 }
+
+/// Issue 11 item 5: the audit entry of a witness's entry holds the hash of the run document
+/// as written, values included. With the draw secret's SHA-256 public (the commitment's
+/// `secret_hash`) and the run as any auditor reads it, the document hash was a guessing
+/// oracle: an auditor (or the second witness) tried every value string and found the first
+/// witness's hidden values before entering theirs. The attack runs here and must find nothing.
+pub async fn the_audit_log_is_no_oracle_for_hidden_witness_values(b: &Backend) {
+    use double_random::core::rfc3797;
+    use sha2::{Digest, Sha256};
+
+    const HIDDEN: &str = "\"values\":\"(hidden until every witness has entered)\"";
+    let run = DrawnRun::committed(b, 200).await;
+    let (http, t, id) = (&run.http, &run.t, &run.id);
+    let body = serde_json::json!({"values": "9 8 7"}).to_string();
+    http.post(
+        200,
+        &format!("/api/runs/{id}/entropy"),
+        &t.li,
+        Some(body.as_bytes()),
+    );
+    // The reader: an auditor, with the run as served and the audit log.
+    let (status, view) = http.get(&format!("/api/runs/{id}"), Some(&t.auditor));
+    assert_eq!(status, 200, "{view}");
+    assert!(view.contains(HIDDEN), "{view}");
+    let secret_hash = hex::decode(
+        serde_json::from_str::<Value>(&view).unwrap()["commitment"]["secret_hash"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let audit: Value = http.expect(
+        200,
+        "GET",
+        "/api/audit?from=1&limit=1000",
+        Some(&t.auditor),
+        None,
+    );
+    let entry = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "entropy" && e["subject"] == id.as_str())
+        .expect("the witness entry's audit entry");
+    let detail: Value = serde_json::from_str(entry["detail"].as_str().unwrap()).unwrap();
+    let recorded = detail["documents"][0]["hash"].as_str().unwrap().to_owned();
+    // The run document with one guess in place of the hidden values, hashed as the audit log
+    // hashes a document (storage.md): SHA-256("double-random/v1 document" ‖ u64 length ‖
+    // document ‖ SHA-256(secret column)), with the public secret hash as the last part.
+    let hash = |doc: &str, column_hash: &[u8]| {
+        let mut h = Sha256::new_with_prefix(b"double-random/v1 document");
+        h.update((doc.len() as u64).to_be_bytes());
+        h.update(doc.as_bytes());
+        h.update(column_hash);
+        hex::encode(h.finalize())
+    };
+    let mut guesses = std::collections::BTreeSet::new();
+    for n in 0..1000u32 {
+        let text = format!("{} {} {}", n / 100, n / 10 % 10, n % 10);
+        guesses.insert(rfc3797::key_string(&rfc3797::parse_seeds(&text).unwrap()));
+    }
+    let found = guesses.iter().find(|g| {
+        let doc = view.replace(HIDDEN, &format!("\"values\":{}", serde_json::json!(g)));
+        hash(&doc, &secret_hash) == recorded
+    });
+    assert_eq!(
+        found,
+        None,
+        "{} guesses recovered the first witness's hidden values",
+        guesses.len()
+    );
+    // The guessing is right apart from the key: once the draw reveals the secret and the
+    // run's audit key (the rest of the secret column), the same guesses find the values, so
+    // `None` above is the key's doing, and every reader can then check the witness entries.
+    run.draw();
+    let drawn: Value = http.expect(
+        200,
+        "GET",
+        &format!("/api/runs/{id}"),
+        Some(&t.auditor),
+        None,
+    );
+    let mut column = hex::decode(drawn["secret"].as_str().unwrap()).unwrap();
+    column.extend(
+        hex::decode(
+            drawn["audit_key"]
+                .as_str()
+                .expect("the audit key, revealed"),
+        )
+        .unwrap(),
+    );
+    let column_hash = Sha256::digest(&column);
+    let found = guesses.iter().find(|g| {
+        let doc = view.replace(HIDDEN, &format!("\"values\":{}", serde_json::json!(g)));
+        hash(&doc, &column_hash) == recorded
+    });
+    assert_eq!(
+        found.map(String::as_str),
+        Some(drawn["witness_entries"][0]["values"].as_str().unwrap())
+    );
+    super::fixture::audit_intact(http, t);
+}
