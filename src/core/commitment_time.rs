@@ -5,6 +5,7 @@
 //! entropy's publication could have been chosen knowing the entropy: that fails.
 
 use super::bundle::{Mismatch, PublicBundle};
+use super::pool::Commitment;
 use super::{Protocol, beacon, checkpoint, merkle, tlog};
 
 /// What the proof shows.
@@ -14,8 +15,8 @@ pub struct CommitmentTime {
     pub index: u64,
     /// The checkpoint's signed time (Unix seconds); `None` without the key to check it.
     pub committed_by: Option<i64>,
-    /// When the entropy was published (Unix seconds), if the commitment says: the earliest
-    /// announced drand round's time. Witness values carry no time.
+    /// When the entropy was published (Unix seconds), if the commitment says
+    /// ([`entropy_published_at`]).
     pub entropy_at: Option<i64>,
 }
 
@@ -27,15 +28,25 @@ fn mismatch(field: &str, expected: &str, found: String) -> Mismatch {
     }
 }
 
-/// When the entropy the commitment announces is published: the earliest drand round it
-/// announces (a `drand:` line of `entropy_source`); `None` for witness values alone.
-pub fn entropy_published_at(entropy_source: &str) -> Option<i64> {
-    entropy_source
-        .split('\n')
-        .filter_map(beacon::Announcement::parse)
-        .filter_map(Result::ok)
-        .map(|a| a.at)
-        .min()
+/// When the entropy the commitment announces is published: the earliest time any announced
+/// source states (v2: a drand round's time, a lottery's draw date at 00:00 China time; v1: the
+/// `drand:` lines of `entropy_source`); `None` when no source states one (witness values).
+pub fn entropy_published_at(commitment: &Commitment) -> Option<i64> {
+    match commitment.protocol {
+        Protocol::V1 => commitment
+            .entropy_source
+            .split('\n')
+            .filter_map(beacon::Announcement::parse)
+            .filter_map(Result::ok)
+            .map(|a| a.at)
+            .min(),
+        Protocol::V2 => commitment
+            .entropy_sources
+            .iter()
+            .filter_map(|s| s.published_at())
+            .map(|t| t.timestamp())
+            .min(),
+    }
 }
 
 /// Checks `b.commitment_log`, if any: the entry is this bundle's commitment, included in the
@@ -105,7 +116,7 @@ pub fn check(b: &PublicBundle, key: Option<&[u8; 32]>) -> Result<Option<Commitme
         ));
     }
     let committed_by = time.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
-    let entropy_at = entropy_published_at(&b.commitment.entropy_source);
+    let entropy_at = entropy_published_at(&b.commitment);
     if let (Some(t), Some(e)) = (committed_by, entropy_at)
         && t >= e
     {

@@ -1721,6 +1721,23 @@ def _drand_time(line: str):
     return int(datetime.datetime(y, mo, d, h, mi, se, tzinfo=datetime.timezone.utc).timestamp())
 
 
+def _entropy_times(com):
+    """§22: when each announced source is published (v2: drand `at`, a lottery's draw date at
+    00:00 China time; v1: the `drand:` lines); witness values state no time."""
+    import datetime
+    if com["protocol"] == V1:
+        return [t for t in map(_drand_time, com["entropy_source"].split("\n")) if t is not None]
+    out = []
+    for s in com.get("entropy_sources", []):
+        if s["kind"] == "drand":
+            out.append(_drand_time(f"drand: chain {'0' * 64} round 1 at {s['at']}"))
+        elif s["kind"] == "lottery":
+            y, mo, d = map(int, s["draw_date"].split("-"))
+            china = datetime.timezone(datetime.timedelta(hours=8))
+            out.append(int(datetime.datetime(y, mo, d, tzinfo=china).timestamp()))
+    return out
+
+
 def _note_key_id(origin: str, key: bytes, kind: bytes) -> bytes:
     return sha256(origin.encode() + b"\n" + kind + key)[:4]
 
@@ -1768,7 +1785,7 @@ def check_commitment_log(b, key, checks):
     proof = [bytes.fromhex(h) for h in need(log, "proof", "commitment_log", list)]
     if log["size"] != size or not verify_inclusion(log["index"], size, leaf_hash(entry_text.encode()), proof, root):
         raise Mismatch("commitment_log.proof", f"leaf {log['index']} of the checkpoint of {size}", "does not verify")
-    times = [t for t in map(_drand_time, b["commitment"]["entropy_source"].split("\n")) if t is not None]
+    times = _entropy_times(b["commitment"])
     published = min(times) if times else None
     if when is not None and published is not None and when >= published:
         raise Mismatch("commitment_log.checkpoint", f"committed before the entropy was published at {_utc(published)}",
