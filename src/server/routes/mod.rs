@@ -5,6 +5,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
+mod enterprises;
 mod libraries;
 mod log;
 mod ops;
@@ -43,11 +44,13 @@ pub fn routes(state: Arc<AppState>, upload_limit: usize) -> Router<Arc<AppState>
         .merge(runs::routes())
         .merge(admin::routes())
         .merge(accounts::routes())
+        .merge(enterprises::protected_routes())
         // Routes only: an unknown path stays a 404 for everyone.
         .route_layer(middleware::from_fn_with_state(state, auth::known_caller));
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::routes())
         .merge(public::routes())
+        .merge(enterprises::public_routes())
         .merge(log::routes())
         .merge(protected)
         .split_for_parts();

@@ -6,6 +6,7 @@
 mod access;
 mod accounts;
 mod drand;
+mod enterprises;
 mod fixture;
 mod four_eyes;
 mod harness;
@@ -43,6 +44,9 @@ backend_tests!(
     accounts::a_demo_load_cut_short_is_finished_by_the_next_start,
     four_eyes::a_plan_and_its_amendments_are_approved_by_another_account,
     four_eyes::a_drawn_task_is_never_drawn_again,
+    enterprises::the_public_check_tells_no_tier_cooldown_or_exclusion,
+    enterprises::an_enterprise_gets_its_proof_only_with_its_access_code,
+    enterprises::a_guessing_run_is_stopped,
 );
 
 #[cfg(unix)]
