@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::fixture::{DrawnRun, public_bundle};
+use super::fixture::{DrawnRun, audit_intact, public_bundle};
 use super::harness::{BIN, Backend, verify_cli};
 
 /// A valid unified social credit code that no library holds.
@@ -73,7 +73,7 @@ pub async fn the_public_check_tells_no_tier_cooldown_or_exclusion(b: &Backend) {
         .collect();
     let codes = codes_typed(b);
     let mut told = Vec::new();
-    let mut not_drawn = BTreeSet::new();
+    let mut answers = Vec::new();
     for code in &codes {
         let path = format!("/api/public/runs/{}/check/{code}", run.id);
         let (status, text) = run.http.get(&path, None);
@@ -84,7 +84,17 @@ pub async fn the_public_check_tells_no_tier_cooldown_or_exclusion(b: &Backend) {
         if !found.is_empty() {
             told.push(format!("{code}: {found:?}"));
         }
-        if drawn.contains(code) {
+        answers.push((code, text, answer));
+    }
+    assert!(
+        told.is_empty(),
+        "{} of {} public answers place the enterprise in the pool: {told:#?}",
+        told.len(),
+        codes.len()
+    );
+    let mut not_drawn = BTreeSet::new();
+    for (code, text, answer) in &answers {
+        if drawn.contains(*code) {
             let team = bundle["result"]["final_assignments"]
                 .as_array()
                 .unwrap()
@@ -99,12 +109,6 @@ pub async fn the_public_check_tells_no_tier_cooldown_or_exclusion(b: &Backend) {
             not_drawn.insert(text.replace(code.as_str(), "CODE"));
         }
     }
-    assert!(
-        told.is_empty(),
-        "{} of {} public answers place the enterprise in the pool: {told:#?}",
-        told.len(),
-        codes.len()
-    );
     // In the pool or not, excluded or not, tier whatever: one answer for every non-drawn code.
     assert_eq!(not_drawn.len(), 1, "{not_drawn:#?}");
 
@@ -297,6 +301,7 @@ pub async fn an_enterprise_gets_its_proof_only_with_its_access_code(b: &Backend)
             .any(|e| e["action"] == "access_codes_export" && e["actor"] == "联络科"),
         "{audit}"
     );
+    audit_intact(http, t);
 
     let log = run.daemon.log();
     for (_, c) in &codes {
