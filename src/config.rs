@@ -25,6 +25,8 @@ pub struct Config {
     /// What one imported file may make the reader hold or do.
     pub import: Limits,
     pub accounts: Accounts,
+    /// The enterprises' own proofs and the public check: who a client is, and the limits.
+    pub access: Access,
 }
 
 /// The daemon (`double-random serve`).
@@ -69,6 +71,39 @@ impl Default for Accounts {
     fn default() -> Self {
         Self { token_days: 90 }
     }
+}
+
+/// The public check and the enterprises' access codes (`service::enterprises`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Access {
+    /// Where a client's address comes from: the connection, or the last `X-Forwarded-For`
+    /// entry (what the balancer in front saw; only behind one that sets it).
+    pub client_address: ClientAddress,
+    /// Public checks, enterprise pages and proof requests per client address per minute.
+    pub lookups_per_minute: u32,
+    /// Wrong access codes per client address per hour.
+    pub failures_per_hour: u32,
+    /// Wrong access codes per credit code per hour.
+    pub failures_per_hour_per_code: u32,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Self {
+            client_address: ClientAddress::Peer,
+            lookups_per_minute: 60,
+            failures_per_hour: 10,
+            failures_per_hour_per_code: 10,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAddress {
+    Peer,
+    ForwardedFor,
 }
 
 /// The draw lifecycle.

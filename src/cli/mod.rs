@@ -2,6 +2,7 @@
 //! around the pure core. This file is the command list and its dispatch; each command is in its
 //! own file.
 
+mod access_codes;
 mod accounts;
 mod attest;
 pub mod bench;
@@ -70,6 +71,9 @@ pub enum Command {
     /// admin token is lost).
     #[command(subcommand)]
     Token(accounts::TokenCommand),
+    /// Enterprises' access codes (for their own proofs): export them for the liaisons.
+    #[command(subcommand)]
+    AccessCodes(access_codes::AccessCodesCommand),
     /// The annual plan: create, submit, approve, amend, approve-amendment, show.
     #[command(subcommand)]
     Plan(office::PlanCommand),
@@ -131,6 +135,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Audit(c) => office::run(&cli.global, office::Job::Audit(c)),
         Command::Account(c) => accounts::run(&cli.global, accounts::Job::Account(c)),
         Command::Token(c) => accounts::run(&cli.global, accounts::Job::Token(c)),
+        Command::AccessCodes(c) => access_codes::run(&cli.global, c),
         Command::Serve(a) => serve::run(&cli.global, a),
         Command::Log(LogCommand::Verify(a)) => log::run(a),
         Command::Config { .. } => {

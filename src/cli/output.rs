@@ -18,6 +18,15 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> Result<Self> {
+        Self::create_with(path, false)
+    }
+
+    /// The same, readable by its owner only (mode 0600): a file of secrets.
+    pub fn create_private(path: &Path) -> Result<Self> {
+        Self::create_with(path, true)
+    }
+
+    fn create_with(path: &Path, private: bool) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -26,7 +35,18 @@ impl AtomicFile {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            // A stale temporary file of the same name would keep its mode: start afresh.
+            let _ = fs::remove_file(&tmp);
+            options.mode(0o600).create_new(true);
+        }
+        let file = options
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
         Ok(Self {
             path: path.to_owned(),
             tmp,

@@ -31,6 +31,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// A rate limit: wait `Retry-After` seconds.
+    TooManyRequests,
     /// A status axum answered that has no code of its own.
     Error,
 }
@@ -42,6 +44,8 @@ pub struct ApiError {
     pub message: String,
     /// For a bad field of an uploaded file: (file name, line, field).
     pub at: Option<(String, u64, String)>,
+    /// For `too_many_requests`: the `Retry-After` header, in seconds.
+    pub retry_after: Option<u64>,
 }
 
 /// Every error answer: `{"error": {...}}`.
@@ -74,6 +78,7 @@ impl ApiError {
             code,
             message: message.into(),
             at: None,
+            retry_after: None,
         }
     }
 
@@ -108,7 +113,13 @@ impl IntoResponse for ApiError {
             line,
             message: self.message,
         };
-        (self.status, Json(ErrorBody { error })).into_response()
+        let mut response = (self.status, Json(ErrorBody { error })).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -155,12 +166,21 @@ impl From<ServiceError> for ApiError {
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 Self {
-                    status: S::UNPROCESSABLE_ENTITY,
-                    code: C::BadField,
-                    message: format!("{file}: line {line}, field {field}: {message}"),
-                    at: Some((file, line, field)),
+                    at: Some((file.clone(), line, field.clone())),
+                    ..Self::new(
+                        S::UNPROCESSABLE_ENTITY,
+                        C::BadField,
+                        format!("{file}: line {line}, field {field}: {message}"),
+                    )
                 }
             }
+            ServiceError::TooMany {
+                message,
+                retry_after_secs,
+            } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(S::TOO_MANY_REQUESTS, C::TooManyRequests, message)
+            },
             ServiceError::Store(StoreError::Conflict(m)) => Self::new(S::CONFLICT, C::Conflict, m),
             ServiceError::Store(StoreError::Rejected(m)) => {
                 Self::new(S::UNPROCESSABLE_ENTITY, C::Rejected, m)

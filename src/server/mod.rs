@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+mod client;
 pub mod drand;
 pub mod error;
 pub mod metrics;
@@ -26,6 +27,7 @@ use crate::config::Config;
 use crate::config::EntropyKind;
 use crate::service::access::PublicationKey;
 use crate::service::bootstrap::{self, FirstStart};
+use crate::service::enterprises::{AccessLimits, EnterpriseAccess};
 use crate::service::clock::{Clock, ShiftedClock, SystemClock};
 use crate::service::runs::{DrandSettings, DrawSettings, Runs};
 use crate::service::ServiceError;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub config: Config,
     /// Present when commitments announce drand rounds.
     pub relays: Option<Arc<drand::Relays>>,
+    /// The public check and the enterprises' own proofs, with their limits.
+    pub enterprises: Arc<EnterpriseAccess>,
 }
 
 impl AppState {
@@ -98,6 +102,12 @@ pub async fn start(
         )?)),
     };
     let runs = Arc::new(Runs::new(store, key, settings).await?);
+    let limits = AccessLimits {
+        lookups_per_minute: config.access.lookups_per_minute,
+        failures_per_hour: config.access.failures_per_hour,
+        failures_per_hour_per_code: config.access.failures_per_hour_per_code,
+    };
+    let enterprises = Arc::new(EnterpriseAccess::new(runs.store(), runs.now(), limits).await?);
     let recovered = runs.recover().await?;
     Ok(Started {
         state: Arc::new(AppState {
@@ -105,6 +115,7 @@ pub async fn start(
             metrics: Default::default(),
             config,
             relays,
+            enterprises,
         }),
         recovered,
     })
@@ -152,6 +163,8 @@ pub async fn serve(
         ))
     });
     let app = router(state.clone());
+    // The peer's address reaches the handlers (the rate limits count by it).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -47,6 +47,7 @@ use super::error::ErrorBody;
             Conflict,
             PayloadTooLarge,
             Unprocessable,
+            TooManyRequests,
             Storage,
             Corrupt,
             Internal
@@ -110,6 +111,10 @@ error_responses! {
     /// `invalid` (a rule of the service), `bad_field` (file, line and field of a bad task file
     /// or calendar), `bad_file`, or `rejected` (refused by the database's own checks).
     Unprocessable;
+    /// `too_many_requests`: a rate limit of `[access]` is spent (lookups per client address,
+    /// wrong access codes per address or per credit code); the `Retry-After` header says how
+    /// many seconds to wait.
+    TooManyRequests;
     /// `storage`: the database failed; the request changed nothing.
     Storage;
     /// `corrupt`: stored data is damaged or inconsistent, e.g. the transparency log was

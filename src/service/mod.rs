@@ -2,14 +2,17 @@
 //! snapshots, verify the audit log. Shared by the CLI and the daemon; no terminal, no HTTP.
 
 pub mod access;
+pub mod access_codes;
 pub mod accounts;
 pub mod auditors;
 pub mod bootstrap;
 pub mod calendars;
 pub mod clock;
 pub mod documents;
+pub mod enterprises;
 pub mod imports;
 pub mod plans;
+pub mod rate_limit;
 pub mod runs;
 pub mod snapshots;
 pub mod tokens;
@@ -44,6 +47,12 @@ pub enum ServiceError {
     /// The caller's account may not do this (a role it lacks, four eyes).
     #[error("{0}")]
     Forbidden(String),
+    /// A budget of `rate_limit` is spent: wait that long.
+    #[error("{message}")]
+    TooMany {
+        message: String,
+        retry_after_secs: u64,
+    },
 }
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -7,6 +7,7 @@
 pub(crate) mod accounts;
 pub(crate) mod admin;
 mod auditors;
+mod enterprises;
 mod libraries;
 mod log;
 mod ops;
@@ -46,11 +47,13 @@ pub fn routes(state: Arc<AppState>, upload_limit: usize) -> Router<Arc<AppState>
         .merge(admin::routes())
         .merge(accounts::routes())
         .merge(auditors::routes())
+        .merge(enterprises::protected_routes())
         // Routes only: an unknown path stays a 404 for everyone.
         .route_layer(middleware::from_fn_with_state(state, auth::known_caller));
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::routes())
         .merge(public::routes())
+        .merge(enterprises::public_routes())
         .merge(log::routes())
         .merge(auditors::public_routes())
         .merge(protected)

@@ -1,6 +1,6 @@
 //! What anyone may read: the publication key, approved plans and their tasks, runs as the
-//! public sees them, bundles, signatures, published results, an enterprise's own check,
-//! publication deadlines.
+//! public sees them, bundles, signatures, published results, publication deadlines. (An
+//! enterprise's check and its own proof: `enterprises`.)
 
 use std::sync::Arc;
 
@@ -19,9 +19,9 @@ use crate::library::plan::{Plan, Task};
 use crate::server::AppState;
 use crate::server::error::ApiResult;
 use crate::server::openapi::protocol::SignatureSchema;
-use crate::server::openapi::{NotFound, Storage, Unprocessable};
+use crate::server::openapi::{NotFound, Storage};
 use crate::service::plans;
-use crate::service::runs::{DeadlineView, EnterpriseCheck, PublishedResults, RunSummary, RunView};
+use crate::service::runs::{DeadlineView, PublishedResults, RunSummary, RunView};
 
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()
@@ -34,7 +34,6 @@ pub fn routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(public_bundle))
         .routes(routes!(public_signature))
         .routes(routes!(public_results))
-        .routes(routes!(public_check))
         .routes(routes!(deadlines))
 }
 
@@ -190,33 +189,6 @@ async fn public_signature(State(s): St, Path(id): Path<String>) -> ApiResult<Jso
     ))]
 async fn public_results(State(s): St, Path(id): Path<String>) -> ApiResult<Json<PublishedResults>> {
     Ok(Json(s.runs.published_results(&id).await?))
-}
-
-/// An enterprise's own check
-///
-/// Proof of where the object stood in the draw (drawn, drawn as replacement, not drawn,
-/// excluded, not in the pool) and, once published, its result. Verify the proof offline with
-/// `double-random verify proof.json --public public.json`. 404 before the draw; 422 `invalid`
-/// for a malformed code.
-#[utoipa::path(get, path = "/api/public/runs/{id}/check/{code}", tag = "public", security(),
-    params(
-        ("id" = String, Path, description = "Run id."),
-        ("code" = String, Path, description = "The object id (unified social credit code), as in the library."),
-    ),
-    responses(
-        (status = 200, description = "The proof.", body = EnterpriseCheck),
-        (status = 404, response = NotFound),
-        (status = 422, response = Unprocessable),
-        (status = 503, response = Storage),
-    ))]
-async fn public_check(
-    State(s): St,
-    Path((id, code)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let check = s.runs.check(&id, &code).await?;
-    Ok(json_text(
-        serde_json::to_string(&check).expect("serialises"),
-    ))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,5 +1,5 @@
-//! Step 3 and after: the draw through the core, the bundles and proofs rebuilt from what is
-//! stored, and replacements (补抽, recusals) through the core's procedure.
+//! Step 3 and after: the draw through the core, the bundles rebuilt from what is stored, and
+//! replacements (补抽, recusals) through the core's procedure.
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -8,13 +8,11 @@ use super::cache::{self, Drawn};
 use super::model::{ReplacementEntry, Run, RunState, SecretColumn};
 use super::service::Runs;
 use super::transition::{Transition, check_state};
-use super::view::EnterpriseCheck;
 use crate::core::Protocol;
-use crate::core::bundle::{self, CommitmentLog, DrawInputs, FullBundle, PublicBundle};
+use crate::core::bundle::{CommitmentLog, DrawInputs, FullBundle, PublicBundle};
 use crate::core::pool::CommittedPool;
 use crate::core::draw::ReplacementRequest;
 use crate::core::encode::Hash;
-use crate::core::model::ObjectId;
 use crate::core::secret::{SaltKey, Secret};
 use crate::core::signature::{Signature, bundle_statement};
 use crate::service::{snapshots, tlog};
@@ -143,7 +141,7 @@ impl Runs {
             .ok_or_else(|| ServiceError::NotFound(format!("run {run_id} is not drawn yet")))
     }
 
-    async fn drawn_full(&self, run_id: &str) -> Result<(Run, Drawn)> {
+    pub(super) async fn drawn_full(&self, run_id: &str) -> Result<(Run, Drawn)> {
         let run = self.get(run_id).await?;
         if !run.is_drawn() {
             return Err(ServiceError::NotFound(format!(
@@ -159,22 +157,6 @@ impl Runs {
     pub async fn full_bundle(&self, run_id: &str) -> Result<String> {
         let (_, made) = self.drawn_full(run_id).await?;
         Ok(serde_json::to_string(&made.0).expect("serialises"))
-    }
-
-    /// An enterprise's own check: proof of where it stood and, once published, its result.
-    pub async fn check(&self, run_id: &str, code: &str) -> Result<EnterpriseCheck> {
-        let id = ObjectId::parse(code)
-            .map_err(|e| ServiceError::Invalid(format!("credit code: {e}")))?;
-        let (run, made) = self.drawn_full(run_id).await?;
-        let proof = tokio::task::block_in_place(|| bundle::prove(&made.0, &made.1, &id));
-        let result = (run.state == RunState::Published)
-            .then(|| run.results.get(code).cloned())
-            .flatten();
-        Ok(EnterpriseCheck {
-            run: run.id,
-            proof,
-            result,
-        })
     }
 
     /// A replacement through the core's procedure (never a hand-picked object or inspector);

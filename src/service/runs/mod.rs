@@ -11,13 +11,15 @@
 //! - `model.rs`: the stored run; `results.rs`: what officers enter; `view.rs`: what callers see.
 //! - `transition.rs`: the write of a transition (audit entry, log leaf, failpoint).
 //! - `commit.rs`: trigger and the scheduler's due fires; `entropy.rs`: witness values and drand
-//!   beacons; `draw.rs`: the draw, replacements, bundles and proofs; `publish.rs`: results and
-//!   publication; `cache.rs`: the pool kept between a commitment and its draw.
+//!   beacons; `draw.rs`: the draw, replacements, bundles; `check.rs`: an object's place in the
+//!   published list, and its own proof; `publish.rs`: results and publication; `cache.rs`: the
+//!   pool kept between a commitment and its draw.
 //! - `attest.rs`: auditor attestations of a drawn run.
 //! - `deadlines.rs`: publication deadlines; `gauges.rs`: counts for the metrics.
 
 mod attest;
 mod cache;
+mod check;
 mod commit;
 mod deadlines;
 mod draw;
@@ -31,8 +33,11 @@ mod settings;
 mod transition;
 mod view;
 
+pub use self::check::object_id;
 pub use self::deadlines::DeadlineView;
 pub use self::results::ResultInput;
 pub use self::service::Runs;
 pub use self::settings::{DrandSettings, DrawSettings, WitnessRequest};
-pub use self::view::{EnterpriseCheck, PublishedResults, RunSummary, RunView};
+pub use self::view::{
+    EnterprisePage, OwnProof, PublicCheck, PublishedResults, RunSummary, RunView,
+};

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::model::{DrandRound, ReplacementEntry, Run, RunState, WitnessEntry, WitnessSource};
 use super::results::ResultEntry;
 use crate::core::bundle::EnterpriseProof;
+use crate::core::draw::ReplacementRecord;
+use crate::core::model::InspectorId;
 use crate::core::pool::Commitment;
 use crate::core::signature::Signature;
 use crate::service::clock::stamped;
@@ -155,12 +157,55 @@ pub struct PublishedResults {
     pub run: String,
 }
 
-/// What an enterprise gets when it looks itself up.
+/// An enterprise's own proof (with its stratum: for the enterprise only, behind its access
+/// code) and, once published, its result.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct EnterpriseCheck {
+pub struct OwnProof {
     pub run: String,
     #[schema(value_type = Object)] // docs/draw-spec.md: enterprise proofs
     pub proof: EnterpriseProof,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<ResultEntry>,
+}
+
+/// Where an object stands in a run's published list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// Not on the list: not drawn, not in the pool, or excluded from it; the public is not
+    /// told which.
+    NotDrawn,
+    /// Drawn by the draw itself.
+    Drawn,
+    /// Drawn as the replacement of another object.
+    DrawnAsReplacement,
+}
+
+/// What anyone may learn of an object in one run: exactly what the published list says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicCheck {
+    pub run: String,
+    pub object: String,
+    pub status: CheckStatus,
+    /// On the list to inspect now (false for a drawn object replaced since).
+    pub inspected: bool,
+    /// The team, while inspected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
+    pub inspectors: Vec<InspectorId>,
+    /// The replacements that concern it, as the public bundle lists them (the request with
+    /// its reason, what came in, the team after).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub replacements: Vec<ReplacementRecord>,
+    /// Its inspection result, once published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ResultEntry>,
+}
+
+/// An enterprise's page: its place in every run whose list is public, in run id order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EnterprisePage {
+    pub object: String,
+    pub runs: Vec<PublicCheck>,
 }

@@ -16,7 +16,7 @@ use double_random::service::{Actor, plans};
 use double_random::store::Store;
 use serde_json::{Value, json};
 
-use super::harness::{BIN, Backend, Daemon, Http, Tokens, office};
+use super::harness::{BIN, Backend, Daemon, Http, Tokens, office_with};
 
 /// Today in China: the demo task is due today, in a window from the 1st to the year's end.
 pub fn today() -> NaiveDate {
@@ -171,15 +171,24 @@ pub struct DrawnRun {
 
 impl DrawnRun {
     pub async fn start(b: &Backend, objects: u64) -> Self {
-        let run = Self::committed(b, objects).await;
+        Self::start_with(b, objects, &[]).await
+    }
+
+    /// The same with more `serve` arguments (e.g. `--config FILE`).
+    pub async fn start_with(b: &Backend, objects: u64, extra: &[&str]) -> Self {
+        let run = Self::committed_with(b, objects, extra).await;
         run.draw();
         run
     }
 
     /// Only up to the commitment, for a test that looks in between; `draw` goes on.
     pub async fn committed(b: &Backend, objects: u64) -> Self {
+        Self::committed_with(b, objects, &[]).await
+    }
+
+    async fn committed_with(b: &Backend, objects: u64, extra: &[&str]) -> Self {
         prepared(b, objects).await;
-        let (daemon, http, t) = office(b);
+        let (daemon, http, t) = office_with(b, extra);
         let (_, task, id) = ids();
         http.post(201, &format!("/api/tasks/{task}/draw"), &t.li, None);
         Self {

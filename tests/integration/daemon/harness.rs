@@ -193,6 +193,19 @@ impl Http {
         token: Option<&str>,
         body: Option<&[u8]>,
     ) -> (u16, String) {
+        let (status, _, text) = self.call_with(method, path, token, &[], body);
+        (status, text)
+    }
+
+    /// A call with extra request headers: (status, the answer's `Retry-After`, body).
+    pub fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> (u16, Option<String>, String) {
         let url = format!("{}{path}", self.base);
         let auth = token.map(|t| format!("Bearer {t}"));
         let mut resp = match method {
@@ -200,6 +213,9 @@ impl Http {
                 let mut r = self.agent.get(&url);
                 if let Some(a) = &auth {
                     r = r.header("Authorization", a);
+                }
+                for (name, value) in headers {
+                    r = r.header(*name, *value);
                 }
                 r.call()
             }
@@ -212,6 +228,9 @@ impl Http {
                 if let Some(a) = &auth {
                     r = r.header("Authorization", a);
                 }
+                for (name, value) in headers {
+                    r = r.header(*name, *value);
+                }
                 match body {
                     Some(b) => r.send(b),
                     None => r.send_empty(),
@@ -220,6 +239,11 @@ impl Http {
         }
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = resp
             .body_mut()
             .with_config()
@@ -229,7 +253,7 @@ impl Http {
         let mut seen = self.seen.lock().unwrap();
         seen.push_str(&text);
         seen.push('\n');
-        (status, text)
+        (status, retry_after, text)
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
@@ -324,7 +348,13 @@ pub fn tokens(http: &Http, admin: String) -> Tokens {
 
 /// A daemon without its scheduler on `b`, a client, and the tokens (its first start).
 pub fn office(b: &Backend) -> (Daemon, Http, Tokens) {
-    let daemon = Daemon::start(&b.url, None, &["--no-scheduler"]);
+    office_with(b, &[])
+}
+
+/// The same with more `serve` arguments (e.g. `--config FILE`).
+pub fn office_with(b: &Backend, extra: &[&str]) -> (Daemon, Http, Tokens) {
+    let args: Vec<&str> = ["--no-scheduler"].iter().chain(extra).copied().collect();
+    let daemon = Daemon::start(&b.url, None, &args);
     let http = Http::new(&daemon.url);
     let t = tokens(&http, daemon.admin_token());
     (daemon, http, t)

@@ -207,7 +207,20 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
         .map(|l| l.split(',').next().unwrap().to_owned())
         .collect();
     let not_drawn = all_ids.iter().find(|i| !drawn_ids.contains(i)).unwrap();
-    for (code, outcome) in [(&drawn_ids[0], "drawn"), (not_drawn, "")] {
+    // The public learns what the list says; the enterprise, with its access code, its proof.
+    let codes_csv = http.get("/api/access-codes", Some(&t.li)).1;
+    let access_code = |code: &str| {
+        codes_csv
+            .lines()
+            .find(|l| l.starts_with(code))
+            .and_then(|l| l.rsplit(',').next())
+            .unwrap()
+            .to_owned()
+    };
+    for (code, status, outcome) in [
+        (&drawn_ids[0], "drawn", "drawn"),
+        (not_drawn, "not_drawn", ""),
+    ] {
         let c = http.expect(
             200,
             "GET",
@@ -215,6 +228,16 @@ pub async fn lifecycle_from_import_to_publication(b: &Backend) {
             None,
             None,
         );
+        assert_eq!(c["status"], status, "{c}");
+        let (s, _, text) = http.call_with(
+            "GET",
+            &format!("/api/public/runs/{id}/proof/{code}"),
+            None,
+            &[("X-Access-Code", &access_code(code))],
+            None,
+        );
+        assert_eq!(s, 200, "{text}");
+        let c: Value = serde_json::from_str(&text).unwrap();
         let proof_file = dir.join("proof.json");
         std::fs::write(&proof_file, c["proof"].to_string()).unwrap();
         verify_cli(&proof_file, Some(&public_file));

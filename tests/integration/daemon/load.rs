@@ -9,7 +9,10 @@ use super::harness::{Backend, Http};
 /// connection, over every public route that reads the store. The probe's eight `/healthz`
 /// clients froze the pool: each read held one connection and waited for a second.
 pub async fn many_keep_alive_clients_on_the_public_routes_all_get_answers(b: &Backend) {
-    let run = DrawnRun::start(b, 300).await;
+    // One client address makes every request: no lookup limit here (`enterprises` tests it).
+    let config = b.dir.path().join("unlimited.toml");
+    std::fs::write(&config, "[access]\nlookups_per_minute = 0\n").unwrap();
+    let run = DrawnRun::start_with(b, 300, &["--config", config.to_str().unwrap()]).await;
     let code = run.inspected()[0].clone();
     let id = run.id.clone();
     let paths = [

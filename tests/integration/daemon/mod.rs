@@ -7,6 +7,7 @@ mod access;
 mod accounts;
 mod attest;
 mod drand;
+mod enterprises;
 mod fixture;
 mod four_eyes;
 mod harness;
@@ -49,6 +50,9 @@ backend_tests!(
     four_eyes::a_plan_and_its_amendments_are_approved_by_another_account,
     four_eyes::a_drawn_task_is_never_drawn_again,
     replacements::replacements_are_coded_and_held_to_the_caps,
+    enterprises::the_public_check_tells_no_tier_cooldown_or_exclusion,
+    enterprises::an_enterprise_gets_its_proof_only_with_its_access_code,
+    enterprises::a_guessing_run_is_stopped,
 );
 
 #[cfg(unix)]
