@@ -354,7 +354,7 @@ pub fn assign_teams(
         .zip(&teams)
         .map(|(o, t)| to_assignment(*o, t.as_deref().expect("just matched")))
         .collect();
-    let mut tally = Tally::new(protocol, policy, order.len() as u64);
+    let mut tally = Tally::new(protocol, policy.caps(), order.len() as u64);
     if requests.is_empty() {
         return Ok(Teams {
             final_assignments: assignments.clone(),

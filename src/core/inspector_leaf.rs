@@ -209,4 +209,68 @@ impl PublishedInspectors {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The records the matching replay reads (draw-spec §13 step 6): the list must have the
+    /// protocol's shape, and a v2 list may name conflicts with `drawn` objects only. Else the
+    /// first problem as (field, expected, found).
+    pub fn for_replay(
+        &self,
+        protocol: Protocol,
+        draw_date: NaiveDate,
+        drawn: &BTreeSet<&ObjectId>,
+    ) -> Result<Vec<Inspector>, (String, String, String)> {
+        match (protocol, self) {
+            (Protocol::V1, Self::V1(list)) => Ok(list.clone()),
+            (Protocol::V2, Self::V1(list)) if list.is_empty() => Ok(Vec::new()),
+            (Protocol::V2, Self::V2(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(k, i)| {
+                    if let Some(o) = i.conflicts.iter().find(|o| !drawn.contains(o)) {
+                        return Err((
+                            format!("inspectors[{k}].conflicts"),
+                            "conflicts with drawn objects only".into(),
+                            o.to_string(),
+                        ));
+                    }
+                    i.for_matching(draw_date).ok_or_else(|| {
+                        (
+                            format!("inspectors[{k}].certificate_valid"),
+                            "a certificate that can be invalid on the draw date".into(),
+                            "false on the first representable day".into(),
+                        )
+                    })
+                })
+                .collect(),
+            _ => Err((
+                "inspectors".into(),
+                format!("the inspector list as {protocol} publishes it"),
+                "the other version's shape".into(),
+            )),
+        }
+    }
+
+    /// The inspectors tree's leaves in id order, over the records as published, normalised
+    /// (§3.4): v1 from `records` (the list normalised as a snapshot), v2 from the public parts.
+    pub fn leaves(&self, records: &[Inspector]) -> Vec<Hash> {
+        match self {
+            Self::V1(_) => records
+                .iter()
+                .map(|i| merkle::leaf_hash(&i.encode()))
+                .collect(),
+            Self::V2(list) => {
+                let mut list = list.clone();
+                list.sort_by(|a, b| a.id.cmp(&b.id));
+                list.iter_mut()
+                    .map(|i| {
+                        for l in [&mut i.departments, &mut i.specialties] {
+                            l.sort();
+                            l.dedup();
+                        }
+                        i.leaf()
+                    })
+                    .collect()
+            }
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! The draw policy: tiers and their ratios/counts/weights, scope, cooldown, inspector rules.
 //! `PolicyFile` is what people write (TOML) and what bundles carry; `Policy` is the validated form.
+//! Over 600 lines because the spec's validation (§5.3) and encoding (§5.4) of every field stay
+//! together, in the spec's order, with their tests.
 
 pub use super::ratio::{format_ratio, parse_ratio};
 use chrono::{Datelike, NaiveDate};
@@ -7,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::encode::{Encoder, Hash};
 use super::model::date_bytes;
+pub use super::replacement::ReplacementCaps;
 use super::{CoreError, Protocol};
 
 pub const MAX_WEIGHT: u64 = 1_000_000;
@@ -150,44 +153,6 @@ pub struct InspectorRules {
     /// Do not send the inspectors of the object's previous inspection again.
     #[serde(default = "yes")]
     pub exclude_previous: bool,
-}
-
-/// Caps on replacements (draw-spec §5, §10), so a run of replacements cannot become a veto
-/// over who is inspected, or walk a team slot until a preferred inspector comes up. v2 only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReplacementCaps {
-    /// Object replacements per run, in basis points of the total sample (at least 1 allowed).
-    #[serde(default = "default_object_cap_bp")]
-    pub object_cap_bp: u32,
-    /// Recusals per team slot of one object.
-    #[serde(default = "default_recusals_per_slot")]
-    pub recusals_per_slot: u32,
-}
-
-impl Default for ReplacementCaps {
-    fn default() -> Self {
-        Self {
-            object_cap_bp: default_object_cap_bp(),
-            recusals_per_slot: default_recusals_per_slot(),
-        }
-    }
-}
-
-impl ReplacementCaps {
-    /// Most object replacements in a run whose samples add up to `total_sample`:
-    /// max(1, floor(total_sample · bp / 10000)).
-    pub fn object_cap(&self, total_sample: u64) -> u64 {
-        (u128::from(total_sample) * u128::from(self.object_cap_bp) / 10_000).max(1) as u64
-    }
-}
-
-fn default_object_cap_bp() -> u32 {
-    500
-}
-
-fn default_recusals_per_slot() -> u32 {
-    2
 }
 
 fn default_per_object() -> u32 {

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use super::Protocol;
 use super::encode::Encoder;
 use super::model::{InspectorId, ObjectId};
-use super::policy::Policy;
 
 macro_rules! reason_codes {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $code:literal, $zh:literal;)* }) => {
@@ -71,6 +70,44 @@ reason_codes! {
         PriorInvolvement = "prior_involvement", "曾参与相关处理";
         Other = "other", "其他";
     }
+}
+
+/// Caps on replacements (draw-spec §5, §10), so a run of replacements cannot become a veto
+/// over who is inspected, or walk a team slot until a preferred inspector comes up. v2 only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplacementCaps {
+    /// Object replacements per run, in basis points of the total sample (at least 1 allowed).
+    #[serde(default = "default_object_cap_bp")]
+    pub object_cap_bp: u32,
+    /// Recusals per team slot of one object.
+    #[serde(default = "default_recusals_per_slot")]
+    pub recusals_per_slot: u32,
+}
+
+impl Default for ReplacementCaps {
+    fn default() -> Self {
+        Self {
+            object_cap_bp: default_object_cap_bp(),
+            recusals_per_slot: default_recusals_per_slot(),
+        }
+    }
+}
+
+impl ReplacementCaps {
+    /// Most object replacements in a run whose samples add up to `total_sample`:
+    /// max(1, floor(total_sample · bp / 10000)).
+    pub fn object_cap(&self, total_sample: u64) -> u64 {
+        (u128::from(total_sample) * u128::from(self.object_cap_bp) / 10_000).max(1) as u64
+    }
+}
+
+fn default_object_cap_bp() -> u32 {
+    500
+}
+
+fn default_recusals_per_slot() -> u32 {
+    2
 }
 
 /// A replacement asked for after the draw. The replacement itself is never chosen by hand.
@@ -184,8 +221,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn new(protocol: Protocol, policy: &Policy, total_sample: u64) -> Self {
-        let caps = policy.caps();
+    pub fn new(protocol: Protocol, caps: ReplacementCaps, total_sample: u64) -> Self {
         Self {
             protocol,
             object_cap: caps.object_cap(total_sample),
@@ -255,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_object_cap_is_five_percent_and_at_least_one() {
-        let caps = crate::core::policy::ReplacementCaps::default();
+        let caps = ReplacementCaps::default();
         assert_eq!(caps.object_cap(0), 1);
         assert_eq!(caps.object_cap(39), 1);
         assert_eq!(caps.object_cap(40), 2);

@@ -401,7 +401,7 @@ fn an_object_replacement_over_the_cap_is_refused_in_v2() {
             .result
             .strata
             .iter()
-            .filter(|s| s.population >= s.sample + cap as u64 + 1)
+            .filter(|s| s.population > s.sample + cap as u64)
             .flat_map(|s| s.selected.iter().cloned())
             .take(cap + 1)
             .collect();

@@ -14,7 +14,7 @@ use crate::core::draw::{self, DrawResult, ReplacementRequest};
 use crate::core::encode::{Hash, hex_bytes, hex32};
 use crate::core::inspector_leaf::{PublicInspector, PublishedInspectors};
 use crate::core::merkle::{self, Tree};
-use crate::core::model::{Inspector, Label, Object, ObjectId, PublicObject, Snapshot};
+use crate::core::model::{Label, Object, ObjectId, PublicObject, Snapshot};
 use crate::core::policy::{CooldownAction, Policy};
 use crate::core::pool::{self, Commitment, CommittedPool, Placement};
 use crate::core::{CoreError, Protocol};
@@ -102,7 +102,7 @@ impl PublicBundle {
             .iter()
             .map(|id| {
                 let idx = snapshot
-                    .object_index(&id)
+                    .object_index(id)
                     .expect("drawn objects are in the snapshot");
                 let Placement::Stratum(s) = pool.placements[idx] else {
                     unreachable!("drawn objects are in a stratum")
@@ -176,75 +176,6 @@ fn public_object(p: &PublicObject) -> Object {
 
 pub(super) fn object_leaf(o: &PublicObject, private_digest: &Hash, reason: Option<&str>) -> Hash {
     pool::object_leaf(private_digest, |e| o.encode_to(e), reason)
-}
-
-/// The inspector records the matching replay reads, from the shape the protocol publishes (v1
-/// whole records; v2 public parts whose conflicts name drawn objects only). `None` after
-/// reporting a mismatch.
-fn published_inspectors(c: &mut Checker, b: &PublicBundle) -> Option<Vec<Inspector>> {
-    let protocol = b.commitment.protocol;
-    let records = match (protocol, &b.inspectors) {
-        (Protocol::V1, PublishedInspectors::V1(list)) => list.clone(),
-        (Protocol::V2, PublishedInspectors::V1(list)) if list.is_empty() => Vec::new(),
-        (Protocol::V2, PublishedInspectors::V2(list)) => {
-            let drawn: std::collections::BTreeSet<&ObjectId> =
-                b.drawn.iter().map(|d| &d.object.id).collect();
-            let mut out = Vec::with_capacity(list.len());
-            for (k, i) in list.iter().enumerate() {
-                if let Some(o) = i.conflicts.iter().find(|o| !drawn.contains(o)) {
-                    c.fail(
-                        &format!("inspectors[{k}].conflicts"),
-                        "conflicts with drawn objects only",
-                        o.to_string(),
-                    );
-                    return None;
-                }
-                let Some(r) = i.for_matching(b.policy.draw_date) else {
-                    c.fail(
-                        &format!("inspectors[{k}].certificate_valid"),
-                        "a certificate that can be invalid on the draw date",
-                        "false on the first representable day",
-                    );
-                    return None;
-                };
-                out.push(r);
-            }
-            out
-        }
-        _ => {
-            c.fail(
-                "inspectors",
-                format!("the inspector list as {protocol} publishes it"),
-                "the other version's shape",
-            );
-            return None;
-        }
-    };
-    Some(records)
-}
-
-/// The inspectors tree's leaves, in id order, over the records as published (normalised, §3.4).
-fn inspector_leaves(b: &PublicBundle, snapshot: &Snapshot) -> Vec<Hash> {
-    match &b.inspectors {
-        PublishedInspectors::V1(_) => snapshot
-            .inspectors()
-            .iter()
-            .map(|i| merkle::leaf_hash(&i.encode()))
-            .collect(),
-        PublishedInspectors::V2(list) => {
-            let mut list = list.clone();
-            list.sort_by(|a, b| a.id.cmp(&b.id));
-            list.iter_mut()
-                .map(|i| {
-                    for l in [&mut i.departments, &mut i.specialties] {
-                        l.sort();
-                        l.dedup();
-                    }
-                    i.leaf()
-                })
-                .collect()
-        }
-    }
 }
 
 /// One drawn object of a public bundle: its stratum, leaf inclusion, ticket and eligibility.
@@ -323,8 +254,17 @@ pub fn verify_public(b: &PublicBundle) -> Report {
     c.hash("seed", "result.seed", &seed, &b.result.seed);
     let digest = b.result.digest(protocol, &b.commitment_hash);
     c.hash("result digest", "result_digest", &digest, &b.result_digest);
-    let Some(inspectors) = published_inspectors(&mut c, b) else {
-        return c.report("public bundle", Some(digest), None);
+    let drawn: std::collections::BTreeSet<&ObjectId> =
+        b.drawn.iter().map(|d| &d.object.id).collect();
+    let inspectors = match b
+        .inspectors
+        .for_replay(protocol, b.policy.draw_date, &drawn)
+    {
+        Ok(list) => list,
+        Err((field, expected, found)) => {
+            c.fail(&field, expected, found);
+            return c.report("public bundle", Some(digest), None);
+        }
     };
     let snapshot = match Snapshot::new(
         b.drawn.iter().map(|d| public_object(&d.object)).collect(),
@@ -336,7 +276,7 @@ pub fn verify_public(b: &PublicBundle) -> Report {
             return c.report("public bundle", Some(digest), None);
         }
     };
-    let leaves = inspector_leaves(b, &snapshot);
+    let leaves = b.inspectors.leaves(snapshot.inspectors());
     c.eq(
         "inspector list matches the committed inspector root",
         "inspectors",
