@@ -367,6 +367,9 @@ fn frozen_bundles_verify_as_their_version() {
             let text = std::fs::read_to_string(&path).unwrap();
             let v: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(v["protocol"], p.id(), "{name}");
+            if !v["expect_invalid"].is_null() {
+                continue; // checked by frozen_cap_vectors_reproduce_and_verify
+            }
             let full: FullBundle = serde_json::from_value(v["full_bundle"].clone()).unwrap();
             let public: PublicBundle = serde_json::from_value(v["public_bundle"].clone()).unwrap();
             for r in [verify_full(&full), verify_public(&public)] {
