@@ -207,7 +207,17 @@ impl Runs {
         run.result_digest = Some(hex::encode(next.result_digest));
         run.signature = Some(self.signature(&run, &next.result_digest));
         let previous_bundle = self.public_bundle(run_id).await?;
-        let bundle = bundle_doc(&run, &self.public_of(&run, &next, &pool).await?);
+        // The commitment's log proof does not change: carried over, the log not read again.
+        #[derive(serde::Deserialize)]
+        struct Logged {
+            #[serde(default)]
+            commitment_log: Option<CommitmentLog>,
+        }
+        let mut public = PublicBundle::from_full(&next, &pool);
+        public.commitment_log = serde_json::from_str::<Logged>(&previous_bundle)
+            .map_err(|e| StoreError::Corrupt(format!("bundle {run_id}: {e}")))?
+            .commitment_log;
+        let bundle = bundle_doc(&run, &public);
         self.write(
             &run,
             &stored,
