@@ -206,8 +206,8 @@ pub fn check(
         let field = format!("attestations[{i}]");
         let problem = match a.verify_for(&subject) {
             // An honest attestation of this run before a replacement changed its result.
-            Err(AttestationError::Other { run, commitment, .. })
-                if run == subject.run && commitment == hex::encode(subject.commitment_hash) =>
+            Err(AttestationError::Other { got, .. })
+                if got.run == subject.run && got.commitment_hash == subject.commitment_hash =>
             {
                 report.limits.push(format!(
                     "attestation by key {} is of an earlier result of this run (before a \

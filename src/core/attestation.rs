@@ -25,17 +25,10 @@ pub enum AttestationError {
     Key,
     #[error("the signature does not verify with auditor key {0}")]
     Signature(String),
-    #[error(
-        "it attests run {run}, commitment {commitment}, result {result}: not this bundle \
-         (run {want_run}, commitment {want_commitment}, result {want_result})"
-    )]
+    #[error("it attests {got}: not this bundle ({want})")]
     Other {
-        run: String,
-        commitment: String,
-        result: String,
-        want_run: String,
-        want_commitment: String,
-        want_result: String,
+        got: Box<Subject>,
+        want: Box<Subject>,
     },
 }
 
@@ -46,6 +39,18 @@ pub struct Subject {
     pub run: String,
     pub commitment_hash: Hash,
     pub result_digest: Hash,
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "run {}, commitment {}, result {}",
+            self.run,
+            hex::encode(self.commitment_hash),
+            hex::encode(self.result_digest)
+        )
+    }
 }
 
 impl Subject {
@@ -140,12 +145,8 @@ impl Attestation {
         let got = self.verify()?;
         if &got != want {
             return Err(AttestationError::Other {
-                run: got.run,
-                commitment: hex::encode(got.commitment_hash),
-                result: hex::encode(got.result_digest),
-                want_run: want.run.clone(),
-                want_commitment: hex::encode(want.commitment_hash),
-                want_result: hex::encode(want.result_digest),
+                got: Box::new(got),
+                want: Box::new(want.clone()),
             });
         }
         Ok(())

@@ -66,7 +66,7 @@ async fn the_served_document_matches_the_router() {
             }
         }
     }
-    assert_eq!(operations, 49, "documented operations");
+    assert_eq!(operations, 54, "documented operations");
     let mut found = Vec::new();
     refs(&api, &mut found);
     for r in found {
