@@ -65,12 +65,7 @@ impl SqliteStore {
                 sealing::check_private(Path::new(&name), "the database file")?;
             }
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            // Kept open so that a read usually finds a second connection idle for its scans.
-            .min_connections(2)
-            .connect_with(options)
-            .await?;
+        let pool = connect(options).await?;
         migrate(&pool).await?;
         let store = Self { pool, key };
         store.seal_secrets().await?;
@@ -96,6 +91,35 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Opens the pool. Switching a new file to WAL needs it alone: of several processes creating
+/// it at once, the others may be told "database is locked" without waiting, so they try again.
+async fn connect(options: SqliteConnectOptions) -> Result<SqlitePool> {
+    let mut attempt = 0;
+    loop {
+        let opened = SqlitePoolOptions::new()
+            .max_connections(8)
+            // Kept open so that a read usually finds a second connection idle for its scans.
+            .min_connections(2)
+            .connect_with(options.clone())
+            .await;
+        match opened {
+            Ok(pool) => return Ok(pool),
+            Err(e) if attempt < 20 && is_locked(&e) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// SQLITE_BUSY (5): another connection holds the lock.
+fn is_locked(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "5")
 }
 
 /// Applies the migrations. SQLite has no lock for them (sqlx takes PostgreSQL's advisory lock
