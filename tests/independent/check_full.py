@@ -18,7 +18,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import verify_public as v  # noqa: E402
 
 
-
 def encode_private(o) -> bytes:
     """§3.2 private(o)."""
     e = v.Enc()
