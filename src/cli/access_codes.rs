@@ -35,11 +35,7 @@ pub fn run(global: &Global, command: AccessCodesCommand) -> Result<i32> {
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let store = open_store(global, &config).await?;
-        let who = global
-            .actor
-            .clone()
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "unknown".into());
+        let who = super::office::actor_name(global);
         let result = async {
             let codes = AccessCodes::load_or_create(&*store, Utc::now()).await?;
             let mut file = AtomicFile::create_private(&out)?;

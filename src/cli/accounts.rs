@@ -84,11 +84,7 @@ pub enum Job {
 
 pub fn run(global: &Global, job: Job) -> Result<i32> {
     let config = Config::load(global.config.as_deref())?;
-    let name = global
-        .actor
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
+    let name = super::office::actor_name(global);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

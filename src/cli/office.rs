@@ -180,6 +180,15 @@ pub(super) async fn open_store(global: &Global, config: &Config) -> Result<Box<d
         .with_context(|| format!("opening {}", store::redact_url(&db.url)))
 }
 
+/// Who an office command acts as, for the audit log: `--actor`, else the login name.
+pub fn actor_name(global: &Global) -> String {
+    global
+        .actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 pub fn run(global: &Global, job: Job) -> Result<i32> {
     let config = Config::load(global.config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -188,11 +197,7 @@ pub fn run(global: &Global, job: Job) -> Result<i32> {
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let store = open_store(global, &config).await?;
-        let name = global
-            .actor
-            .clone()
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "unknown".into());
+        let name = actor_name(global);
         let result = execute(&*store, &config, name, job).await;
         store.close().await;
         result
